@@ -1,0 +1,9 @@
+# ecrctl: ECR repositories of the "prod" environment.
+# Entries under ecr_repositories are written by ecrctl (create / decommission);
+# edit them through ecrctl so that the catalog and this file stay in step.
+
+aws_region  = "eu-west-2"
+environment = "prod"
+
+ecr_repositories = {
+}

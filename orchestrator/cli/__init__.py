@@ -1,0 +1,67 @@
+"""The ecrctl command line: one thin layer over orchestrator.workflows."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+
+from ..errors import EXIT_INTERRUPTED, EcrctlError
+from . import local, registry
+
+EXIT_UNEXPECTED = 70
+
+app = typer.Typer(
+    name="ecrctl",
+    help="Governed lifecycle of AWS ECR repositories through Terraform.\n\n"
+    "Quick start: ecrctl local up; ecrctl create payments-gateway --env local"
+    " --owner app-team-payments --risk low; ecrctl apply payments-gateway --env local",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(registry.create)
+app.command()(registry.plan)
+app.command()(registry.apply)
+app.command("list")(registry.list_)
+app.command()(registry.validate)
+app.add_typer(local.app, name="local")
+
+
+def _fail(message: str, hint: str | None, code: int) -> int:
+    print(f"ecrctl: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"  hint: {hint}", file=sys.stderr)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run ecrctl and return its exit code; every failure becomes one line and a hint."""
+    try:
+        result = app(args=argv, prog_name="ecrctl", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return _fail("aborted", None, EXIT_INTERRUPTED)
+    except EcrctlError as exc:
+        return _fail(exc.message, exc.hint, exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", "terraform, if running, was asked to stop cleanly", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("ECRCTL_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"unexpected {type(exc).__name__}: {exc}",
+                     "this is a bug in ecrctl; rerun with ECRCTL_DEBUG=1 and report the traceback",
+                     EXIT_UNEXPECTED)
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,197 @@
+"""create, plan, apply, list, validate: parse, call the core once, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import policy, workflows
+from ..errors import PlanRefused, UserError
+from ..models import PlanResult
+from ..workspace import find_workspace
+from . import render
+from .options import (
+    AutoApproveOpt,
+    EnvOpt,
+    NamesArg,
+    OptionalEnvOpt,
+    Output,
+    OutputOpt,
+    PlanFileOpt,
+)
+
+
+def create(
+    name: Annotated[str, typer.Argument(help="Repository name: {product}-{optional-component}.")],
+    env: EnvOpt,
+    owner: Annotated[str, typer.Option(help="Owning app team, app-team-{name}.", show_default=False)],
+    risk: Annotated[str, typer.Option(help="Risk tier: low, medium or high.", show_default=False)],
+    registry_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Catalog ID REGISTRY_{PRODUCT}; derived from the name if omitted.",
+                     show_default=False),
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
+    push_principal: Annotated[
+        list[str] | None,
+        typer.Option("--push-principal", help="IAM role/user ARN allowed to push (repeatable).",
+                     show_default=False),
+    ] = None,
+    pull_principal: Annotated[
+        list[str] | None,
+        typer.Option("--pull-principal", help="IAM role/user ARN allowed to pull (repeatable).",
+                     show_default=False),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show; write nothing.")] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Request a repository: validate it, add it to the catalog and to envs/ENV/terraform.tfvars.
+
+    Runs no terraform. The same request again changes nothing; the same name with other
+    attributes is refused. Next step: ecrctl plan NAME --env ENV.
+
+    Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
+    """
+    ws = find_workspace()
+    ws.env_dir(env)
+    request = policy.build_request(
+        name=name, env=env, owner=owner, risk=risk, registry_id=registry_id,
+        description=description, push_principals=push_principal or [],
+        pull_principals=pull_principal or [],
+    )
+    result = workflows.create(ws, request, dry_run=dry_run)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+        return
+    verb = "would add" if dry_run else "added"
+    if not result.changed:
+        render.out.print(f"{name} is already requested in {env}; nothing changed.")
+        return
+    files = [str(ws.relative(p)) for p, changed in (
+        (ws.catalog_file, result.catalog_changed), (ws.tfvars_file(env), result.tfvars_changed)
+    ) if changed]
+    render.out.print(f"{verb} {name} ({risk} risk, {request.registry_id}, {owner}) to {', '.join(files)}")
+    if not dry_run:
+        render.note(f"next: ecrctl plan {name} --env {env}")
+
+
+def plan(
+    names: NamesArg,
+    env: EnvOpt,
+    out: Annotated[Path | None, typer.Option(help="Where to save the plan.", show_default=False)] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Plan only the named repositories (one -target each) and save the plan.
+
+    Exits 1 when the plan guard refuses the plan (a change outside the named repositories,
+    or anything but creates for a new repository).
+
+    Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
+    """
+    ws = find_workspace()
+    ws.env_dir(env)
+    with render.progress() as progress:
+        result, objections = workflows.plan(ws, env, names, out, progress=progress)
+    if output is Output.json:
+        render.emit_json({**result.to_dict(), "guard": objections})
+    else:
+        render.plan_text(result, objections)
+    if objections:
+        raise PlanRefused(
+            f"plan refused by the guard ({len(objections)} change(s) outside the request)",
+            [o.split(" ", 1)[0] for o in objections],
+            "fix the tfvars or the request, then plan again",
+        )
+
+
+def apply(
+    names: Annotated[list[str] | None, typer.Argument(help="Repository names (optional with --plan).",
+                                                      show_default=False)] = None,
+    env: EnvOpt = "",
+    plan: PlanFileOpt = None,
+    auto_approve: AutoApproveOpt = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Apply a saved plan, or plan the named repositories, show the plan and ask.
+
+    Never applies anything it did not show: a saved plan must carry the summary ecrctl wrote
+    beside it, and the plan guard checks it again. Without a terminal, --auto-approve is required.
+
+    Examples: ecrctl apply --env dev --plan payments.tfplan
+              ecrctl apply payments-gateway --env dev --auto-approve
+    """
+    if not env:
+        raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
+    if not names and plan is None:
+        raise UserError("name a repository or pass --plan FILE", "e.g. ecrctl apply NAME --env dev")
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if not auto_approve and not interactive:
+        raise UserError(
+            "refusing to apply without confirmation: no terminal to ask on",
+            "review the plan (ecrctl plan), then pass --auto-approve",
+        )
+    ws = find_workspace()
+    ws.env_dir(env)
+
+    def confirm(result: PlanResult) -> bool:
+        if auto_approve:
+            if output is Output.text:
+                render.plan_text(result, [])
+            return True
+        render.err.print(render.plan_table(result))
+        return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
+
+    with render.progress() as progress:
+        result = workflows.apply(ws, env, names or [], plan, confirm, progress=progress)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+    elif not result.plan.changes:
+        render.out.print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
+    else:
+        render.out.print(f"applied {len(result.applied)} change(s) to {env}")
+
+
+def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
+    """List the repositories catalogued for an environment (reads files only).
+
+    Example: ecrctl list --env dev --output json
+    """
+    ws = find_workspace()
+    ws.env_dir(env)
+    listing = workflows.list_repositories(ws, env)
+    if output is Output.json:
+        render.emit_json(listing.to_dict())
+        return
+    if not listing.entries:
+        render.out.print(f"No repositories in {env}.")
+        return
+    table = render.Table(title=f"repositories in {env}", title_justify="left")
+    for column in ("name", "risk", "owner", "id", "status", "url"):
+        table.add_column(column)
+    for e in listing.entries:
+        table.add_row(e.request.name, e.request.risk, e.request.owner, e.request.registry_id,
+                      e.status, e.repository_url or "-")
+    render.out.print(table)
+
+
+def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> None:
+    """Check the catalog and every environment's tfvars: schema, naming, tiers, agreement.
+
+    Lists every problem (file:line: what) and exits 1 if there is any.
+
+    Example: ecrctl validate --env dev
+    """
+    ws = find_workspace()
+    problems = workflows.validate(ws, env)
+    if output is Output.json:
+        render.emit_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})
+    elif not problems:
+        render.out.print("catalog and tfvars are valid and agree.")
+    else:
+        for problem in problems:
+            render.out.print(render.escape(str(problem)))
+    if problems:
+        raise UserError(f"{len(problems)} problem(s) found", "fix them, then run ecrctl validate again")

@@ -1,0 +1,60 @@
+"""Turn core results into text for people or JSON for scripts. Data to stdout, the rest to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..models import PlanResult
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def note(message: str) -> None:
+    err.print(escape(message))
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str], None]]:
+    """A spinner on a terminal; plain lines on stderr when not on one."""
+    if err.is_terminal:
+        with err.status("starting ...") as status:
+            yield lambda line: status.update(escape(line))
+    else:
+        yield lambda line: print(f"ecrctl: {line}", file=sys.stderr, flush=True)
+
+
+def plan_table(plan: PlanResult) -> Table:
+    table = Table(title=f"plan for {plan.env}: {', '.join(plan.repositories)}", title_justify="left")
+    table.add_column("action")
+    table.add_column("address")
+    for change in plan.changes:
+        style = ACTION_STYLE.get(change.action, "")
+        table.add_row(f"[{style}]{change.action}[/]" if style else change.action,
+                      escape(change.address))
+    return table
+
+
+def plan_text(plan: PlanResult, objections: list[str]) -> None:
+    if plan.changes:
+        out.print(plan_table(plan))
+    else:
+        out.print(f"No changes for {', '.join(plan.repositories)} in {plan.env}.")
+    counts = plan.counts()
+    out.print(", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}")
+    for objection in objections:
+        out.print(f"[red]guard:[/] {escape(objection)}")

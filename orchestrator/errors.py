@@ -1,0 +1,58 @@
+"""One error family. Every failure a user can see is an EcrctlError with a stable exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # invalid input, or a plan the guard refused
+EXIT_USAGE = 2  # command-line usage error (Click's own convention)
+EXIT_BACKEND = 3  # terraform or AWS failed
+EXIT_INTERRUPTED = 130
+
+
+class EcrctlError(Exception):
+    """A failure explained in one line, with an optional hint on how to fix it."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UserError(EcrctlError):
+    """The request, a file or an option is wrong; nothing was changed."""
+
+
+class PlanRefused(EcrctlError):
+    """The plan guard refused a plan; nothing was applied."""
+
+    def __init__(self, message: str, addresses: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.addresses = addresses
+
+
+class TerraformError(EcrctlError):
+    """terraform exited non-zero. Carries the command, its exit code and the tail of its output."""
+
+    exit_code = EXIT_BACKEND
+
+    def __init__(
+        self, message: str, command: list[str], returncode: int, tail: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.command = command
+        self.returncode = returncode
+        self.tail = tail
+
+
+class AwsError(EcrctlError):
+    """An AWS API call failed (credentials, endpoint, throttling ...)."""
+
+    exit_code = EXIT_BACKEND
+
+
+class Interrupted(EcrctlError):
+    """The user pressed Ctrl-C; terraform was asked to stop cleanly and release its lock."""
+
+    exit_code = EXIT_INTERRUPTED

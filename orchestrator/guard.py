@@ -1,0 +1,66 @@
+"""The plan guard: refuse any plan that reaches outside what was requested.
+
+Rules, per change in the plan:
+- it lies inside a requested module instance module.ecr_repositories["NAME"], or it is the
+  registry-wide scanning configuration, which may be created or updated but never destroyed;
+- inside an instance whose repository is being created, every change is a create;
+- inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
+- inside an instance removed from the tfvars (a decommission), every change is a delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import PlanRefused
+from .models import ResourceChange
+
+REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {"create", "update"}}
+REPOSITORY_RESOURCE = "aws_ecr_repository.this"
+
+
+def violations(
+    changes: Iterable[ResourceChange], requested: set[str], configured: set[str]
+) -> list[str]:
+    """Each offending change as 'ADDRESS (action): reason'; empty when the plan is acceptable."""
+    changes = list(changes)
+    creating = {
+        c.instance
+        for c in changes
+        if c.action == "create" and c.address.endswith("." + REPOSITORY_RESOURCE)
+    }
+    found = []
+    for change in changes:
+        reason = _reason(change, requested, configured, creating)
+        if reason:
+            found.append(f"{change.address} ({change.action}): {reason}")
+    return found
+
+
+def _reason(
+    change: ResourceChange, requested: set[str], configured: set[str], creating: set[str | None]
+) -> str | None:
+    if change.instance is None:
+        allowed = REGISTRY_SCOPE.get(change.address)
+        if allowed is None:
+            return "outside the requested repositories"
+        return None if change.action in allowed else "registry-wide settings are never destroyed"
+    if change.instance not in requested:
+        return "belongs to a repository that was not requested"
+    if change.instance not in configured:
+        return None if change.action == "delete" else "a decommission may only delete"
+    if change.instance in creating:
+        return None if change.action == "create" else "a create request may only create"
+    if change.action in ("delete", "replace"):
+        return "would destroy part of a live repository"
+    return None
+
+
+def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:
+    found = violations(changes, requested, configured)
+    if found:
+        raise PlanRefused(
+            f"plan refused: {len(found)} change(s) outside what was requested: " + "; ".join(found),
+            [f.split(" ", 1)[0] for f in found],
+            "fix the tfvars or the request so that the plan touches only the named repositories",
+        )

@@ -1,0 +1,278 @@
+"""A small reader and writer for the HCL subset used in .tfvars files.
+
+Terraform's own parser is not available to Python and python-hcl2 does not report positions,
+so this reader keeps the byte offsets of every object item: ecrctl edits one entry of
+`ecr_repositories` and leaves every other byte of the file as it was.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r]+)
+  | (?P<newline>\n)
+  | (?P<comment>(?:\#|//)[^\n]*)
+  | (?P<block_comment>/\*.*?\*/)
+  | (?P<heredoc><<-?)
+  | (?P<number>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_-]*)
+  | (?P<string>")
+  | (?P<punct>[{}\[\]=:,])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+class HclSyntaxError(ValueError):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    value: Any
+    start: int
+    end: int
+
+
+@dataclass
+class ObjectSpans:
+    """Where an object literal and each of its items sit in the text."""
+
+    open: int
+    close: int
+    items: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (start, end) offsets
+    lines: dict[str, int] = field(default_factory=dict)  # key -> line number
+
+
+@dataclass
+class Document:
+    text: str
+    values: dict[str, Any]
+    spans: dict[str, ObjectSpans]  # top-level attribute name -> spans of its object value
+    attr_lines: dict[str, int]
+
+    def line_of(self, offset: int) -> int:
+        return _line_of(self.text, offset)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+class _Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self._line_starts, offset)
+
+    def error(self, message: str, offset: int) -> HclSyntaxError:
+        return HclSyntaxError(message, self.line(offset))
+
+    def next(self) -> Token:
+        text = self.text
+        while True:
+            if self.pos >= len(text):
+                return Token("eof", None, self.pos, self.pos)
+            match = _TOKEN.match(text, self.pos)
+            if match is None:
+                raise self.error(f"unexpected character {text[self.pos]!r}", self.pos)
+            kind = match.lastgroup or ""
+            start, self.pos = match.start(), match.end()
+            if kind in ("ws", "comment"):
+                continue
+            if kind == "block_comment":
+                if "\n" in match.group():
+                    return Token("newline", None, start, self.pos)
+                continue
+            if kind == "heredoc":
+                raise self.error("heredoc strings are not supported in managed tfvars", start)
+            if kind == "string":
+                return self._string(start)
+            if kind == "number":
+                raw = match.group()
+                value: Any = float(raw) if any(c in raw for c in ".eE") else int(raw)
+                return Token("number", value, start, self.pos)
+            if kind == "punct":
+                return Token(match.group(), None, start, self.pos)
+            return Token(kind, match.group(), start, self.pos)
+
+    def _string(self, start: int) -> Token:
+        text, i, out = self.text, self.pos, []
+        while True:
+            if i >= len(text) or text[i] == "\n":
+                raise self.error("unterminated string", start)
+            char = text[i]
+            if char == '"':
+                self.pos = i + 1
+                return Token("string", "".join(out), start, self.pos)
+            if char == "\\":
+                code = text[i + 1 : i + 2]
+                if code in _ESCAPES:
+                    out.append(_ESCAPES[code])
+                    i += 2
+                elif code in ("u", "U"):
+                    width = 4 if code == "u" else 8
+                    digits = text[i + 2 : i + 2 + width]
+                    if not re.fullmatch(rf"[0-9A-Fa-f]{{{width}}}", digits):
+                        raise self.error(f"bad \\{code} escape in string", i)
+                    out.append(chr(int(digits, 16)))
+                    i += 2 + width
+                else:
+                    raise self.error(f"unknown escape \\{code} in string", i)
+            elif text.startswith(("$${", "%%{"), i):
+                out.append(text[i + 1 : i + 3])
+                i += 3
+            elif text.startswith(("${", "%{"), i):
+                raise self.error("template sequences (${ or %{) are not allowed in tfvars", i)
+            else:
+                out.append(char)
+                i += 1
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.lexer = _Lexer(text)
+        self.token = self.lexer.next()
+
+    def advance(self) -> Token:
+        token, self.token = self.token, self.lexer.next()
+        return token
+
+    def skip_newlines(self) -> None:
+        while self.token.kind == "newline":
+            self.advance()
+
+    def expect(self, kind: str, what: str) -> Token:
+        if self.token.kind != kind:
+            raise self.lexer.error(f"expected {what}", self.token.start)
+        return self.advance()
+
+    def document(self) -> Document:
+        values: dict[str, Any] = {}
+        spans: dict[str, ObjectSpans] = {}
+        lines: dict[str, int] = {}
+        self.skip_newlines()
+        while self.token.kind != "eof":
+            name = self.expect("ident", "a variable name").value
+            line = self.lexer.line(self.token.start)
+            if name in values:
+                raise self.lexer.error(f"variable {name!r} is set twice", self.token.start)
+            self.expect("=", f"'=' after {name}")
+            if self.token.kind == "{":
+                values[name], spans[name] = self.object()
+            else:
+                values[name] = self.value()
+            lines[name] = line
+            if self.token.kind not in ("newline", "eof"):
+                raise self.lexer.error("expected a new line after the value", self.token.start)
+            self.skip_newlines()
+        return Document(self.lexer.text, values, spans, lines)
+
+    def value(self) -> Any:
+        token = self.token
+        if token.kind in ("string", "number"):
+            self.advance()
+            return token.value
+        if token.kind == "ident" and token.value in ("true", "false", "null"):
+            self.advance()
+            return {"true": True, "false": False, "null": None}[token.value]
+        if token.kind == "[":
+            return self.list()
+        if token.kind == "{":
+            return self.object()[0]
+        raise self.lexer.error(
+            "expected a value (string, number, bool, list or object)", token.start
+        )
+
+    def list(self) -> list[Any]:
+        self.advance()
+        items: list[Any] = []
+        self.skip_newlines()
+        while self.token.kind != "]":
+            items.append(self.value())
+            self.skip_newlines()
+            if self.token.kind == ",":
+                self.advance()
+                self.skip_newlines()
+            elif self.token.kind != "]":
+                raise self.lexer.error("expected ',' or ']' in list", self.token.start)
+        self.advance()
+        return items
+
+    def object(self) -> tuple[dict[str, Any], ObjectSpans]:
+        text = self.lexer.text
+        spans = ObjectSpans(open=self.advance().start, close=-1)
+        items: dict[str, Any] = {}
+        self.skip_newlines()
+        while self.token.kind != "}":
+            key_token = self.token
+            if key_token.kind not in ("ident", "string"):
+                raise self.lexer.error("expected an object key", key_token.start)
+            key = key_token.value
+            if key in items:
+                raise self.lexer.error(f"key {key!r} appears twice", key_token.start)
+            self.advance()
+            if self.token.kind not in ("=", ":"):
+                raise self.lexer.error(f"expected '=' after key {key!r}", self.token.start)
+            self.advance()
+            items[key] = self.value()
+            line_start = text.rfind("\n", 0, key_token.start) + 1
+            start = (
+                line_start if not text[line_start : key_token.start].strip() else key_token.start
+            )
+            end = self.lexer.pos if self.token.kind == "newline" else self.token.start
+            spans.items[key] = (start, end)
+            spans.lines[key] = self.lexer.line(key_token.start)
+            if self.token.kind == ",":
+                self.advance()
+            elif self.token.kind not in ("newline", "}"):
+                raise self.lexer.error(
+                    "expected a new line, ',' or '}' in object", self.token.start
+                )
+            self.skip_newlines()
+        spans.close = self.advance().start
+        return items, spans
+
+
+def parse(text: str) -> Document:
+    """Parse tfvars text; HclSyntaxError carries the line of the first problem."""
+    return _Parser(text).document()
+
+
+def quote(value: str) -> str:
+    """An HCL string literal that Terraform reads back as exactly `value`."""
+    out = []
+    for char in value:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in "\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    # Template sequences are escaped after the rest so that `$${` in the input survives too.
+    return '"' + "".join(out).replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def render_list(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(quote(v) for v in values) + "]"

@@ -1,0 +1,380 @@
+"""The only place that runs terraform.
+
+python-terraform builds each command line (an argument list, never a shell string); one
+subprocess wrapper runs it with ecrctl's environment, streams `-json` messages to a progress
+callback, and turns a failure into a TerraformError carrying the command, exit code and the
+tail of what terraform said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged
+from python_terraform import Terraform as _CommandBuilder
+
+from .errors import Interrupted, TerraformError
+from .models import ResourceChange
+from .workspace import Workspace, atomic_write
+
+Progress = Callable[[str], None]
+MODULE = "ecr_repositories"
+_INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
+_LOCK_ID = re.compile(r"ID:\s+(\S+)")
+_LOCK_WHO = re.compile(r"Who:\s+(.+)")
+_KEPT_ACTIONS = {"create", "update", "delete", "replace", "remove", "import", "move"}
+
+
+def target(name: str) -> str:
+    """The -target address of one repository; `name` is already validated (no quotes)."""
+    return f'module.{MODULE}["{name}"]'
+
+
+def instance_of(address: str) -> str | None:
+    match = _INSTANCE.match(address)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ecrctl runs terraform. Every field has an environment variable (see README)."""
+
+    binary: str = "terraform"
+    provider_mirror: Path | None = None
+    lock_timeout: str = "0s"
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
+        mirror = environ.get("ECRCTL_PROVIDER_MIRROR")
+        return cls(
+            binary=environ.get("ECRCTL_TERRAFORM", "terraform"),
+            provider_mirror=Path(mirror).resolve() if mirror else None,
+            lock_timeout=environ.get("ECRCTL_LOCK_TIMEOUT", "0s"),
+        )
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+
+
+class Terraform:
+    """terraform for one environment: its own data dir, backend config and variables."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        env: str,
+        environ: dict[str, str],
+        settings: Settings | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.env = env
+        self.settings = settings or Settings.from_environ()
+        self.progress = progress or (lambda _line: None)
+        self.data_dir = workspace.state_dir / "tf" / env
+        self._builder = _CommandBuilder(
+            working_dir=str(workspace.terraform_dir), terraform_bin_path=self.settings.binary
+        )
+        self.environ = {
+            **environ,
+            "TF_DATA_DIR": str(self.data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",  # no call home: loopback only in tests, quiet in CI
+        }
+        if self.settings.provider_mirror is not None:
+            self.environ["TF_CLI_CONFIG_FILE"] = str(self._write_cli_config())
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """terraform init, skipped when nothing it depends on changed since the last one."""
+        backend = self.workspace.backend_file(self.env)
+        stamp = self.data_dir / "ecrctl-init.sha256"
+        fingerprint = self._init_fingerprint(backend)
+        if stamp.exists() and stamp.read_text() == fingerprint:
+            return
+        self.progress(f"terraform init ({self.env})")
+        self._run(
+            "init",
+            input=False,
+            no_color=IsFlagged,
+            backend_config=str(backend),
+            reconfigure=IsFlagged,
+            lockfile="readonly",
+            what="terraform init",
+        )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(stamp, fingerprint)
+
+    def plan(
+        self, targets: list[str], out: Path, var_file: Path, destroy: bool = False
+    ) -> list[ResourceChange]:
+        """A saved plan of `targets`; returns every resource change it holds."""
+        self.progress(f"terraform plan ({self.env}): {', '.join(targets)}")
+        result = self._run(
+            "plan",
+            input=False,
+            no_color=IsFlagged,
+            json=IsFlagged,
+            lock_timeout=self.settings.lock_timeout,
+            var_file=str(var_file),
+            out=str(out),
+            target=targets,
+            destroy=IsFlagged if destroy else None,
+            what="terraform plan",
+        )
+        return changes_from_messages(result.messages)
+
+    def apply(self, plan_file: Path) -> list[str]:
+        """Apply a saved plan; returns the addresses terraform reported complete."""
+        self.progress(f"terraform apply ({self.env}): {plan_file.name}")
+        applied: list[str] = []
+        try:
+            result = self._run(
+                "apply",
+                input=False,
+                no_color=IsFlagged,
+                json=IsFlagged,
+                lock_timeout=self.settings.lock_timeout,
+                args=[str(plan_file)],
+                what="terraform apply",
+                collect_applied=applied,
+            )
+        except Interrupted as exc:
+            done = ", ".join(applied) or "nothing"
+            raise Interrupted(
+                f"interrupted during terraform apply; applied before stopping: {done}",
+                "terraform was stopped cleanly and released its lock; run the same command again"
+                " to plan and apply what is left",
+            ) from exc
+        return applied_addresses(result.messages)
+
+    def show_plan(self, plan_file: Path) -> list[ResourceChange]:
+        """Changes in a saved plan that ecrctl did not make itself (loads the provider)."""
+        result = self._run(
+            "show",
+            no_color=IsFlagged,
+            json=IsFlagged,
+            args=[str(plan_file)],
+            what="terraform show",
+            stream=False,
+        )
+        try:
+            plan = json.loads(result.stdout)
+        except ValueError:
+            raise TerraformError(
+                f"{plan_file} is not a terraform plan", [], result.returncode, result.stdout[-500:]
+            ) from None
+        return changes_from_plan_json(plan)
+
+    def state_pull(self) -> dict[str, Any]:
+        """The raw state (no provider load). An environment never applied gives an empty state."""
+        result = self._run("state pull", what="terraform state pull", stream=False)
+        if not result.stdout.strip():
+            return {}
+        try:
+            state: dict[str, Any] = json.loads(result.stdout)
+        except ValueError:
+            raise TerraformError(
+                f"the state of {self.env} is not readable JSON", [], 0, result.stdout[-500:]
+            ) from None
+        return state
+
+    def force_unlock(self, lock_id: str) -> None:
+        self._run(
+            "force-unlock",
+            force=IsFlagged,
+            args=[lock_id],
+            what="terraform force-unlock",
+            stream=False,
+        )
+
+    # -- the one subprocess wrapper ----------------------------------------------------------
+
+    def _run(
+        self,
+        command: str,
+        *,
+        what: str,
+        args: list[str] | None = None,
+        stream: bool = True,
+        collect_applied: list[str] | None = None,
+        **options: Any,
+    ) -> RunResult:
+        cmd = self._builder.generate_cmd_string(command, *(args or []), **options)
+        result = RunResult(returncode=-1)
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err_file:
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.workspace.terraform_dir,
+                    env=self.environ,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=err_file,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                )
+            except FileNotFoundError:
+                raise TerraformError(
+                    f"terraform binary {self.settings.binary!r} not found",
+                    cmd,
+                    127,
+                    "",
+                    "install terraform >= 1.10 or set ECRCTL_TERRAFORM to its path",
+                ) from None
+            try:
+                out_lines = []
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    out_lines.append(line)
+                    if stream and line.startswith("{"):
+                        message = _decode(line)
+                        if message is not None:
+                            result.messages.append(message)
+                            self._report(message, collect_applied)
+                result.returncode = proc.wait()
+            except KeyboardInterrupt:
+                _stop(proc)
+                raise Interrupted(f"interrupted during {what}") from None
+            err_file.seek(0)
+            result.stderr = err_file.read()
+        result.stdout = "".join(out_lines)
+        if result.returncode != 0:
+            raise _failure(what, cmd, result)
+        return result
+
+    def _report(self, message: dict[str, Any], applied: list[str] | None) -> None:
+        kind = message.get("type")
+        if kind == "apply_complete" and applied is not None:
+            applied.append(message.get("hook", {}).get("resource", {}).get("addr", ""))
+        if kind in (
+            "apply_start",
+            "apply_complete",
+            "apply_errored",
+            "planned_change",
+            "change_summary",
+            "refresh_start",
+        ):
+            self.progress(str(message.get("@message", "")))
+
+    def _init_fingerprint(self, backend: Path) -> str:
+        digest = hashlib.sha256()
+        tf_dir = self.workspace.terraform_dir
+        sources = [backend, tf_dir / ".terraform.lock.hcl", *sorted(tf_dir.glob("*.tf"))]
+        for path in sources:
+            digest.update(str(path).encode())
+            with contextlib.suppress(FileNotFoundError):
+                digest.update(path.read_bytes())
+        for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TF_CLI_CONFIG_FILE"):
+            digest.update(f"{key}={self.environ.get(key, '')}".encode())
+        return digest.hexdigest()
+
+    def _write_cli_config(self) -> Path:
+        """A terraform CLI config that installs providers only from the offline mirror."""
+        mirror = self.settings.provider_mirror
+        path = self.workspace.state_dir / "terraformrc"
+        cache = self.workspace.state_dir / "plugin-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        text = (
+            f"plugin_cache_dir = {json.dumps(str(cache))}\n"
+            "provider_installation {\n"
+            f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
+            "}\n"
+        )
+        if not path.exists() or path.read_text() != text:
+            atomic_write(path, text)
+        return path
+
+
+def _decode(line: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Ask terraform to stop as it would on Ctrl-C (it then releases the state lock)."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
+    changes = []
+    for message in messages:
+        if message.get("type") != "planned_change":
+            continue
+        change = message.get("change", {})
+        action = change.get("action", "")
+        address = change.get("resource", {}).get("addr", "")
+        if action in _KEPT_ACTIONS:
+            changes.append(ResourceChange(address, action, instance_of(address)))
+    return changes
+
+
+def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
+    changes = []
+    for rc in plan.get("resource_changes", []):
+        actions = rc.get("change", {}).get("actions", [])
+        if actions in (["no-op"], ["read"]):
+            continue
+        action = "replace" if set(actions) == {"create", "delete"} else actions[0]
+        changes.append(ResourceChange(rc["address"], action, instance_of(rc["address"])))
+    return changes
+
+
+def applied_addresses(messages: list[dict[str, Any]]) -> list[str]:
+    return [
+        m.get("hook", {}).get("resource", {}).get("addr", "")
+        for m in messages
+        if m.get("type") == "apply_complete"
+    ]
+
+
+def _failure(what: str, cmd: list[str], result: RunResult) -> TerraformError:
+    errors = [
+        " ".join(filter(None, [m["diagnostic"].get("summary"), m["diagnostic"].get("detail")]))
+        for m in result.messages
+        if m.get("type") == "diagnostic" and m.get("diagnostic", {}).get("severity") == "error"
+    ]
+    text = " | ".join(errors) or (result.stderr.strip() or result.stdout.strip())
+    tail = " ".join(text.split())[-600:]
+    hint = None
+    if "state lock" in text.lower() or "acquiring the state lock" in text.lower():
+        lock_id = _LOCK_ID.search(text)
+        who = _LOCK_WHO.search(text)
+        hint = (
+            f"another terraform run holds the state lock"
+            f"{' (held by ' + who.group(1).strip() + ')' if who else ''}; wait for it, or if it"
+            f" died: ecrctl unlock ENV {lock_id.group(1) if lock_id else 'LOCK_ID'}"
+        )
+    elif "stale" in text.lower() and "plan" in text.lower():
+        hint = "the state changed since this plan was made; run ecrctl plan again and review it"
+    return TerraformError(
+        f"{what} failed (exit {result.returncode}): {tail}", cmd, result.returncode, tail, hint
+    )

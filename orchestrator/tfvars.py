@@ -1,0 +1,143 @@
+"""envs/{env}/terraform.tfvars: read the `ecr_repositories` map, add or remove one entry.
+
+Every byte outside the entry being added or removed is kept as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import hcl, policy
+from .errors import UserError
+from .models import RegistryRequest
+from .workspace import read_text
+
+VARIABLE = "ecr_repositories"
+ENTRY_KEYS = ("id", "owner", "risk", "description", "push_principals", "pull_principals")
+REQUIRED_KEYS = ("id", "owner", "risk")
+_ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
+
+
+@dataclass(frozen=True)
+class Tfvars:
+    path: Path
+    env: str
+    document: hcl.Document
+    entries: dict[str, RegistryRequest]
+
+    @property
+    def text(self) -> str:
+        return self.document.text
+
+    @property
+    def region(self) -> str | None:
+        region = self.document.values.get("aws_region")
+        return region if isinstance(region, str) else None
+
+    def with_entry(self, request: RegistryRequest) -> str:
+        """The file's text with `request` added, in name order among the existing entries."""
+        text, entry = self.text, render_entry(request)
+        spans = self.document.spans.get(VARIABLE)
+        if spans is None:
+            if VARIABLE in self.document.values:
+                raise self._error(
+                    f"{VARIABLE} is not an object", self.document.attr_lines[VARIABLE]
+                )
+            separator = "" if text.endswith("\n") or not text else "\n"
+            return f"{text}{separator}{VARIABLE} = {{\n{entry}}}\n"
+        following = [start for key, (start, _) in spans.items.items() if key > request.name]
+        if following:
+            at = min(following)
+            return text[:at] + entry + text[at:]
+        if not spans.items and "\n" not in text[spans.open : spans.close]:
+            # `ecr_repositories = {}` on one line: open it up.
+            return text[: spans.open] + "{\n" + entry + text[spans.close :]
+        line_start = text.rfind("\n", 0, spans.close) + 1
+        if text[line_start : spans.close].strip():
+            return text[: spans.close] + "\n" + entry + text[spans.close :]
+        return text[:line_start] + entry + text[line_start:]
+
+    def without_entry(self, name: str) -> str:
+        start, end = self.document.spans[VARIABLE].items[name]
+        tail = _ENTRY_TAIL.match(self.text, end)
+        if tail:
+            end = tail.end()
+        return self.text[:start] + self.text[end:]
+
+    def _error(self, message: str, line: int) -> UserError:
+        return UserError(
+            f"{self.path}:{line}: {message}",
+            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
+        )
+
+
+def render_entry(request: RegistryRequest) -> str:
+    """One entry as `terraform fmt` would lay it out."""
+    fields: list[tuple[str, str]] = [
+        ("id", hcl.quote(request.registry_id)),
+        ("owner", hcl.quote(request.owner)),
+        ("risk", hcl.quote(request.risk)),
+    ]
+    if request.description:
+        fields.append(("description", hcl.quote(request.description)))
+    fields.append(("push_principals", hcl.render_list(request.push_principals)))
+    fields.append(("pull_principals", hcl.render_list(request.pull_principals)))
+    width = max(len(key) for key, _ in fields)
+    body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
+    return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
+
+
+def parse(text: str, path: Path, env: str) -> Tfvars:
+    try:
+        document = hcl.parse(text)
+    except hcl.HclSyntaxError as exc:
+        raise UserError(
+            f"{path}:{exc.line}: {exc.reason}",
+            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
+        ) from None
+    tfvars = Tfvars(path, env, document, {})
+    raw = document.values.get(VARIABLE, {})
+    if not isinstance(raw, dict):
+        raise tfvars._error(f"{VARIABLE} must be an object", document.attr_lines[VARIABLE])
+    line_of = document.spans[VARIABLE].lines if VARIABLE in document.spans else {}
+    for name, value in raw.items():
+        line = line_of.get(name, document.attr_lines.get(VARIABLE, 1))
+        try:
+            tfvars.entries[name] = _entry(name, value, env)
+        except UserError as exc:
+            raise tfvars._error(f"entry {name!r}: {exc.message}", line) from None
+    return tfvars
+
+
+def load(path: Path, env: str) -> Tfvars:
+    return parse(read_text(path, "tfvars file"), path, env)
+
+
+def _entry(name: str, value: Any, env: str) -> RegistryRequest:
+    if not isinstance(value, dict):
+        raise UserError("must be an object")
+    unknown = sorted(set(value) - set(ENTRY_KEYS))
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(ENTRY_KEYS)})")
+    missing = [key for key in REQUIRED_KEYS if key not in value]
+    if missing:
+        raise UserError(f"missing key {missing[0]!r}")
+    strings = {key: value.get(key, "") for key in ("id", "owner", "risk", "description")}
+    lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals")}
+    if not all(isinstance(v, str) for v in strings.values()):
+        raise UserError("id, owner, risk and description must be strings")
+    if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
+        raise UserError("push_principals and pull_principals must be lists of strings")
+    return policy.build_request(
+        name=name,
+        env=env,
+        owner=strings["owner"],
+        risk=strings["risk"],
+        registry_id=strings["id"],
+        description=strings["description"],
+        push_principals=lists["push_principals"],
+        pull_principals=lists["pull_principals"],
+    )

@@ -1,0 +1,141 @@
+locals {
+  # The one risk-tier table, shared with the Python orchestrator.
+  risk_tiers = jsondecode(file("${path.module}/risk-tiers.json"))
+  tier       = local.risk_tiers.tiers[var.risk]
+
+  scan_frequency = local.risk_tiers.scan_frequencies[local.tier.scanning]
+  create_kms_key = local.tier.encryption_type == "KMS"
+
+  tags = merge(
+    var.tags,
+    {
+      Owner       = var.owner
+      RiskTier    = var.risk
+      RegistryId  = var.registry_id
+      Environment = var.environment
+      ManagedBy   = "ecrctl"
+    },
+    var.description != "" ? { Description = var.description } : {},
+  )
+
+  # Sorted and deduplicated so that reordering a list in tfvars plans no change.
+  push_principals = sort(distinct(var.push_principals))
+  pull_principals = sort(distinct(var.pull_principals))
+
+  pull_actions = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+  ]
+  push_actions = [
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+  ]
+
+  policy_statements = concat(
+    length(local.push_principals) > 0 ? [{
+      Sid       = "AllowPush"
+      Effect    = "Allow"
+      Principal = { AWS = local.push_principals }
+      Action    = sort(concat(local.push_actions, local.pull_actions))
+    }] : [],
+    length(local.pull_principals) > 0 ? [{
+      Sid       = "AllowPull"
+      Effect    = "Allow"
+      Principal = { AWS = local.pull_principals }
+      Action    = local.pull_actions
+    }] : [],
+  )
+}
+
+################################################################################
+# KMS key (customer managed, only for tiers that ask for KMS encryption)
+################################################################################
+
+resource "aws_kms_key" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  description             = "Encryption key for ECR repository ${var.name} (ecrctl)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+
+  tags = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  name          = "alias/ecr/${var.name}"
+  target_key_id = aws_kms_key.this[0].key_id
+
+  lifecycle {
+    precondition {
+      condition     = length("alias/ecr/${var.name}") <= 256
+      error_message = "KMS alias names are limited to 256 characters: a ${var.risk}-risk repository name may be at most 246 characters."
+    }
+  }
+}
+
+################################################################################
+# Repository
+################################################################################
+
+resource "aws_ecr_repository" "this" {
+  name                 = var.name
+  image_tag_mutability = local.tier.image_tag_mutability
+  # A repository that still holds images is never deleted by Terraform: back up and empty it first.
+  force_delete = false
+
+  encryption_configuration {
+    encryption_type = local.tier.encryption_type
+    kms_key         = local.create_kms_key ? aws_kms_key.this[0].arn : null
+  }
+
+  # Basic scan on push; with an ENHANCED registry the registry scanning rules take over.
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  tags = local.tags
+}
+
+################################################################################
+# Lifecycle policy
+################################################################################
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last ${local.tier.keep_image_count} images (${var.risk} risk tier)"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = local.tier.keep_image_count
+      }
+      action = {
+        type = "expire"
+      }
+    }]
+  })
+}
+
+################################################################################
+# Repository policy (only when principals are granted access)
+################################################################################
+
+resource "aws_ecr_repository_policy" "this" {
+  count = length(local.policy_statements) > 0 ? 1 : 0
+
+  repository = aws_ecr_repository.this.name
+
+  # Built with jsonencode rather than the aws_iam_policy_document data source: no extra read at plan time.
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.policy_statements
+  })
+}

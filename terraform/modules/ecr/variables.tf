@@ -1,0 +1,101 @@
+variable "name" {
+  description = "Repository name, product-based: `{product}` or `{product}-{component}`, lowercase letters, digits and single hyphens (ADR-0092)."
+  type        = string
+
+  validation {
+    condition     = length(var.name) >= 2 && length(var.name) <= 256
+    error_message = "name \"${var.name}\" must be 2 to 256 characters long (ECR limit)."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", var.name))
+    error_message = "name \"${var.name}\" must be lowercase letters and digits in hyphen-separated words, e.g. \"payments-gateway\"."
+  }
+}
+
+variable "registry_id" {
+  description = "Catalog ID of the repository (ADR-0092 `metadata.id`), e.g. `REGISTRY_PAYMENTS`. Not the AWS registry (account) ID."
+  type        = string
+
+  validation {
+    condition     = can(regex("^REGISTRY_[A-Z0-9]+(_[A-Z0-9]+)*$", var.registry_id))
+    error_message = "${var.name}: registry_id must look like REGISTRY_PRODUCT or REGISTRY_PRODUCT_COMPONENT (uppercase letters, digits, single underscores)."
+  }
+}
+
+variable "owner" {
+  description = "Owning application team, `app-team-{name}`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^app-team-[a-z0-9]+(-[a-z0-9]+)*$", var.owner))
+    error_message = "${var.name}: owner must look like app-team-<name> (lowercase letters, digits, single hyphens)."
+  }
+}
+
+variable "risk" {
+  description = "Risk tier: a key of `tiers` in risk-tiers.json (low, medium or high). Chooses tag mutability, encryption, retention and scanning."
+  type        = string
+
+  validation {
+    condition     = contains(keys(jsondecode(file("${path.module}/risk-tiers.json")).tiers), var.risk)
+    error_message = "${var.name}: risk must be one of the tiers in risk-tiers.json: ${join(", ", keys(jsondecode(file("${path.module}/risk-tiers.json")).tiers))}."
+  }
+}
+
+variable "environment" {
+  description = "Environment the repository belongs to (local, dev, staging, prod ...); recorded as the Environment tag."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
+    error_message = "${var.name}: environment must be 1 to 32 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "description" {
+  description = "Free-text description, recorded as the Description tag when not empty."
+  type        = string
+  default     = ""
+
+  validation {
+    # AWS tag values: at most 256 characters from letters, spaces, digits and _ . : / = + - @
+    condition     = length(var.description) <= 256 && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]*$", var.description))
+    error_message = "${var.name}: description must be at most 256 characters of letters, digits, spaces and _ . : / = + - @ (it becomes an AWS tag value)."
+  }
+}
+
+variable "push_principals" {
+  description = "IAM ARNs (account root, role or user) allowed to push and pull images."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.push_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|(role|user)/[A-Za-z0-9+=,.@_/-]+)$", arn))])
+    error_message = "${var.name}: push_principals must be IAM ARNs like arn:aws:iam::123456789012:role/ci, arn:aws:iam::123456789012:user/name or arn:aws:iam::123456789012:root."
+  }
+}
+
+variable "pull_principals" {
+  description = "IAM ARNs (account root, role or user) allowed to pull images."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.pull_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|(role|user)/[A-Za-z0-9+=,.@_/-]+)$", arn))])
+    error_message = "${var.name}: pull_principals must be IAM ARNs like arn:aws:iam::123456789012:role/ci, arn:aws:iam::123456789012:user/name or arn:aws:iam::123456789012:root."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource. The governance tags (Owner, RiskTier, RegistryId, Environment, ManagedBy, Description) win over keys given here."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")
+    ])
+    error_message = "${var.name}: tags keys must be 1 to 128 characters and not start with \"aws:\"; values at most 256 characters."
+  }
+}
