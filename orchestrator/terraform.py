@@ -289,17 +289,14 @@ class Terraform:
         return digest.hexdigest()
 
     def _write_cli_config(self) -> Path:
-        """A terraform CLI config that installs providers only from the offline mirror."""
-        mirror = self.settings.provider_mirror
+        """A terraform CLI config that installs providers only from the offline mirror.
+
+        An unpacked mirror is symlinked into the data dir by init, so no plugin cache is needed.
+        """
         path = self.workspace.state_dir / "terraformrc"
-        cache = self.workspace.state_dir / "plugin-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        text = (
-            f"plugin_cache_dir = {json.dumps(str(cache))}\n"
-            "provider_installation {\n"
-            f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
-            "}\n"
-        )
+        mirror = json.dumps(str(self.settings.provider_mirror))
+        text = f"provider_installation {{\n  filesystem_mirror {{\n    path = {mirror}\n  }}\n}}\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
             atomic_write(path, text)
         return path
