@@ -22,6 +22,11 @@ from orchestrator.workspace import Workspace
 from .helpers import build_repo_tree
 
 
+# terraform subcommands that reach the backend or AWS (fmt, validate, console, version do not).
+NETWORK_SUBCOMMANDS = {"init", "plan", "apply", "destroy", "refresh", "import", "state", "output",
+                       "show", "force-unlock", "taint", "untaint"}
+
+
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
@@ -45,11 +50,18 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     real_popen = terraform_mod.subprocess.Popen
 
     def popen(cmd: Any, *args: Any, **kwargs: Any) -> Any:
-        env = kwargs.get("env") or os.environ
-        endpoint = env.get("AWS_ENDPOINT_URL", "")
-        host = endpoint.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0]
-        if not endpoint or not _is_loopback(host):
-            raise AssertionError(f"terraform would run against {endpoint or 'real AWS'}: {cmd}")
+        talks_to_aws = (
+            isinstance(cmd, list)
+            and len(cmd) > 1
+            and os.path.basename(str(cmd[0])).startswith("terraform")
+            and cmd[1] in NETWORK_SUBCOMMANDS
+        )
+        if talks_to_aws:
+            env = kwargs.get("env") or os.environ
+            endpoint = env.get("AWS_ENDPOINT_URL", "")
+            host = endpoint.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+            if not endpoint or not _is_loopback(host):
+                raise AssertionError(f"terraform would run against {endpoint or 'real AWS'}: {cmd}")
         return real_popen(cmd, *args, **kwargs)
 
     monkeypatch.setattr(terraform_mod.subprocess, "Popen", popen)

@@ -118,7 +118,8 @@ def apply(
     """Apply a saved plan, or plan the named repositories, show the plan and ask.
 
     Never applies anything it did not show: a saved plan must carry the summary ecrctl wrote
-    beside it, and the plan guard checks it again. Without a terminal, --auto-approve is required.
+    beside it (and is applied as reviewed), and the plan guard checks it again. Planning here
+    asks for confirmation; without a terminal, --auto-approve is required.
 
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
@@ -127,8 +128,10 @@ def apply(
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
     if not names and plan is None:
         raise UserError("name a repository or pass --plan FILE", "e.g. ecrctl apply NAME --env dev")
+    # A saved plan was reviewed when it was made (ecrctl plan): applying it asks nothing more.
+    approved = auto_approve or plan is not None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if not auto_approve and not interactive:
+    if not approved and not interactive:
         raise UserError(
             "refusing to apply without confirmation: no terminal to ask on",
             "review the plan (ecrctl plan), then pass --auto-approve",
@@ -137,7 +140,7 @@ def apply(
     ws.env_dir(env)
 
     def confirm(result: PlanResult) -> bool:
-        if auto_approve:
+        if approved:
             if output is Output.text:
                 render.plan_text(result, [])
             return True
