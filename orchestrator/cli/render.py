@@ -16,6 +16,9 @@ from ..models import PlanResult
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+for _console in (out, err):
+    if not _console.is_terminal:
+        _console.width = 160  # logs and pipes: don't truncate addresses to 80 columns
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
 

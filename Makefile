@@ -1,0 +1,40 @@
+# ecrctl: `make demo` and `make test` do every set-up step on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Offline terraform provider mirror (a directory holding registry.terraform.io/hashicorp/aws).
+ECRCTL_PROVIDER_MIRROR ?= $(shell scripts/find-provider-mirror)
+export ECRCTL_PROVIDER_MIRROR
+
+.PHONY: install test lint unit e2e demo demo-down bench clean
+
+$(BIN)/ecrctl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/ecrctl
+
+lint: install
+	$(BIN)/ruff check orchestrator tests
+	$(BIN)/ruff format --check orchestrator tests
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/pytest -q
+
+unit: install
+	$(BIN)/pytest -q -m "not e2e"
+
+e2e: install
+	$(BIN)/pytest -q -m e2e
+
+demo: install
+	scripts/demo.sh
+
+demo-down: install
+	ECRCTL_ROOT=$(CURDIR)/.ecrctl/demo $(BIN)/ecrctl local down
+
+clean:
+	rm -rf .ecrctl .pytest_cache .mypy_cache .ruff_cache
