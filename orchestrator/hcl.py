@@ -110,7 +110,8 @@ class _Lexer:
             return Token(kind, match.group(), start, self.pos)
 
     def _string(self, start: int) -> Token:
-        text, i, out = self.text, self.pos, []
+        text, i = self.text, self.pos
+        out: list[str] = []
         while True:
             if i >= len(text) or text[i] == "\n":
                 raise self.error("unterminated string", start)

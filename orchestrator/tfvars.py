@@ -62,9 +62,9 @@ class Tfvars:
 
     def without_entry(self, name: str) -> str:
         start, end = self.document.spans[VARIABLE].items[name]
-        tail = _ENTRY_TAIL.match(self.text, end)
-        if tail:
-            end = tail.end()
+        if self.text[end - 1] != "\n":  # the entry ends mid-line: take its `,` and comment too
+            tail = _ENTRY_TAIL.match(self.text, end)
+            end = tail.end() if tail else end
         return self.text[:start] + self.text[end:]
 
     def _error(self, message: str, line: int) -> UserError:

@@ -21,10 +21,21 @@ from orchestrator.workspace import Workspace
 
 from .helpers import build_repo_tree
 
-
 # terraform subcommands that reach the backend or AWS (fmt, validate, console, version do not).
-NETWORK_SUBCOMMANDS = {"init", "plan", "apply", "destroy", "refresh", "import", "state", "output",
-                       "show", "force-unlock", "taint", "untaint"}
+NETWORK_SUBCOMMANDS = {
+    "init",
+    "plan",
+    "apply",
+    "destroy",
+    "refresh",
+    "import",
+    "state",
+    "output",
+    "show",
+    "force-unlock",
+    "taint",
+    "untaint",
+}
 
 
 def _is_loopback(host: str) -> bool:

@@ -6,7 +6,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from ..errors import EXIT_INTERRUPTED, EcrctlError
@@ -42,25 +41,24 @@ def _fail(message: str, hint: str | None, code: int) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Run ecrctl and return its exit code; every failure becomes one line and a hint."""
     try:
-        result = app(args=argv, prog_name="ecrctl", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return _fail("aborted", None, EXIT_INTERRUPTED)
+        app(args=argv, prog_name="ecrctl", standalone_mode=True)
+    except SystemExit as exc:  # Typer's own exits: success, --help, usage errors (2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except EcrctlError as exc:
         return _fail(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
-        return _fail("interrupted", "terraform, if running, was asked to stop cleanly", EXIT_INTERRUPTED)
+        return _fail(
+            "interrupted", "terraform, if running, was asked to stop cleanly", EXIT_INTERRUPTED
+        )
     except Exception as exc:
         if os.environ.get("ECRCTL_DEBUG"):
             traceback.print_exc()
-        return _fail(f"unexpected {type(exc).__name__}: {exc}",
-                     "this is a bug in ecrctl; rerun with ECRCTL_DEBUG=1 and report the traceback",
-                     EXIT_UNEXPECTED)
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "this is a bug in ecrctl; rerun with ECRCTL_DEBUG=1 and report the traceback",
+            EXIT_UNEXPECTED,
+        )
+    return 0
 
 
 def main() -> None:

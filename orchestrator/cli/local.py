@@ -11,13 +11,17 @@ from ..workspace import find_workspace
 from . import render
 from .options import Output, OutputOpt
 
-app = typer.Typer(help="Run the local AWS emulator (moto's server on 127.0.0.1) for --env local.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run the local AWS emulator (moto's server on 127.0.0.1) for --env local.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(min=1024, max=65535, help="Port on 127.0.0.1.")] = emulator.DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=1024, max=65535, help="Port on 127.0.0.1.")
+    ] = emulator.DEFAULT_PORT,
     output: OutputOpt = Output.text,
 ) -> None:
     """Start the emulator (if not running) and create the local state bucket.
@@ -43,8 +47,11 @@ def down(output: OutputOpt = Output.text) -> None:
     if output is Output.json:
         render.emit_json({"stopped": stopped.to_dict() if stopped else None})
     else:
-        render.out.print(f"stopped the local emulator (pid {stopped.pid})" if stopped
-                         else "the local emulator was not running")
+        render.out.print(
+            f"stopped the local emulator (pid {stopped.pid})"
+            if stopped
+            else "the local emulator was not running"
+        )
 
 
 @app.command()
@@ -57,7 +64,10 @@ def status(output: OutputOpt = Output.text) -> None:
     if output is Output.json:
         render.emit_json({"running": running is not None, **(running.to_dict() if running else {})})
     else:
-        render.out.print(f"running at {running.endpoint} (pid {running.pid})" if running
-                         else "not running (start it with: ecrctl local up)")
+        render.out.print(
+            f"running at {running.endpoint} (pid {running.pid})"
+            if running
+            else "not running (start it with: ecrctl local up)"
+        )
     if running is None:
         raise typer.Exit(1)

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
 
 
 EnvOpt = Annotated[
     str,
-    typer.Option("--env", "-e", help="Environment: a directory under envs/ (local, dev, staging, prod).",
-                 show_default=False),
+    typer.Option(
+        "--env",
+        "-e",
+        help="Environment: a directory under envs/ (local, dev, staging, prod).",
+        show_default=False,
+    ),
 ]
 OptionalEnvOpt = Annotated[
     str | None,
-    typer.Option("--env", "-e", help="Only this environment (default: every environment).",
-                 show_default=False),
+    typer.Option(
+        "--env",
+        "-e",
+        help="Only this environment (default: every environment).",
+        show_default=False,
+    ),
 ]
 OutputOpt = Annotated[
     Output, typer.Option("--output", "-o", help="text for people, json for scripts (on stdout).")

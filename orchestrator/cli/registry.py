@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from .. import policy, workflows
 from ..errors import PlanRefused, UserError
@@ -27,25 +29,38 @@ from .options import (
 def create(
     name: Annotated[str, typer.Argument(help="Repository name: {product}-{optional-component}.")],
     env: EnvOpt,
-    owner: Annotated[str, typer.Option(help="Owning app team, app-team-{name}.", show_default=False)],
+    owner: Annotated[
+        str, typer.Option(help="Owning app team, app-team-{name}.", show_default=False)
+    ],
     risk: Annotated[str, typer.Option(help="Risk tier: low, medium or high.", show_default=False)],
     registry_id: Annotated[
         str | None,
-        typer.Option("--id", help="Catalog ID REGISTRY_{PRODUCT}; derived from the name if omitted.",
-                     show_default=False),
+        typer.Option(
+            "--id",
+            help="Catalog ID REGISTRY_{PRODUCT}; derived from the name if omitted.",
+            show_default=False,
+        ),
     ] = None,
     description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
     push_principal: Annotated[
         list[str] | None,
-        typer.Option("--push-principal", help="IAM role/user ARN allowed to push (repeatable).",
-                     show_default=False),
+        typer.Option(
+            "--push-principal",
+            help="IAM role/user ARN allowed to push (repeatable).",
+            show_default=False,
+        ),
     ] = None,
     pull_principal: Annotated[
         list[str] | None,
-        typer.Option("--pull-principal", help="IAM role/user ARN allowed to pull (repeatable).",
-                     show_default=False),
+        typer.Option(
+            "--pull-principal",
+            help="IAM role/user ARN allowed to pull (repeatable).",
+            show_default=False,
+        ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show; write nothing.")
+    ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Request a repository: validate it, add it to the catalog and to envs/ENV/terraform.tfvars.
@@ -58,8 +73,13 @@ def create(
     ws = find_workspace()
     ws.env_dir(env)
     request = policy.build_request(
-        name=name, env=env, owner=owner, risk=risk, registry_id=registry_id,
-        description=description, push_principals=push_principal or [],
+        name=name,
+        env=env,
+        owner=owner,
+        risk=risk,
+        registry_id=registry_id,
+        description=description,
+        push_principals=push_principal or [],
         pull_principals=pull_principal or [],
     )
     result = workflows.create(ws, request, dry_run=dry_run)
@@ -70,10 +90,17 @@ def create(
     if not result.changed:
         render.out.print(f"{name} is already requested in {env}; nothing changed.")
         return
-    files = [str(ws.relative(p)) for p, changed in (
-        (ws.catalog_file, result.catalog_changed), (ws.tfvars_file(env), result.tfvars_changed)
-    ) if changed]
-    render.out.print(f"{verb} {name} ({risk} risk, {request.registry_id}, {owner}) to {', '.join(files)}")
+    files = [
+        str(ws.relative(p))
+        for p, changed in (
+            (ws.catalog_file, result.catalog_changed),
+            (ws.tfvars_file(env), result.tfvars_changed),
+        )
+        if changed
+    ]
+    render.out.print(
+        f"{verb} {name} ({risk} risk, {request.registry_id}, {owner}) to {', '.join(files)}"
+    )
     if not dry_run:
         render.note(f"next: ecrctl plan {name} --env {env}")
 
@@ -81,7 +108,9 @@ def create(
 def plan(
     names: NamesArg,
     env: EnvOpt,
-    out: Annotated[Path | None, typer.Option(help="Where to save the plan.", show_default=False)] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to save the plan.", show_default=False)
+    ] = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Plan only the named repositories (one -target each) and save the plan.
@@ -108,8 +137,10 @@ def plan(
 
 
 def apply(
-    names: Annotated[list[str] | None, typer.Argument(help="Repository names (optional with --plan).",
-                                                      show_default=False)] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Repository names (optional with --plan).", show_default=False),
+    ] = None,
     env: EnvOpt = "",
     plan: PlanFileOpt = None,
     auto_approve: AutoApproveOpt = False,
@@ -171,12 +202,18 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
     if not listing.entries:
         render.out.print(f"No repositories in {env}.")
         return
-    table = render.Table(title=f"repositories in {env}", title_justify="left")
+    table = Table(title=f"repositories in {env}", title_justify="left")
     for column in ("name", "risk", "owner", "id", "status", "url"):
         table.add_column(column)
     for e in listing.entries:
-        table.add_row(e.request.name, e.request.risk, e.request.owner, e.request.registry_id,
-                      e.status, e.repository_url or "-")
+        table.add_row(
+            e.request.name,
+            e.request.risk,
+            e.request.owner,
+            e.request.registry_id,
+            e.status,
+            e.repository_url or "-",
+        )
     render.out.print(table)
 
 
@@ -195,6 +232,8 @@ def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> Non
         render.out.print("catalog and tfvars are valid and agree.")
     else:
         for problem in problems:
-            render.out.print(render.escape(str(problem)))
+            render.out.print(escape(str(problem)))
     if problems:
-        raise UserError(f"{len(problems)} problem(s) found", "fix them, then run ecrctl validate again")
+        raise UserError(
+            f"{len(problems)} problem(s) found", "fix them, then run ecrctl validate again"
+        )

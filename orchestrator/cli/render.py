@@ -42,13 +42,16 @@ def progress() -> Iterator[Callable[[str], None]]:
 
 
 def plan_table(plan: PlanResult) -> Table:
-    table = Table(title=f"plan for {plan.env}: {', '.join(plan.repositories)}", title_justify="left")
+    table = Table(
+        title=f"plan for {plan.env}: {', '.join(plan.repositories)}", title_justify="left"
+    )
     table.add_column("action")
     table.add_column("address")
     for change in plan.changes:
         style = ACTION_STYLE.get(change.action, "")
-        table.add_row(f"[{style}]{change.action}[/]" if style else change.action,
-                      escape(change.address))
+        table.add_row(
+            f"[{style}]{change.action}[/]" if style else change.action, escape(change.address)
+        )
     return table
 
 
@@ -58,6 +61,8 @@ def plan_text(plan: PlanResult, objections: list[str]) -> None:
     else:
         out.print(f"No changes for {', '.join(plan.repositories)} in {plan.env}.")
     counts = plan.counts()
-    out.print(", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}")
+    out.print(
+        ", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}"
+    )
     for objection in objections:
         out.print(f"[red]guard:[/] {escape(objection)}")

@@ -1,0 +1,135 @@
+"""The terraform adapter with a faked binary (pytest-subprocess): arguments, errors, caching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pytest_subprocess import FakeProcess
+
+from orchestrator import workflows
+from orchestrator.errors import TerraformError
+from orchestrator.terraform import Settings, Terraform
+from orchestrator.workspace import Workspace
+
+from .helpers import cli
+
+ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "PATH": "/usr/bin"}
+
+
+def planned(addr: str, action: str) -> str:
+    return json.dumps(
+        {
+            "type": "planned_change",
+            "@message": f"{addr}: Plan to {action}",
+            "change": {"resource": {"addr": addr}, "action": action},
+        }
+    )
+
+
+def test_plan_passes_one_target_per_name_as_separate_arguments(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings())
+    addr = 'module.ecr_repositories["alpha-svc"].aws_ecr_repository.this'
+    fp.register(
+        ["terraform", "plan", fp.any()],
+        stdout="\n".join([planned(addr, "create"), '{"type": "change_summary"}', "not json"])
+        + "\n",
+    )
+    changes = tf.plan(
+        ['module.ecr_repositories["alpha-svc"]', 'module.ecr_repositories["bravo"]'],
+        Path("/tmp/p.tfplan"),
+        Path("/tmp/x.tfvars"),
+    )
+    argv = fp.calls[0]
+    assert '-target=module.ecr_repositories["alpha-svc"]' in argv
+    assert '-target=module.ecr_repositories["bravo"]' in argv
+    assert "-out=/tmp/p.tfplan" in argv and "-input=false" in argv
+    assert [(c.address, c.action, c.instance) for c in changes] == [(addr, "create", "alpha-svc")]
+
+
+def test_failure_carries_command_exit_code_and_diagnostics(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings())
+    diag = {
+        "type": "diagnostic",
+        "diagnostic": {
+            "severity": "error",
+            "summary": "Saved plan is stale",
+            "detail": "The given plan file can no longer be applied",
+        },
+    }
+    fp.register(["terraform", "apply", fp.any()], stdout=json.dumps(diag) + "\n", returncode=1)
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    err = info.value
+    assert err.exit_code == 3 and err.returncode == 1 and err.command[:2] == ["terraform", "apply"]
+    assert "Saved plan is stale" in err.message and err.hint and "plan again" in err.hint
+
+
+def test_lock_failure_names_the_holder(repo: Workspace, fp: FakeProcess) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings())
+    text = (
+        "Error acquiring the state lock\n\nLock Info:\n  ID:        1234-abcd\n  Path: b/k\n"
+        "  Who:       alice@ci-runner\n"
+    )
+    fp.register(["terraform", "plan", fp.any()], stderr=text, returncode=1)
+    with pytest.raises(TerraformError) as info:
+        tf.plan(["x"], Path("/tmp/p"), Path("/tmp/v"))
+    assert "alice@ci-runner" in (info.value.hint or "") and "ecrctl unlock ENV 1234-abcd" in (
+        info.value.hint or ""
+    )
+
+
+def test_init_runs_once_until_its_inputs_change(repo: Workspace, fp: FakeProcess) -> None:
+    fp.register(["terraform", "init", fp.any()])
+    fp.register(["terraform", "init", fp.any()])
+    tf = Terraform(repo, "dev", ENV, Settings())
+    tf.init()
+    tf.init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 1
+    backend = repo.backend_file("dev")
+    backend.write_text(backend.read_text() + "\n# changed\n")
+    tf.init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 2
+
+
+def test_missing_binary_is_a_clear_error(repo: Workspace) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings(binary="/nonexistent/terraform"))
+    with pytest.raises(TerraformError) as info:
+        tf.state_pull()
+    assert "not found" in info.value.message and "ECRCTL_TERRAFORM" in (info.value.hint or "")
+
+
+def test_mirror_setting_writes_a_cli_config(repo: Workspace, tmp_path: Path) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings(provider_mirror=tmp_path / "mirror"))
+    config = Path(tf.environ["TF_CLI_CONFIG_FILE"]).read_text()
+    assert "filesystem_mirror" in config and str(tmp_path / "mirror") in config
+    assert tf.environ["CHECKPOINT_DISABLE"] == "1"
+
+
+def test_apply_without_terminal_or_approval_runs_no_terraform(
+    repo: Workspace, fp: FakeProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "apply", "alpha-svc", "--env", "dev")
+    assert result.code == 1 and "--auto-approve" in result.stderr
+    assert list(fp.calls) == []
+
+
+def test_usage_errors_exit_2(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "create", "x").code == 2
+    assert cli(capsys, "no-such-command").code == 2
+
+
+def test_apply_refuses_a_saved_plan_changed_after_planning(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "p.tfplan"
+    plan.write_bytes(b"plan")
+    (tmp_path / "p.tfplan.json").write_text(json.dumps({"plan_sha256": "0" * 64, "env": "dev"}))
+    result = cli(capsys, "apply", "--env", "dev", "--plan", str(plan))
+    assert result.code == 1 and "changed after ecrctl planned it" in result.stderr
+    assert workflows  # the core is what refused: no terraform was needed
