@@ -57,10 +57,22 @@ def _reason(
 
 
 def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:
+    changes = list(changes)
     found = violations(changes, requested, configured)
     if found:
+        # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
+        # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.
+        pending = sorted(
+            {c.instance for c in changes if c.action == "delete" and c.instance} - requested
+        )
+        hint = (
+            f"{', '.join(pending)} left the tfvars but still exist: finish that first"
+            " (ecrctl decommission NAME --env ENV) or plan them together"
+            if pending
+            else "fix the tfvars or the request so that the plan touches only the named repositories"
+        )
         raise PlanRefused(
             f"plan refused: {len(found)} change(s) outside what was requested: " + "; ".join(found),
             [f.split(" ", 1)[0] for f in found],
-            "fix the tfvars or the request so that the plan touches only the named repositories",
+            hint,
         )

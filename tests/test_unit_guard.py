@@ -54,3 +54,13 @@ def test_a_decommission_may_only_delete() -> None:
     assert guard.violations(deletes, {"alpha"}, set()) == []
     assert guard.violations([rc(f"{A}.aws_ecr_repository.this", "create")], {"alpha"}, set())
     assert guard.violations([rc(SCAN, "delete")], {"alpha"}, set())
+
+
+def test_an_unfinished_decommission_is_named_in_the_hint() -> None:
+    changes = [
+        rc(f"{A}.aws_ecr_repository.this", "create"),
+        rc(f"{B}.aws_ecr_repository.this", "delete"),
+    ]
+    with pytest.raises(PlanRefused) as info:
+        guard.check(changes, {"alpha"}, {"alpha"})
+    assert info.value.hint is not None and info.value.hint.startswith("bravo left the tfvars")
