@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 _TOKEN = re.compile(
     r"""
@@ -27,6 +27,10 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+# What `next` would skip one token at a time (blanks and line comments), skipped in one match.
+_SKIP = re.compile(r"(?:[ \t\r]+|(?:\#|//)[^\n]*)+")
+# A run of string characters that need no escape or template handling.
+_PLAIN_RUN = re.compile(r'[^"\\\n$%]+')
 
 
 class HclSyntaxError(ValueError):
@@ -36,8 +40,8 @@ class HclSyntaxError(ValueError):
         self.reason = message
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    # A tuple, not a frozen dataclass: a 1000-entry tfvars has some 30,000 tokens.
     kind: str
     value: Any
     start: int
@@ -84,6 +88,9 @@ class _Lexer:
     def next(self) -> Token:
         text = self.text
         while True:
+            skipped = _SKIP.match(text, self.pos)
+            if skipped:
+                self.pos = skipped.end()
             if self.pos >= len(text):
                 return Token("eof", None, self.pos, self.pos)
             match = _TOKEN.match(text, self.pos)
@@ -115,6 +122,11 @@ class _Lexer:
         while True:
             if i >= len(text) or text[i] == "\n":
                 raise self.error("unterminated string", start)
+            plain = _PLAIN_RUN.match(text, i)
+            if plain:
+                out.append(plain.group())
+                i = plain.end()
+                continue
             char = text[i]
             if char == '"':
                 self.pos = i + 1
