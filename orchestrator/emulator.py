@@ -13,8 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +53,11 @@ def _alive(pid: int) -> bool:
 
 
 def _healthy(endpoint: str) -> bool:
+    # Deferred: urllib.request pulls in http.client, email and ssl (some 40 ms), and every
+    # ecrctl command imports this module, while only `ecrctl local` asks for health.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1) as response:
             return bool(response.status == 200)
