@@ -86,6 +86,9 @@ def check_principals(principals: Iterable[str], kind: str) -> tuple[str, ...]:
 
 
 def check_description(description: str) -> str:
+    # Terraform reads every string in Unicode NFC ("\u212b" becomes "\u00c5"): keep the
+    # description as Terraform and AWS will hold it, so that the catalog agrees with them.
+    description = unicodedata.normalize("NFC", description)
     if len(description) > DESCRIPTION_MAX:
         raise UserError(f"description is longer than {DESCRIPTION_MAX} characters")
     for char in description:
