@@ -30,6 +30,7 @@ physical_registry: "platform-ecr"
 repositories: {{}}
 """
 _BLANK_OR_COMMENT = re.compile(r"^\s*(#.*)?$")
+MAX_DEPTH = 32  # ecrctl writes 5 levels
 
 
 @dataclass
@@ -159,9 +160,44 @@ def _content_end(text: str, start: int, limit: int) -> int:
 def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
     """Read the catalog. Broken YAML raises UserError; entry-level problems are returned."""
     try:
+def _reject_aliases_and_depth(text: str, path: Path) -> None:
+    """Refuse tags, aliases and deep nesting before anything is built from the text.
+
+    ecrctl never writes any of them. An alias can make a tiny file expand exponentially ("billion
+    laughs") or refer to itself, and YAML parsers slow down with the square of nesting depth.
+    The events are read lazily, so a hostile file costs no more than MAX_DEPTH levels.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        tag = getattr(event, "tag", None)
+        if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
+            # ecrctl writes no tags; `!!python/...`, `!!binary` or `!!timestamp` mean a hand edit.
+            raise UserError(
+                f"{path}:{event.start_mark.line + 1}: YAML tags ({tag}) are not allowed in the"
+                " catalog",
+                FIX_HINT,
+            )
+        if isinstance(event, yaml.AliasEvent):
+            raise UserError(
+                f"{path}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not"
+                " allowed in the catalog",
+                FIX_HINT,
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UserError(
+                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep",
+                    FIX_HINT,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
         loader = yaml.CSafeLoader(text)
         try:
             root = loader.get_single_node()
+        _reject_aliases_and_depth(text, path)
             if root is not None:
                 _reject_duplicates(root, path)
             data = loader.construct_document(root) if root is not None else None
@@ -169,18 +205,35 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
+        # libyaml may place an error found at the end of the text one line past its last line.
+        line = min(mark.line + 1, text.count("\n") + 1) if mark else 1
         reason = exc.problem or exc.context or "invalid YAML"
         raise UserError(f"{path}:{line}: {reason}", FIX_HINT) from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML ({exc})", FIX_HINT) from None
+        raise UserError(f"{path}:1: invalid YAML ({exc})", FIX_HINT) from None
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
-        raise UserError(f"{path}:1: the catalog must be a mapping with version and repositories")
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
+        # libyaml counts in UTF-8 bytes.
+        line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise UserError(f"{path}:{line}: {exc.reason} ({char!r})", FIX_HINT) from None
+        raise UserError(
+            f"{path}:1: the catalog must be a mapping with version and repositories", FIX_HINT
+        )
+    lines = {k.value: k.start_mark.line + 1 for k, _ in root.value if isinstance(k.value, str)}
     if str(data.get("version")) != VERSION:
-        raise UserError(f"{path}: unsupported catalog version {data.get('version')!r}", FIX_HINT)
+        raise UserError(
+            f"{path}:{lines.get('version', 1)}: unsupported catalog version"
+            f" {data.get('version')!r}",
+            FIX_HINT,
+        )
     repositories = data.get("repositories") or {}
     if not isinstance(repositories, dict):
-        raise UserError(f"{path}: repositories must be a mapping of name to entry", FIX_HINT)
+        raise UserError(
+            f"{path}:{lines.get('repositories', 1)}: repositories must be a mapping of name to"
+            " entry",
+            FIX_HINT,
+        )
     repo_node = next((v for k, v in root.value if k.value == "repositories"), None)
     catalog = Catalog(
         path, text, str(data.get("physical_registry", "")), {}, repositories_node=repo_node
@@ -194,6 +247,14 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
             catalog.lines[name] = line
             start = text.rfind("\n", 0, key.start_mark.index) + 1
             if index + 1 < len(pairs):
+            if key.tag != "tag:yaml.org,2002:str":
+                # `012:` is the integer 10 and `on:` is true to YAML: not a repository name.
+                raise UserError(
+                    f"{path}:{line}: repository name"
+                    f" {name if isinstance(name, str) else '(a complex key)'!r} is not a string;"
+                    " quote it",
+                    FIX_HINT,
+                )
                 limit = text.rfind("\n", 0, pairs[index + 1][0].start_mark.index) + 1
             else:
                 limit = len(text)
