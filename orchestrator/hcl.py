@@ -155,10 +155,20 @@ class _Lexer:
                 i += 1
 
 
+MAX_DEPTH = 32  # lists and objects inside each other; ecrctl writes 3 levels
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.lexer = _Lexer(text)
         self.token = self.lexer.next()
+        self.depth = 0
+
+    def enter(self) -> None:
+        """Bound the nesting: the parser recurses, and a hostile file must not exhaust the stack."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.lexer.error(f"nested more than {MAX_DEPTH} levels deep", self.token.start)
 
     def advance(self) -> Token:
         token, self.token = self.token, self.lexer.next()
@@ -211,6 +221,7 @@ class _Parser:
         )
 
     def list(self) -> list[Any]:
+        self.enter()
         self.advance()
         items: list[Any] = []
         self.skip_newlines()
@@ -223,9 +234,11 @@ class _Parser:
             elif self.token.kind != "]":
                 raise self.lexer.error("expected ',' or ']' in list", self.token.start)
         self.advance()
+        self.depth -= 1
         return items
 
     def object(self) -> tuple[dict[str, Any], ObjectSpans]:
+        self.enter()
         text = self.lexer.text
         spans = ObjectSpans(open=self.advance().start, close=-1)
         items: dict[str, Any] = {}
@@ -257,6 +270,7 @@ class _Parser:
                 )
             self.skip_newlines()
         spans.close = self.advance().start
+        self.depth -= 1
         return items, spans
 
 

@@ -146,6 +146,10 @@ def read_text(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise UserError(f"{what} {path} does not exist") from None
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}:{line}: not UTF-8 text (byte {exc.start})",
+            "save the file as UTF-8, then run: ecrctl validate",
+        ) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
