@@ -1,0 +1,282 @@
+"""A registry of N repositories on the local emulator, set up quickly for measuring.
+
+The emulator is moto's server on 127.0.0.1 (as in tests/conftest.py). Each size gets a fresh
+repository tree; its N entries are written through the library in one write (the same text N
+`ecrctl create` calls would produce) and applied by ONE untargeted `terraform apply`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator import catalog, emulator, policy, tfvars, workflows
+from orchestrator.models import CatalogEntry, RegistryRequest
+from orchestrator.terraform import Terraform
+from orchestrator.workspace import Workspace, atomic_write
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = emulator.LOCAL_ENV
+OWNER = "app-team-bench"
+# Low tier: no KMS key per repository and no continuous-scan filter, so N=1000 applies quickly.
+RISK = "low"
+PROBE = "bench-probe"  # requested, never applied: what a create request's review plans
+
+
+def bulk_name(index: int) -> str:
+    return f"bench-{index:04d}"
+
+
+def request(name: str, risk: str = RISK) -> RegistryRequest:
+    return policy.build_request(name=name, env=ENV, owner=OWNER, risk=risk)
+
+
+# -- the emulator ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """moto's server on a free loopback port for as long as the context lasts."""
+    port = _free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"moto server did not start on {endpoint}; see {log}"
+                    ) from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def reset_emulator(endpoint: str) -> None:
+    request_ = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request_, timeout=30).close()
+
+
+# -- the repository tree -----------------------------------------------------------------------
+
+
+def build_tree(root: Path) -> Workspace:
+    """A fresh copy of the project's terraform/ and envs/, with an empty catalog."""
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(
+        REPO / "terraform",
+        root / "terraform",
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"),
+    )
+    shutil.copytree(REPO / "envs", root / "envs")
+    (root / "catalog").mkdir()
+    (root / "catalog" / "ecr-catalog.yaml").write_text(catalog.NEW_CATALOG)
+    return Workspace(root)
+
+
+def _insert_after(text: str, anchor: str, addition: str) -> str:
+    at = text.index(anchor) + len(anchor)
+    return text[:at] + addition + text[at:]
+
+
+def bulk_texts(ws: Workspace, requests: list[RegistryRequest]) -> tuple[str, str]:
+    """The catalog and tfvars texts with `requests` added: what one create each would write.
+
+    The library places the first entry (opening an empty map as needed); the others sort after
+    it, where successive creates would put them, so they follow it in order.
+    """
+    requests = sorted(requests, key=lambda r: r.name)
+    tiers = policy.load_tiers(ws.tiers_file)
+    cat = catalog.load(ws.catalog_file, tiers)
+    tf = tfvars.load(ws.tfvars_file(ENV), ENV)
+    if cat.entries or tf.entries:
+        raise RuntimeError("bulk creation expects an empty catalog and tfvars")
+    first, rest = requests[0], requests[1:]
+    cat_first = catalog.render_entry(CatalogEntry(first), tiers[first.risk])
+    tf_first = tfvars.render_entry(first)
+    cat_text = _insert_after(
+        cat.with_entry(CatalogEntry(first), tiers),
+        cat_first,
+        "".join(catalog.render_entry(CatalogEntry(r), tiers[r.risk]) for r in rest),
+    )
+    tf_text = _insert_after(
+        tf.with_entry(first), tf_first, "".join(tfvars.render_entry(r) for r in rest)
+    )
+    return cat_text, tf_text
+
+
+def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
+    """Add every request to the catalog and the tfvars in one write, checked by reading back."""
+    tiers = policy.load_tiers(ws.tiers_file)
+    tfvars_path = ws.tfvars_file(ENV)
+    with ws.lock():
+        cat_text, tf_text = bulk_texts(ws, requests)
+        reread = tfvars.parse(tf_text, tfvars_path, ENV).entries
+        recat = catalog.load_text(cat_text, ws.catalog_file, tiers).entries
+        want = {r.name: r for r in requests}
+        if reread != want or {n: e.request for n, e in recat.items()} != want:
+            raise RuntimeError("bulk-created files do not read back as the requests")
+        atomic_write(ws.catalog_file, cat_text)
+        atomic_write(tfvars_path, tf_text)
+
+
+def terraform(ws: Workspace) -> Terraform:
+    """ecrctl's own Terraform for the local environment: same data dir, CLI config and env."""
+    return workflows.terraform_for(ws, ENV)
+
+
+def apply_all(ws: Workspace, parallelism: int, attempts: int = 3) -> int:
+    """ONE untargeted apply of everything in the tfvars; returns how many attempts it took.
+
+    On a busy machine the provider may time out on a CreateRepository that the emulator did
+    carry out, retry it and fail with RepositoryAlreadyExists. Such repositories are not in the
+    state yet: they are deleted (they are empty) and the apply runs again for what is left.
+    """
+    tf = terraform(ws)
+    tf.init()
+    cmd = [
+        tf.settings.binary,
+        "apply",
+        "-input=false",
+        "-no-color",
+        "-auto-approve",
+        f"-parallelism={parallelism}",
+        f"-var-file={ws.tfvars_file(ENV)}",
+    ]
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run(
+            cmd, cwd=ws.terraform_dir, env=tf.environ, capture_output=True, text=True, check=False
+        )
+        if done.returncode == 0:
+            return attempt
+        output = done.stderr + done.stdout
+        if "RepositoryAlreadyExistsException" not in output or attempt == attempts:
+            raise RuntimeError(f"setup apply failed (exit {done.returncode}): {output[-2000:]}")
+        _delete_orphans(ws, tf.environ["AWS_ENDPOINT_URL"])
+    raise AssertionError("unreachable")
+
+
+def _delete_orphans(ws: Workspace, endpoint: str) -> None:
+    """Delete repositories the emulator holds but the state does not know."""
+    import boto3
+
+    state = terraform(ws).state_pull()
+    known = {
+        instance.get("attributes", {}).get("name")
+        for resource in state.get("resources", [])
+        if resource.get("type") == "aws_ecr_repository"
+        for instance in resource.get("instances", [])
+    }
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    for page in ecr.get_paginator("describe_repositories").paginate():
+        for repo in page["repositories"]:
+            if repo["repositoryName"] not in known:
+                ecr.delete_repository(repositoryName=repo["repositoryName"], force=True)
+
+
+def state_resource_count(ws: Workspace) -> int:
+    state = terraform(ws).state_pull()
+    return sum(len(r.get("instances", [])) for r in state.get("resources", []))
+
+
+# -- the terraform shim ------------------------------------------------------------------------
+
+SHIM = """\
+#!{python}
+# Records each terraform run ecrctl makes, then becomes the real terraform.
+import json, os, sys, time
+record = {{"argv": sys.argv[1:], "time": time.time()}}
+log_dir = os.environ.get("BENCH_SHIM_TF_LOG_DIR")
+if log_dir:
+    # terraform's debug log says when it starts a provider plugin: an independent count.
+    path = os.path.join(log_dir, "%d-%d.log" % (time.time_ns(), os.getpid()))
+    os.environ["TF_LOG"] = "debug"
+    os.environ["TF_LOG_PATH"] = path
+    record["tf_log"] = path
+with open(os.environ["BENCH_SHIM_LOG"], "a") as out:
+    out.write(json.dumps(record) + "\\n")
+os.execv({real!r}, [{real!r}, *sys.argv[1:]])
+"""
+
+
+@dataclass(frozen=True)
+class Shim:
+    path: Path
+    log: Path
+    tf_log_dir: Path
+
+    def environ(self) -> dict[str, str]:
+        return {
+            "ECRCTL_TERRAFORM": str(self.path),
+            "BENCH_SHIM_LOG": str(self.log),
+            "BENCH_SHIM_TF_LOG_DIR": str(self.tf_log_dir),
+        }
+
+    def runs(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def clear(self) -> None:
+        self.log.unlink(missing_ok=True)
+        shutil.rmtree(self.tf_log_dir, ignore_errors=True)
+        self.tf_log_dir.mkdir(parents=True)
+
+
+def make_shim(directory: Path, real_terraform: str) -> Shim:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "terraform"
+    path.write_text(SHIM.format(python=sys.executable, real=real_terraform))
+    path.chmod(0o755)
+    shim = Shim(path, directory / "runs.jsonl", directory / "tf-logs")
+    shim.clear()
+    return shim
+
+
+def real_terraform() -> str:
+    configured = os.environ.get("ECRCTL_TERRAFORM", "terraform")
+    found = shutil.which(configured)
+    if found is None:
+        raise RuntimeError(f"terraform binary {configured!r} not found")
+    return found

@@ -1,0 +1,477 @@
+"""The goals of issue 6, judged on a results dict, and docs/BENCHMARKS.md written from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GOAL_N = 1000  # the size the goals are stated for
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def _median(figure: dict[str, Any] | None) -> float | None:
+    return None if figure is None else float(figure["median"])
+
+
+def _sizes(results: dict[str, Any]) -> list[int]:
+    return sorted(int(n) for n in results["sizes"])
+
+
+def _at(results: dict[str, Any], n: int) -> dict[str, Any]:
+    return dict(results["sizes"][str(n)])
+
+
+def _goal(
+    number: int,
+    text: str,
+    holds: bool | None,
+    summary: str,
+    evaluated_at: list[int],
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "id": number,
+        "goal": text,
+        "holds": holds,
+        "summary": summary,
+        "evaluated_at": evaluated_at,
+        **extra,
+    }
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal with whether it holds (None: not measurable in this run) and why."""
+    sizes = _sizes(results)
+    big, small = sizes[-1], sizes[0]
+    note = (
+        None
+        if big >= GOAL_N
+        else f"the goal is stated for N={GOAL_N}; this run's largest N is {big}"
+    )
+    out = []
+
+    plans_big = _at(results, big)["plans"]
+    ratio = plans_big["targeted_over_full"]
+    growth = None
+    if big != small:
+        growth = (
+            plans_big["targeted_plan_s"]["median"]
+            / _at(results, small)["plans"]["targeted_plan_s"]["median"]
+        )
+    holds1 = ratio <= 0.35 and (growth is None or growth <= 1.3)
+    summary1 = f"targeted/full = {ratio:.3f} at N={big}"
+    summary1 += (
+        f"; targeted at N={big} / at N={small} = {growth:.2f}"
+        if growth is not None
+        else "; growth not measured (one size)"
+    )
+    out.append(
+        _goal(
+            1,
+            f"targeted plan ≤ 0.35 {TIMES} full plan at N=1000, and targeted plan at N=1000 ≤ 1.3 {TIMES}"
+            " targeted plan at N=10",
+            holds1,
+            summary1,
+            [big] if growth is None else [small, big],
+            value=round(ratio, 4),
+            growth=None if growth is None else round(growth, 4),
+            note=note,
+        )
+    )
+
+    overhead = {n: _at(results, n)["plans"]["ecrctl_over_bare"] for n in sizes}
+    worst = max(overhead.values())
+    out.append(
+        _goal(
+            2,
+            f"ecrctl plan ≤ 1.10 {TIMES} the bare terraform plan it runs",
+            worst <= 1.10,
+            ", ".join(f"{TIMES}{v:.3f} at N={n}" for n, v in overhead.items()),
+            sizes,
+            value=round(worst, 4),
+        )
+    )
+
+    loads = {n: _at(results, n)["flow"]["provider_loading_runs"] for n in sizes}
+    with_sync = all(_at(results, n)["flow"]["catalog_sync_included"] for n in sizes)
+    out.append(
+        _goal(
+            3,
+            "≤ 2 provider-loading terraform runs in create → plan → apply → catalog sync",
+            max(loads.values()) <= 2,
+            ", ".join(f"{v} at N={n}" for n, v in loads.items())
+            + ("" if with_sync else " (catalog sync not available: create → plan → apply only)"),
+            sizes,
+            value=max(loads.values()),
+            complete=with_sync,
+        )
+    )
+
+    create = _at(results, big)["create"]["ecrctl_create_s"]["median"]
+    out.append(
+        _goal(
+            4,
+            "ecrctl create ≤ 0.3 s at N=1000, interpreter start included",
+            create <= 0.3,
+            f"{create:.3f} s at N={big}",
+            [big],
+            value=round(create, 4),
+            note=note,
+        )
+    )
+
+    sync = _at(results, big)["catalog_sync"]
+    sync_s = _median(sync.get("ecrctl_catalog_sync_s"))
+    out.append(
+        _goal(
+            5,
+            "ecrctl catalog sync ≤ 1.5 s at N=1000",
+            None if sync_s is None else sync_s <= 1.5,
+            "not available: " + sync.get("not_available", "")
+            if sync_s is None
+            else f"{sync_s:.2f} s at N={big} (boto3 baseline"
+            f" {sync['boto3_baseline_s']['median']:.2f} s)",
+            [big],
+            value=None if sync_s is None else round(sync_s, 4),
+            note=note,
+        )
+    )
+
+    ci = {n: _at(results, n)["ci_plan"] for n in sizes}
+    if all(c["available"] for c in ci.values()):
+        ratios = {n: c["ci_over_single"] for n, c in ci.items()}
+        out.append(
+            _goal(
+                6,
+                f"ecrctl ci plan for 10 changed repositories ≤ 1.5 {TIMES} one single-target plan",
+                max(ratios.values()) <= 1.5,
+                ", ".join(f"{TIMES}{v:.2f} at N={n}" for n, v in ratios.items()),
+                sizes,
+                value=round(max(ratios.values()), 4),
+            )
+        )
+    else:
+        missing = next(c["not_available"] for c in ci.values() if not c["available"])
+        out.append(
+            _goal(
+                6,
+                f"ecrctl ci plan for 10 changed repositories ≤ 1.5 {TIMES} one single-target plan",
+                None,
+                f"not available: {missing}",
+                sizes,
+                value=None,
+            )
+        )
+    return out
+
+
+def verdict(goal: dict[str, Any]) -> str:
+    if goal["holds"] is None:
+        return "not measured"
+    return "holds" if goal["holds"] else "MISSED"
+
+
+# -- markdown ------------------------------------------------------------------------------------
+
+
+def _s(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f} s"
+
+
+def _x(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{TIMES}{value:.{digits}f}"
+
+
+def _loads(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, config = results["machine"], results["config"]
+    sizes = _sizes(results)
+    floors = {n: _at(results, n)["plans"]["terraform_validate_s"]["median"] for n in sizes}
+    parts = [
+        "# Benchmarks: what each lifecycle step costs as the registry grows\n",
+        "Generated by `bench/run.py` (`make bench`); do not edit by hand. Every figure is the"
+        f" median of {config['repeats']} run(s), measured against moto's server on 127.0.0.1"
+        " with the real terraform binary and AWS provider. **Floor** is terraform's own floor:"
+        " a `terraform validate` in the same data directory, which does nothing but load the"
+        " configuration and the provider.\n",
+    ]
+    if config["smoke"]:
+        parts.append(
+            "> **Smoke run** (N=10, one repetition): it proves the benchmark still runs; its"
+            " figures are not results.\n"
+        )
+    parts.append("## Machine\n")
+    parts.append(
+        _table(
+            ["", ""],
+            [
+                ["ecrctl commit", str(m.get("git_commit"))],
+                ["CPU", f"{m['cpu']} ({m['cores']} cores)"],
+                ["memory", f"{m['memory_gib']} GiB"],
+                ["OS", m["os"]],
+                ["terraform", str(m["terraform"])],
+                ["hashicorp/aws provider", str(m["aws_provider"])],
+                ["python", m["python"]],
+                ["moto (emulator) / boto3", f"{m['moto']} / {m['boto3']}"],
+                ["date (UTC)", m["date"]],
+                [
+                    "load average before / after",
+                    f"{_loads(m['load_average_before'])} → {_loads(m['load_average_after'])}"
+                    " (1, 5, 15 min)",
+                ],
+                ["whole run", f"{config['total_wall_s']} s"],
+            ],
+        )
+    )
+    parts.append(
+        "\nThe load average shows how busy the machine was: other work running beside the"
+        " benchmark inflates terraform's times more than ecrctl's.\n"
+    )
+
+    parts.append("## Goals\n")
+    parts.append(
+        _table(
+            ["#", "goal", "measured", "verdict"],
+            [
+                [
+                    str(g["id"]),
+                    g["goal"],
+                    g["summary"] + (f" ({g['note']})" if g.get("note") else ""),
+                    f"**{verdict(g)}**",
+                ]
+                for g in results["goals"]
+            ],
+        )
+    )
+
+    parts.append("\n## 1. Targeted plan of one repository vs a full plan\n")
+    parts.append(
+        "The targeted plan is the exact command `ecrctl plan bench-probe` runs (one repository"
+        " requested but not yet created, plus the registry scanning configuration); the full"
+        " plan is the same command without `-target`. Both at terraform's default parallelism.\n\n"
+    )
+    parts.append(
+        _table(
+            ["N", "targeted plan", "full plan", "targeted / full", "floor"],
+            [
+                [
+                    str(n),
+                    _s(p["targeted_plan_s"]["median"]),
+                    _s(p["full_plan_s"]["median"]),
+                    f"{p['targeted_over_full']:.3f}",
+                    _s(floors[n]),
+                ]
+                for n in sizes
+                for p in [_at(results, n)["plans"]]
+            ],
+        )
+    )
+
+    parts.append("\n## 2. `ecrctl plan` vs the bare `terraform plan -target` it runs\n")
+    parts.append(
+        "`ecrctl plan bench-probe --env local`, as a user runs it (interpreter start, reading"
+        " the tfvars, the plan guard, the saved summary), against its terraform command run"
+        " directly with the same environment (`TF_DATA_DIR`, `TF_CLI_CONFIG_FILE`, ...).\n\n"
+    )
+    parts.append(
+        _table(
+            ["N", "ecrctl plan", "bare terraform plan", "ratio", "ecrctl's share", "floor"],
+            [
+                [
+                    str(n),
+                    _s(p["ecrctl_plan_s"]["median"]),
+                    _s(p["targeted_plan_s"]["median"]),
+                    _x(p["ecrctl_over_bare"]),
+                    _s(p["ecrctl_plan_s"]["median"] - p["targeted_plan_s"]["median"]),
+                    _s(floors[n]),
+                ]
+                for n in sizes
+                for p in [_at(results, n)["plans"]]
+            ],
+        )
+    )
+
+    parts.append(
+        "\n## 3. Terraform runs that load the AWS provider: create → plan → apply → sync\n"
+    )
+    parts.append(
+        "Counted by pointing `ECRCTL_TERRAFORM` at a shim that records each run. A run loads the"
+        " provider if its subcommand does (plan, apply, validate, show, ...; not init, output,"
+        " state pull); terraform's debug log, which names each provider start, confirms it.\n\n"
+    )
+    rows = []
+    for n in sizes:
+        flow = _at(results, n)["flow"]
+        per_step = "; ".join(
+            f"{step}: {', '.join(r['subcommand'] for r in s['terraform_runs']) or '—'}"
+            f" ({s['wall_s']:.1f} s)"
+            for step, s in flow["steps"].items()
+        )
+        rows.append(
+            [
+                str(n),
+                per_step,
+                str(flow["provider_loading_runs"]),
+                str(flow["provider_loading_runs_observed"]),
+                _s(flow["provider_loading_runs"] * floors[n]),
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "N",
+                "terraform runs per step",
+                "loading the provider",
+                "observed",
+                f"floor {TIMES} loads",
+            ],
+            rows,
+        )
+    )
+    if not all(_at(results, n)["flow"]["catalog_sync_included"] for n in sizes):
+        parts.append("\n`ecrctl catalog sync` was not available: the flow ends at apply.\n")
+
+    parts.append("\n## 4. `ecrctl create` (catalog + tfvars edit, no terraform)\n")
+    parts.append(
+        "Wall time of the `ecrctl` command, interpreter start included; beside it, a bare"
+        " `python -c pass` and `python -c 'import orchestrator.cli'`.\n\n"
+    )
+    parts.append(
+        _table(
+            ["N", "ecrctl create", "python start", "python + import ecrctl", "floor"],
+            [
+                [
+                    str(n),
+                    _s(c["ecrctl_create_s"]["median"], 3),
+                    _s(c["python_start_s"]["median"], 3),
+                    _s(c["python_import_ecrctl_s"]["median"], 3),
+                    _s(floors[n]),
+                ]
+                for n in sizes
+                for c in [_at(results, n)["create"]]
+            ],
+        )
+    )
+
+    parts.append("\n## 5. `ecrctl catalog sync` vs listing repositories through the ECR API\n")
+    parts.append(
+        "The baseline (`bench/baseline_sync.py`) does what the old sync script did: boto3,"
+        " `describe_repositories` paginated, one YAML file written; interpreter start included"
+        " on both sides.\n\n"
+    )
+    parts.append(
+        _table(
+            ["N", "ecrctl catalog sync", "boto3 baseline", "ratio", "floor"],
+            [
+                [
+                    str(n),
+                    _s(_median(s.get("ecrctl_catalog_sync_s")))
+                    if s["available"]
+                    else "not available",
+                    _s(s["boto3_baseline_s"]["median"]),
+                    _x(s.get("sync_over_baseline"), 2),
+                    _s(floors[n]),
+                ]
+                for n in sizes
+                for s in [_at(results, n)["catalog_sync"]]
+            ],
+        )
+    )
+
+    parts.append("\n## 6. `ecrctl ci plan` for 10 changed repositories vs 10 single-target plans\n")
+    parts.append(
+        "A git change that requests 10 repositories: one `ecrctl ci plan --base --head`"
+        " (one plan, ten targets) against `ecrctl plan NAME` run once per repository.\n\n"
+    )
+    parts.append(
+        _table(
+            [
+                "N",
+                "ci plan",
+                "one single-target plan",
+                "10 single-target plans",
+                "ci / one single",
+                "floor",
+            ],
+            [
+                [
+                    str(n),
+                    _s(_median(c.get("ci_plan_s"))) if c["available"] else "not available",
+                    _s(c["single_target_plan_s"]["median"]),
+                    _s(c["ten_single_target_plans_s"]["median"]),
+                    _x(c.get("ci_over_single"), 2),
+                    _s(floors[n]),
+                ]
+                for n in sizes
+                for c in [_at(results, n)["ci_plan"]]
+            ],
+        )
+    )
+
+    recorded = [
+        f"N={n}: {', '.join(c['ci_plan_terraform_runs']) or 'none'}"
+        for n in sizes
+        for c in [_at(results, n)["ci_plan"]]
+        if c.get("ci_plan_terraform_runs") is not None
+    ]
+    if recorded:
+        parts.append("\nTerraform runs of one `ecrctl ci plan`: " + "; ".join(recorded) + ".\n")
+
+    parts.append("\n## Setting up N repositories\n")
+    parts.append(
+        f"All {config['bulk_risk_tier']}-tier (no KMS key per repository), written to the catalog"
+        " and the tfvars through the library in one write, then ONE untargeted `terraform apply"
+        f" -parallelism={config['setup_apply_parallelism']}`.\n\n"
+    )
+    parts.append(
+        _table(
+            ["N", "bulk write", "terraform init", "apply", "resources in state"],
+            [
+                [
+                    str(n),
+                    _s(s["bulk_write_s"], 3),
+                    _s(s["init_s"], 1),
+                    _s(s["apply_s"], 1),
+                    str(s["resources_in_state"]),
+                ]
+                for n in sizes
+                for s in [_at(results, n)["setup"]]
+            ],
+        )
+    )
+
+    profiled = [n for n in sizes if "profile" in _at(results, n)]
+    if profiled:
+        n = profiled[-1]
+        parts.append(f"\n## Where ecrctl's own time goes (cProfile, N={n})\n")
+        for label, prof in _at(results, n)["profile"].items():
+            parts.append(
+                f"\n`ecrctl {label}`: {prof['total_s']:.3f} s under the profiler"
+                " (interpreter start excluded). Slowest ecrctl functions, cumulative:\n\n"
+            )
+            parts.append(
+                _table(
+                    ["cumulative", "own", "function"],
+                    [
+                        [_s(r["cum_s"], 3), _s(r["own_s"], 3), f"`{r['function']}`"]
+                        for r in prof["top_ecrctl_cumulative"][:8]
+                    ],
+                )
+            )
+
+    parts.append("\n## Running it\n")
+    parts.append(
+        "```sh\nmake bench                       # python bench/run.py --sizes 10,100,1000"
+        " --repeats 3\npython bench/run.py --smoke        # N=10, one run: part of make test\n```\n"
+        "\nResults: `bench/results.json` (every run's time, not only the medians) and this file."
+        " See `bench/README.md` for what each figure measures exactly.\n"
+    )
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)
