@@ -1,0 +1,228 @@
+"""decommission, restore: parse, call the core once, render."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from .. import decommission as core
+from ..ecr import DEFAULT_ACTIVE_DAYS
+from ..errors import UserError
+from ..workspace import find_workspace
+from . import render
+from .options import AutoApproveOpt, EnvOpt, Output, OutputOpt
+
+STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
+
+
+class _Progress:
+    """Progress lines as render.progress gives them, with a pause for a question: a spinner
+    left running would redraw over the prompt."""
+
+    def __init__(self) -> None:
+        self.status: Status | None = None
+
+    def __enter__(self) -> _Progress:
+        if render.err.is_terminal:
+            self.status = render.err.status("starting ...")
+            self.status.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, line: str) -> None:
+        if self.status is not None:
+            self.status.update(escape(line))
+        else:
+            print(f"ecrctl: {line}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        if self.status is not None:
+            self.status.stop()
+        try:
+            yield
+        finally:
+            if self.status is not None:
+                self.status.start()
+
+
+def _require_confirmation(auto_approve: bool, dry_run: bool, what: str) -> bool:
+    """Whether to ask; refuses up front when there is no terminal to ask on."""
+    if auto_approve or dry_run:
+        return False
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UserError(
+            f"refusing to {what} without confirmation: no terminal to ask on",
+            "look first with --dry-run, then pass --auto-approve",
+        )
+    return True
+
+
+def _steps(result: core.DecommissionResult | core.RestoreResult, console: Console) -> None:
+    for step in result.steps:
+        style = STATUS_STYLE.get(step.status, "")
+        console.print(f"  {step.step:<15} [{style}]{step.status:<8}[/] {escape(step.detail)}")
+    if result.plan is not None and result.plan.changes:
+        console.print(render.plan_table(result.plan))
+
+
+def _ask(
+    progress: _Progress, preview: core.DecommissionResult | core.RestoreResult, question: str
+) -> bool:
+    """Show every step and the plan, then ask (with the spinner out of the way)."""
+    with progress.paused():
+        _steps(preview, render.err)
+        return typer.confirm(question, err=True)
+
+
+def decommission(
+    name: Annotated[str, typer.Argument(help="Repository to decommission.", show_default=False)],
+    env: EnvOpt,
+    reason: Annotated[str, typer.Option(help="Why; kept in the catalog entry's history.")] = "",
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where bundles go instead of backups/ (then {env}/{name}/{timestamp}).",
+            show_default=False,
+            file_okay=False,
+        ),
+    ] = None,
+    skip_backup: Annotated[
+        bool,
+        typer.Option(
+            "--skip-backup",
+            help="No backup (refused for the high tier; with images also needs --force).",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Go ahead although images were pushed or pulled"
+            " within the window; with --skip-backup, delete images unsaved.",
+        ),
+    ] = False,
+    active_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="ECRCTL_ACTIVE_DAYS",
+            help="Active-use window in days: a push or pull this recent refuses.",
+        ),
+    ] = DEFAULT_ACTIVE_DAYS,
+    auto_approve: AutoApproveOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show every step and the destroy plan; change nothing."),
+    ] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Decommission a repository: active-use check, verified backup, catalog and tfvars, destroy.
+
+    Refuses while an image was pushed or pulled within --active-days (unless --force). Backs up
+    the catalog and tfvars entries, the Terraform state, the policies, tags and every image
+    manifest to backups/ENV/NAME/TIMESTAMP/ and verifies it; removes the tfvars entry and marks
+    the catalog entry decommissioned; empties the repository (only after the backup) and applies
+    a targeted destroy plan. Run it again to finish one that stopped part-way.
+
+    Examples: ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --dry-run
+              ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --auto-approve
+    """
+    ask = _require_confirmation(auto_approve, dry_run, "decommission")
+    ws = find_workspace()
+    options = core.Options(
+        reason=reason,
+        backup_root=backup_dir.resolve() if backup_dir else None,
+        skip_backup=skip_backup,
+        force=force,
+        active_days=active_days,
+        dry_run=dry_run,
+    )
+
+    with _Progress() as progress:
+
+        def confirm(preview: core.DecommissionResult) -> bool:
+            return not ask or _ask(progress, preview, f"Decommission {name} in {env}?")
+
+        result = core.decommission(ws, env, name, options, confirm, progress=progress)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+        return
+    head = "dry run, nothing changed:" if dry_run else f"decommissioned {name} in {env}:"
+    render.out.print(head)
+    _steps(result, render.out)
+    if result.backup and not dry_run:
+        render.note(f"restore with: ecrctl restore {result.backup} --env {env}")
+
+
+def restore(
+    bundle: Annotated[
+        Path, typer.Argument(help="A backup bundle directory.", show_default=False, file_okay=False)
+    ],
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Environment to restore into (default: the bundle's).",
+            show_default=False,
+        ),
+    ] = None,
+    auto_approve: AutoApproveOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Verify the bundle and show the plan; change nothing.")
+    ] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Bring a decommissioned repository back from a backup bundle.
+
+    Verifies the bundle's checksums, puts the catalog entry (active again) and the tfvars entry
+    back, plans and applies the repository with the same settings and policies, then puts the
+    saved manifests back where the registry accepts them (it refuses a manifest whose layers it
+    no longer holds: those are listed). Run it again to finish one that stopped part-way.
+
+    Example: ecrctl restore backups/dev/web-frontend/20260301T101500Z --auto-approve
+    """
+    ask = _require_confirmation(auto_approve, dry_run, "restore")
+    ws = find_workspace()
+
+    with _Progress() as progress:
+
+        def confirm(preview: core.RestoreResult) -> bool:
+            question = f"Restore {preview.name} in {preview.env} from {preview.bundle}?"
+            return not ask or _ask(progress, preview, question)
+
+        result = core.restore(ws, bundle, env, confirm, dry_run=dry_run, progress=progress)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+        return
+    head = "dry run, nothing changed:" if dry_run else f"restored {result.name} in {result.env}:"
+    render.out.print(head)
+    _steps(result, render.out)
+    if dry_run:
+        return
+    restored = sum(1 for o in result.images if o.outcome in ("restored", "present"))
+    render.out.print(f"{restored} of {len(result.images)} tag(s)/image(s) back in the registry")
+    for refused in result.refused:
+        render.out.print(
+            f"[red]refused:[/] {refused.digest} {refused.tag or '(untagged)'}:"
+            f" {escape(refused.reason)}"
+        )
+    if result.refused:
+        render.note(
+            "a manifest backup holds no layers: copy full images with crane or skopeo"
+            " (see docs/RB-0026-ecr-decommission.md)"
+        )
+    for difference in result.differences:
+        render.out.print(f"[yellow]differs from the backup:[/] {escape(difference)}")
