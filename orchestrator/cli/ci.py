@@ -1,0 +1,307 @@
+"""ecrctl ci (changes, plan, apply, report), drift and unlock: parse, call the core once, render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from .. import ci as core
+from .. import drift as drift_core
+from .. import workflows
+from ..errors import EcrctlError, PlanRefused, UserError
+from ..workspace import find_workspace
+from . import render
+from .options import EnvOpt, LockTimeoutOpt, Output, OutputOpt, lock_timeout
+
+EXIT_DRIFT = 4  # drift found: distinct from 1 (invalid input) and 3 (terraform or AWS failed)
+
+app = typer.Typer(
+    help="Plan a registry change on a pull request; apply exactly that on merge.",
+    no_args_is_help=True,
+)
+
+BaseOpt = Annotated[
+    str,
+    typer.Option(
+        "--base",
+        help="The revision the change is compared with (its merge base with --head is used).",
+        show_default=False,
+    ),
+]
+HeadOpt = Annotated[
+    str, typer.Option("--head", help="The revision holding the change; it must be checked out.")
+]
+CiEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env", "-e", help="Only this environment (one job per AWS account).", show_default=False
+    ),
+]
+SummaryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary-file",
+        help="Write the Markdown summary here too ($GITHUB_STEP_SUMMARY gets it when set).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+
+
+def _publish(summary: str, summary_file: Path | None) -> None:
+    for path in core.publish(summary, summary_file).files:
+        render.note(f"summary written to {path}")
+
+
+def _refused(exc: EcrctlError, summary_file: Path | None, out_dir: Path | None = None) -> None:
+    """A refusal, as the PR comment shows it: to --summary-file, the step summary, out_dir."""
+    summary = core.render_failure(exc.message, exc.hint)
+    _publish(summary, summary_file)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / core.REFUSED).write_text(summary, encoding="utf-8")
+
+
+@app.command()
+def changes(
+    base: BaseOpt,
+    head: HeadOpt = "HEAD",
+    summary_file: SummaryOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """List what a change adds, changes or removes, per environment. Runs no terraform.
+
+    Refuses a change that touches files ecrctl does not manage, or that fails ecrctl validate.
+    `--output json` gives `environments`, the list a CI matrix runs one job per entry of.
+
+    Example: ecrctl ci changes --base origin/development --output json
+    """
+    ws = find_workspace()
+    try:
+        found = core.change_set(ws, base, head)
+    except EcrctlError as exc:
+        _refused(exc, summary_file)
+        raise
+    if output is Output.json:
+        render.emit_json(found.to_dict())
+        return
+    if not found.entries:
+        render.out.print("this change adds, changes or removes no repository")
+    for entry in found.entries:
+        detail = f" ({entry.detail})" if entry.detail else ""
+        render.out.print(escape(f"{entry.env}: {entry.kind} {entry.name}{detail}"))
+
+
+@app.command()
+def plan(
+    base: BaseOpt,
+    head: HeadOpt = "HEAD",
+    env: CiEnvOpt = None,
+    summary_file: SummaryOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where plans and records go (default .ecrctl/ci/plan).", file_okay=False),
+    ] = None,
+    lock_timeout_: LockTimeoutOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Plan a pull request: one targeted plan per environment, the guard, a Markdown summary.
+
+    Compares the catalog and envs/*/terraform.tfvars between the merge base of --base and
+    --head, and --head (which must be checked out); plans every repository added, changed or
+    removed, one terraform plan per environment; saves each plan and a record of it (entries,
+    addresses and actions, their sha256 fingerprint, the guard's verdict) for ci apply.
+    Exits 1 when the change touches other files, fails validation, or the guard refuses it.
+
+    Example: ecrctl ci plan --base origin/development --summary-file plan.md
+    """
+    ws = find_workspace()
+    try:
+        with lock_timeout(lock_timeout_), render.progress() as progress:
+            result = core.plan(ws, base, head, env, out_dir, progress=progress)
+    except EcrctlError as exc:
+        _refused(exc, summary_file, out_dir or core.plan_dir(ws))
+        raise
+    _publish(result.summary, summary_file)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+    else:
+        for record in result.records:
+            render.out.print(
+                escape(
+                    f"{record.env}: {', '.join(str(e['name']) for e in record.entries)}:"
+                    f" {core._counts(record.changes)}; {record.fingerprint}"
+                )
+            )
+        if not result.records:
+            render.out.print("nothing to plan")
+        render.note(f"plan records in {ws.relative(result.out_dir)}")
+    if result.objections:
+        raise PlanRefused(
+            f"plan refused by the guard: {'; '.join(result.objections)}",
+            [o.split(" ", 2)[1] for o in result.objections],
+            "change the request so that the plan stays inside the named repositories",
+        )
+
+
+@app.command()
+def apply(
+    base: BaseOpt,
+    head: HeadOpt = "HEAD",
+    env: CiEnvOpt = None,
+    reviewed: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of the reviewed plan records (the ecr-plan artifact); default"
+            " .ecrctl/ci/plan, where ci plan leaves them.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="Apply the plan of --env only if its fingerprint is this one (a human reviewed"
+            " the new plan); replaces the reviewed record.",
+            show_default=False,
+        ),
+    ] = None,
+    summary_file: SummaryOpt = None,
+    lock_timeout_: LockTimeoutOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Apply a merged change exactly as it was reviewed, or refuse and apply nothing.
+
+    Plans the same targets again (one plan per environment) and compares each with the
+    reviewed record: the same repositories, the same fingerprint (addresses and actions).
+    Any difference refuses the apply in every environment (exit 1) and writes the new plan to
+    the summary for review. Otherwise applies the saved plans, creates and deletes alike; the
+    catalog changes the apply leaves go to a follow-up pull request.
+
+    Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env dev --reviewed reviewed/
+    """
+    if fingerprint is not None and env is None:
+        raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
+    ws = find_workspace()
+    with lock_timeout(lock_timeout_), render.progress() as progress:
+        result = core.apply(ws, base, head, env, reviewed, fingerprint, progress=progress)
+    _publish(result.summary, summary_file)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+    else:
+        for mismatch in result.mismatches:
+            render.out.print(escape(f"{mismatch.env}: refused: {mismatch.reason}"))
+            for line in mismatch.added:
+                render.out.print(escape(f"  now:      {line}"))
+            for line in mismatch.dropped:
+                render.out.print(escape(f"  reviewed: {line}"))
+        for done in result.applied:
+            render.out.print(f"{done.plan.env}: applied {len(done.applied)} change(s)")
+        if not result.records:
+            render.out.print("nothing to apply")
+        for note in result.notes:
+            render.note(f"warning: {note}")
+        if result.catalog_changes:
+            render.note(
+                "catalog changes for the follow-up PR: " + ", ".join(result.catalog_changes)
+            )
+    if result.refused:
+        raise UserError(
+            "refused: the plan is not the one reviewed on the pull request; nothing was applied",
+            "review the new plan in the summary; see docs/CI.md for applying it by hand",
+        )
+
+
+@app.command()
+def report(
+    records: Annotated[
+        Path,
+        typer.Argument(help="Directory of plan records (searched recursively).", file_okay=False),
+    ],
+    summary_file: SummaryOpt = None,
+) -> None:
+    """Render plan records from several jobs (one per environment) as one PR comment.
+
+    Refusals (refused.md, written by ci changes / ci plan) found there come first; exits 1
+    when there is one, or when the guard refused a plan.
+
+    Example: ecrctl ci report artifacts/ --summary-file comment.md
+    """
+    found = core.load_records(records)
+    refusals = core.load_refusals(records)
+    pr = found[0].pull_request if found else None
+    summary = core.render_report(found, refusals, pr)
+    _publish(summary, summary_file)
+    sys.stdout.write(summary)
+    if refusals:
+        raise UserError("ecrctl could not plan this change (see the summary)")
+    if any(r.guard for r in found):
+        raise UserError("the plan guard refused a plan (see the summary)")
+
+
+def drift(
+    env: EnvOpt,
+    lock_timeout_: LockTimeoutOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Compare the registry, the Terraform state, the tfvars and the catalog of ENV.
+
+    Runs a refresh-only plan (changes made outside Terraform) and lists repositories in the
+    registry that Terraform does not manage, managed ones that are missing, settings that differ
+    from the risk tier, and requests not applied yet. Changes nothing. Exit code: 0 no drift,
+    4 drift found, 1 invalid input, 3 terraform or AWS failed.
+
+    Example: ecrctl drift --env prod --output json
+    """
+    ws = find_workspace()
+    with lock_timeout(lock_timeout_), render.progress() as progress:
+        result = drift_core.drift(ws, env, progress=progress)
+    core.publish(drift_core.render_markdown(result), None)
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+    elif not result.drift:
+        counts = ", ".join(f"{n} in the {k}" for k, n in result.counts.items())
+        render.out.print(f"no drift in {env} ({counts})")
+    else:
+        for finding in result.findings:
+            render.out.print(
+                escape(f"{finding.kind:<16} {finding.repository or '-':<30} {finding.detail}")
+            )
+    if result.drift:
+        render.note(f"drift found in {env}: {len(result.findings)} finding(s)")
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def unlock(
+    env: Annotated[str, typer.Argument(help="Environment whose state lock to release.")],
+    lock_id: Annotated[str, typer.Argument(help="The lock ID the failed command named.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Release a state lock left by a terraform run that died (terraform force-unlock).
+
+    Only for a run that is gone: releasing the lock of a live run lets two runs write the state.
+    ecrctl never does this on its own; a failed command names the holder and the lock ID.
+
+    Example: ecrctl unlock prod 7c0a8b4e-2f7e-4a47-9d51-0f4c4a3c2a10
+    """
+    ws = find_workspace()
+    ws.env_dir(env)
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise UserError(
+                "refusing to unlock without confirmation: no terminal to ask on",
+                "make sure the run holding the lock is gone, then pass --yes",
+            )
+        if not typer.confirm(
+            f"Release lock {lock_id} of {env}? Only if the run that holds it is gone.", err=True
+        ):
+            raise UserError("unlock cancelled; the lock is still held")
+    terraform = workflows.terraform_for(ws, env)
+    terraform.init()
+    terraform.force_unlock(lock_id)
+    render.out.print(f"released lock {lock_id} of {env}")

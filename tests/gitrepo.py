@@ -1,0 +1,48 @@
+"""Test helpers for ecrctl ci: a git repository around a repository tree, a GitHub event file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from orchestrator.workspace import Workspace
+
+
+def git(ws: Workspace, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ws.root, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def init_repo(ws: Workspace) -> str:
+    """`git init` on branch development and a first commit of the whole tree."""
+    (ws.root / ".gitignore").write_text(".ecrctl/\n*.tfplan\n*.tfplan.json\n")
+    git(ws, "init", "-q", "-b", "development")
+    git(ws, "config", "user.email", "ci@example.com")
+    git(ws, "config", "user.name", "ci")
+    return commit(ws, "base")
+
+
+def commit(ws: Workspace, message: str) -> str:
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "--allow-empty", "-m", message)
+    return git(ws, "rev-parse", "HEAD")
+
+
+def event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head_sha: str, **extra: object) -> Path:
+    """A pull_request event file, as GitHub hands it to a job (GITHUB_EVENT_PATH)."""
+    path = tmp_path / "event.json"
+    pull_request = {
+        "number": 42,
+        "title": "ECR: api-gateway, search-api; decommission legacy-web",
+        "html_url": "https://github.example/platform/registry/pull/42",
+        "head": {"sha": head_sha, "ref": "ecr/request"},
+        "base": {"ref": "development"},
+        "labels": [{"name": "ecr-registry"}],
+        **extra,
+    }
+    path.write_text(json.dumps({"action": "synchronize", "pull_request": pull_request}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+    return path
