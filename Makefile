@@ -7,6 +7,8 @@ ECRCTL_PROVIDER_MIRROR ?= $(shell scripts/find-provider-mirror)
 export ECRCTL_PROVIDER_MIRROR
 
 .PHONY: install test lint unit e2e demo demo-down bench clean
+# Backstage's own entity validator (@backstage/catalog-model), used by the tests.
+NODE_VALIDATOR := tests/backstage/node_modules/.installed
 
 $(BIN)/ecrctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +18,22 @@ $(BIN)/ecrctl: pyproject.toml
 
 install: $(BIN)/ecrctl
 
+$(NODE_VALIDATOR): tests/backstage/package.json tests/backstage/package-lock.json
+	npm ci --prefix tests/backstage --no-audit --no-fund
+	touch $@
+
 lint: install
 	$(BIN)/ruff check orchestrator tests
 	$(BIN)/ruff format --check orchestrator tests
 	$(BIN)/mypy
 
-test: install lint
+test: install lint $(NODE_VALIDATOR)
 	$(BIN)/pytest -q
 
-unit: install
+unit: install $(NODE_VALIDATOR)
 	$(BIN)/pytest -q -m "not e2e"
 
-e2e: install
+e2e: install $(NODE_VALIDATOR)
 	$(BIN)/pytest -q -m e2e
 
 demo: install

@@ -90,6 +90,9 @@ def _quote(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+quote = _quote  # public: the Backstage entity writer quotes every string the same way
+
+
 def _render_list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(_quote(v) for v in values) + "]"
 
@@ -157,9 +160,6 @@ def _content_end(text: str, start: int, limit: int) -> int:
     return end
 
 
-def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
-    """Read the catalog. Broken YAML raises UserError; entry-level problems are returned."""
-    try:
 def _reject_aliases_and_depth(text: str, path: Path) -> None:
     """Refuse tags, aliases and deep nesting before anything is built from the text.
 
@@ -194,10 +194,13 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
             depth -= 1
 
 
+def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
+    """Read the catalog. Broken YAML raises UserError; entry-level problems are returned."""
+    try:
+        _reject_aliases_and_depth(text, path)
         loader = yaml.CSafeLoader(text)
         try:
             root = loader.get_single_node()
-        _reject_aliases_and_depth(text, path)
             if root is not None:
                 _reject_duplicates(root, path)
             data = loader.construct_document(root) if root is not None else None
@@ -209,14 +212,14 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
         line = min(mark.line + 1, text.count("\n") + 1) if mark else 1
         reason = exc.problem or exc.context or "invalid YAML"
         raise UserError(f"{path}:{line}: {reason}", FIX_HINT) from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}:1: invalid YAML ({exc})", FIX_HINT) from None
-    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
         # libyaml counts in UTF-8 bytes.
         line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise UserError(f"{path}:{line}: {exc.reason} ({char!r})", FIX_HINT) from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}:1: invalid YAML ({exc})", FIX_HINT) from None
+    if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise UserError(
             f"{path}:1: the catalog must be a mapping with version and repositories", FIX_HINT
         )
@@ -244,9 +247,6 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
         for index, (key, _value) in enumerate(pairs):
             name = key.value
             line = key.start_mark.line + 1
-            catalog.lines[name] = line
-            start = text.rfind("\n", 0, key.start_mark.index) + 1
-            if index + 1 < len(pairs):
             if key.tag != "tag:yaml.org,2002:str":
                 # `012:` is the integer 10 and `on:` is true to YAML: not a repository name.
                 raise UserError(
@@ -255,6 +255,9 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
                     " quote it",
                     FIX_HINT,
                 )
+            catalog.lines[name] = line
+            start = text.rfind("\n", 0, key.start_mark.index) + 1
+            if index + 1 < len(pairs):
                 limit = text.rfind("\n", 0, pairs[index + 1][0].start_mark.index) + 1
             else:
                 limit = len(text)

@@ -52,6 +52,18 @@ class AwsError(EcrctlError):
     exit_code = EXIT_BACKEND
 
 
+class CatalogSyncFailed(EcrctlError):
+    """terraform apply succeeded, the catalog sync after it did not: the catalog lags."""
+
+    def __init__(self, cause: EcrctlError, env: str) -> None:
+        super().__init__(
+            f"applied, but the catalog sync failed: {cause.message}",
+            cause.hint or f"the apply stands; once fixed, run: ecrctl catalog sync --env {env}",
+        )
+        self.exit_code = cause.exit_code
+        self.cause = cause
+
+
 class Interrupted(EcrctlError):
     """The user pressed Ctrl-C; terraform was asked to stop cleanly and release its lock."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import EcrctlError
+
 RISKS = ("low", "medium", "high")
 STATUSES = ("active", "deprecated", "decommissioned")
 ACTIONS = ("create", "update", "delete", "replace")
@@ -96,12 +98,78 @@ class PlanResult:
 
 
 @dataclass(frozen=True)
+class RepoOutputs:
+    """One repository as Terraform state records it (aws_ecr_repository.this of its module)."""
+
+    name: str
+    url: str
+    arn: str
+    aws_registry_id: str  # the AWS account holding the registry
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What a catalog sync does (or, with --check, would do) to one file."""
+
+    path: str  # relative to the repository root
+    action: str  # create | update | unchanged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "action": self.action}
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The Backstage catalog of one environment, written (or checked) from Terraform state."""
+
+    env: str
+    region: str
+    region_source: str  # --region, AWS_REGION, AWS_DEFAULT_REGION, profile ..., or the tfvars
+    account: str | None
+    repo_count: int
+    registry_file: str
+    last_sync: str
+    files: tuple[FileChange, ...]
+    warnings: tuple[str, ...] = ()
+    check: bool = False
+
+    @property
+    def up_to_date(self) -> bool:
+        """Nothing but platform/last-sync would change."""
+        return all(f.action == "unchanged" for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "region": self.region,
+            "region_source": self.region_source,
+            "account": self.account,
+            "repo_count": self.repo_count,
+            "registry_file": self.registry_file,
+            "last_sync": self.last_sync,
+            "files": [f.to_dict() for f in self.files],
+            "warnings": list(self.warnings),
+            "check": self.check,
+            "up_to_date": self.up_to_date,
+        }
+
+
+@dataclass(frozen=True)
 class ApplyResult:
     plan: PlanResult
     applied: tuple[str, ...]  # addresses terraform reported complete
+    sync: SyncResult | None = None  # the catalog sync that followed; None with --no-sync
+    sync_error: EcrctlError | None = None  # the apply stands; the catalog lags until a sync
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan.to_dict(), "applied": list(self.applied)}
+        return {
+            "plan": self.plan.to_dict(),
+            "applied": list(self.applied),
+            "catalog_sync": self.sync.to_dict() if self.sync else None,
+            "catalog_sync_error": self.sync_error.message if self.sync_error else None,
+        }
 
 
 @dataclass(frozen=True)

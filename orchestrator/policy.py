@@ -34,7 +34,7 @@ def check_name(name: str) -> str:
         raise UserError(
             f"repository name {name!r} must be {low}-{high} characters long (it has {len(name)})"
         )
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise UserError(
             f"repository name {name!r} is not product-based lowercase",
             "use {product}-{optional-component}: lowercase letters and digits joined by single '-',"
@@ -48,7 +48,7 @@ def derive_id(name: str) -> str:
 
 
 def check_id(registry_id: str) -> str:
-    if not REGISTRY_ID.match(registry_id):
+    if not REGISTRY_ID.fullmatch(registry_id):
         raise UserError(
             f"registry ID {registry_id!r} does not match REGISTRY_{{PRODUCT}}",
             "use uppercase letters and digits joined by '_', e.g. REGISTRY_PAYMENTS_GATEWAY,"
@@ -58,7 +58,7 @@ def check_id(registry_id: str) -> str:
 
 
 def check_owner(owner: str) -> str:
-    if not OWNER.match(owner):
+    if not OWNER.fullmatch(owner):
         raise UserError(
             f"owner {owner!r} is not an app team",
             "owners are app-team-{name} in lowercase, e.g. app-team-payments",
@@ -75,7 +75,7 @@ def check_risk(risk: str) -> str:
 def check_principals(principals: Iterable[str], kind: str) -> tuple[str, ...]:
     seen: list[str] = []
     for arn in principals:
-        if not PRINCIPAL.match(arn):
+        if not PRINCIPAL.fullmatch(arn):
             raise UserError(
                 f"{kind} principal {arn!r} is not an IAM role, user or account root ARN",
                 "e.g. arn:aws:iam::123456789012:role/ci-publisher",

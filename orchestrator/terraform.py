@@ -31,8 +31,11 @@ from .workspace import Workspace, atomic_write
 Progress = Callable[[str], None]
 MODULE = "ecr_repositories"
 _INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
-_LOCK_ID = re.compile(r"ID:\s+(\S+)")
-_LOCK_WHO = re.compile(r"Who:\s+(.+)")
+# The "Lock Info:" block terraform prints when the state lock is held (the S3 backend's own
+# error text before it carries RequestID:/HostID:, so each field is matched at a line start).
+_LOCK_FIELD = re.compile(
+    r"^[ \t]*(ID|Path|Operation|Who|Created):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
+)
 _KEPT_ACTIONS = {"create", "update", "delete", "replace", "remove", "import", "move"}
 
 
@@ -141,6 +144,28 @@ class Terraform:
             what="terraform plan",
         )
         return changes_from_messages(result.messages)
+
+    def refresh_only(self, var_file: Path) -> list[ResourceChange]:
+        """A refresh-only plan (nothing saved): what changed outside Terraform since the state."""
+        self.progress(f"terraform plan -refresh-only ({self.env})")
+        result = self._run(
+            "plan",
+            input=False,
+            no_color=IsFlagged,
+            json=IsFlagged,
+            refresh_only=IsFlagged,
+            lock_timeout=self.settings.lock_timeout,
+            var_file=str(var_file),
+            what="terraform plan -refresh-only",
+        )
+        return drift_from_messages(result.messages)
+
+    def show_plan_text(self, plan_file: Path) -> str:
+        """A saved plan as terraform prints it for people (sensitive values stay masked)."""
+        result = self._run(
+            "show", no_color=IsFlagged, args=[str(plan_file)], what="terraform show", stream=False
+        )
+        return result.stdout
 
     def apply(self, plan_file: Path) -> list[str]:
         """Apply a saved plan; returns the addresses terraform reported complete."""
@@ -259,7 +284,7 @@ class Terraform:
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
         if result.returncode != 0:
-            raise _failure(what, cmd, result)
+            raise _failure(what, cmd, result, self.env)
         return result
 
     def _report(self, message: dict[str, Any], applied: list[str] | None) -> None:
@@ -334,6 +359,26 @@ def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange
     return changes
 
 
+def drift_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
+    """The `resource_drift` messages of a plan: resources changed or deleted outside Terraform."""
+    drift = []
+    for message in messages:
+        if message.get("type") != "resource_drift":
+            continue
+        change = message.get("change", {})
+        address = change.get("resource", {}).get("addr", "")
+        drift.append(ResourceChange(address, change.get("action", ""), instance_of(address)))
+    return drift
+
+
+def lock_holder(text: str) -> dict[str, str]:
+    """The fields of the "Lock Info:" block in a failed lock's message (ID, Who, Operation ...)."""
+    at = text.find("Lock Info:")
+    if at < 0:
+        return {}
+    return {key: value for key, value in _LOCK_FIELD.findall(text[at:])}
+
+
 def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
     changes = []
     for rc in plan.get("resource_changes", []):
@@ -353,23 +398,38 @@ def applied_addresses(messages: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _failure(what: str, cmd: list[str], result: RunResult) -> TerraformError:
-    errors = [
-        " ".join(filter(None, [m["diagnostic"].get("summary"), m["diagnostic"].get("detail")]))
+def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> TerraformError:
+    diagnostics = [
+        m["diagnostic"]
         for m in result.messages
         if m.get("type") == "diagnostic" and m.get("diagnostic", {}).get("severity") == "error"
     ]
+    errors = [" ".join(filter(None, [d.get("summary"), d.get("detail")])) for d in diagnostics]
+    # Lock Info is read from the raw text: its fields are one per line there.
+    raw = "\n".join(str(d.get("detail") or "") for d in diagnostics) + "\n" + result.stderr
     text = " | ".join(errors) or (result.stderr.strip() or result.stdout.strip())
     tail = " ".join(text.split())[-600:]
     hint = None
     if "state lock" in text.lower() or "acquiring the state lock" in text.lower():
-        lock_id = _LOCK_ID.search(text)
-        who = _LOCK_WHO.search(text)
-        hint = (
-            f"another terraform run holds the state lock"
-            f"{' (held by ' + who.group(1).strip() + ')' if who else ''}; wait for it, or if it"
-            f" died: ecrctl unlock ENV {lock_id.group(1) if lock_id else 'LOCK_ID'}"
+        holder = lock_holder(raw) or lock_holder(text)
+        lock_id = holder.get("ID", "LOCK_ID")
+        held_by = ", ".join(
+            part
+            for part in (
+                holder.get("Who"),
+                holder.get("Operation", "").removeprefix("OperationType").lower() or None,
+                f"since {holder['Created']}" if "Created" in holder else None,
+            )
+            if part
         )
+        hint = (
+            f"another terraform run holds the state lock of {env}"
+            f"{' (held by ' + held_by + ', lock ID ' + lock_id + ')' if holder else ''}; wait for"
+            " it (--lock-timeout or ECRCTL_LOCK_TIMEOUT waits), or only if that run died:"
+            f" ecrctl unlock {env} {lock_id}"
+        )
+        if holder:
+            tail = f"the state lock is held by {held_by} (lock ID {lock_id}); " + tail[-300:]
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"
     return TerraformError(

@@ -6,12 +6,13 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import catalog, guard, policy, tfvars
+from . import sync as catalog_sync
 from .environments import process_environ
-from .errors import UserError
+from .errors import EcrctlError, TerraformError, UserError
 from .models import (
     ApplyResult,
     CatalogEntry,
@@ -21,7 +22,7 @@ from .models import (
     ResourceChange,
 )
 from .terraform import Progress, Terraform, target
-from .workspace import Workspace, atomic_write
+from .workspace import Workspace, atomic_write, write_together
 
 REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
 Confirm = Callable[[PlanResult], bool]
@@ -47,24 +48,6 @@ class CreateResult:
             "tfvars_changed": self.tfvars_changed,
             "dry_run": self.dry_run,
         }
-
-
-def write_together(files: list[tuple[Path, str | None, str]]) -> None:
-    """Write each (path, old text or None if absent, new text); on failure, restore the old."""
-    written: list[tuple[Path, str | None]] = []
-    try:
-        for path, old, new in files:
-            if old != new:
-                atomic_write(path, new)
-                written.append((path, old))
-    except BaseException:
-        for path, old in reversed(written):
-            if old is None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            else:
-                atomic_write(path, old)
-        raise
 
 
 def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> CreateResult:
@@ -161,15 +144,21 @@ def plan(
     names: list[str],
     out: Path | None = None,
     progress: Progress | None = None,
+    var_file: Path | None = None,
 ) -> tuple[PlanResult, list[str]]:
-    """One saved, targeted plan for `names`; returns it with the guard's objections (if any)."""
+    """One saved, targeted plan for `names`; returns it with the guard's objections (if any).
+
+    `var_file` plans against a copy of the tfvars (decommission and restore show their plan
+    before they change the managed file); by default the environment's own tfvars.
+    """
     names = _names(names)
-    configured = set(tfvars.load(ws.tfvars_file(env), env).entries)
+    var_file = var_file or ws.tfvars_file(env)
+    configured = set(tfvars.load(var_file, env).entries)
     out = (out or _default_plan_file(ws, env, names)).resolve()
     terraform = terraform_for(ws, env, progress)
     terraform.init()
     targets = [target(n) for n in names] + REGISTRY_TARGETS
-    changes = terraform.plan(targets, out, ws.tfvars_file(env))
+    changes = terraform.plan(targets, out, var_file)
     unmatched = [
         n for n in names if n not in configured and not any(c.instance == n for c in changes)
     ]
@@ -236,22 +225,59 @@ def apply(
     plan_file: Path | None,
     confirm: Confirm,
     progress: Progress | None = None,
+    sync: bool = True,
 ) -> ApplyResult:
-    """Apply a saved plan (or plan now), after the guard and a confirmation have passed it."""
+    """Apply a saved plan (or plan now), after the guard and a confirmation have passed it.
+
+    Then, unless `sync` is off, write the Backstage catalog from the new state (even when there
+    was nothing to apply, so that the catalog never lags the registry).
+    """
     if plan_file is not None:
         result, configured = _load_saved_plan(ws, env, plan_file.resolve(), names)
     else:
         result, _ = plan(ws, env, names, progress=progress)
         configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
     guard.check(result.changes, set(result.repositories), configured)
+    terraform = terraform_for(ws, env, progress)
     if not result.changes:
-        return ApplyResult(result, ())
+        return _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
     if not confirm(result):
         raise UserError("apply cancelled; nothing was changed")
-    terraform = terraform_for(ws, env, progress)
     terraform.init()
-    applied = terraform.apply(result.plan_file)
-    return ApplyResult(result, tuple(applied))
+    try:
+        applied = terraform.apply(result.plan_file)
+    except TerraformError:
+        # A partial apply still changed the registry: record what exists, then report the failure.
+        _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+        raise
+    return _synced(ApplyResult(result, tuple(applied)), ws, env, terraform, sync, progress)
+
+
+def _synced(
+    result: ApplyResult,
+    ws: Workspace,
+    env: str,
+    terraform: Terraform,
+    sync: bool,
+    progress: Progress | None,
+) -> ApplyResult:
+    """`result` with the catalog sync that follows an apply; its failure leaves the apply be."""
+    if not sync:
+        return result
+    # The region the apply just ran in, not the shell's: a stray AWS_REGION must not fail it.
+    region = tfvars.load(ws.tfvars_file(env), env).region
+    try:
+        done = catalog_sync.sync(
+            ws,
+            env,
+            region,
+            terraform=terraform,
+            progress=progress,
+            region_source=f"envs/{env}/terraform.tfvars, as applied",
+        )
+    except EcrctlError as exc:
+        return replace(result, sync_error=exc)
+    return replace(result, sync=done)
 
 
 @dataclass(frozen=True)

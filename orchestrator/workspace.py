@@ -59,7 +59,7 @@ class Workspace:
         """The directory of one environment, refusing anything that is not a plain envs/ child."""
         known = self.environments()
         hint = f"known environments: {', '.join(known) or 'none'}"
-        if not ENV_NAME.match(env):
+        if not ENV_NAME.fullmatch(env):
             raise UserError(
                 f"environment {env!r} is not a valid name (lowercase letters, digits, '-')", hint
             )
@@ -138,6 +138,25 @@ def atomic_write(path: Path, text: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_together(files: list[tuple[Path, str | None, str]]) -> None:
+    """Write each (path, old text or None if absent, new text); on failure, restore the old."""
+    written: list[tuple[Path, str | None]] = []
+    try:
+        for path, old, new in files:
+            if old != new:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, new)
+                written.append((path, old))
+    except BaseException:
+        for path, old in reversed(written):
+            if old is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                atomic_write(path, old)
+        raise
 
 
 def read_text(path: Path, what: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import workflows
+from orchestrator import workflows, workspace
 from orchestrator.workspace import Workspace
 
 from .helpers import cli, snapshot
@@ -138,14 +138,14 @@ def test_failed_second_write_rolls_back_the_first(
     repo: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = snapshot(repo.root)
-    real = workflows.atomic_write
+    real = workspace.atomic_write  # write_together (workspace.py) writes through it
 
     def failing(path: Path, text: str) -> None:
         if path.name == "terraform.tfvars":
             raise OSError(28, "No space left on device")
         real(path, text)
 
-    monkeypatch.setattr(workflows, "atomic_write", failing)
+    monkeypatch.setattr(workspace, "atomic_write", failing)
     with pytest.raises(OSError):
         workflows.create(
             repo,

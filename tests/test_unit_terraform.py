@@ -79,9 +79,47 @@ def test_lock_failure_names_the_holder(repo: Workspace, fp: FakeProcess) -> None
     fp.register(["terraform", "plan", fp.any()], stderr=text, returncode=1)
     with pytest.raises(TerraformError) as info:
         tf.plan(["x"], Path("/tmp/p"), Path("/tmp/v"))
-    assert "alice@ci-runner" in (info.value.hint or "") and "ecrctl unlock ENV 1234-abcd" in (
+    assert "alice@ci-runner" in (info.value.hint or "") and "ecrctl unlock dev 1234-abcd" in (
         info.value.hint or ""
     )
+
+
+# What terraform 1.11 says, as a -json diagnostic, when the S3 backend's native lock is held
+# (captured against the emulator): the S3 error before "Lock Info:" has RequestID:/HostID:.
+S3_LOCK_DETAIL = (
+    "Error message: operation error S3: PutObject, https response error StatusCode: 412,"
+    " RequestID: TGyjhDiDAP4jW8w389Ms5e1RAsoDNNuzSAzDxthW3JBQxAep1oEZ, HostID:"
+    " 9Gjjt1m+cjU4OPvX9O9/8RuvnG41MRb/18Oux2o5H5MY7ISNTlXN+Dz9IG62/ILVxhAGI0qyPfg=, api error"
+    " PreconditionFailed: At least one of the pre-conditions you specified did not hold\n"
+    "Lock Info:\n  ID:        e4405cb9-01f8-7d32-f4a7-7a1035a6d090\n"
+    "  Path:      ecrctl-local-tfstate/ecr/local/terraform.tfstate\n"
+    "  Operation: OperationTypeApply\n  Who:       root@vm\n  Version:   1.11.4\n"
+    "  Created:   2026-11-22 05:23:52.687422019 +0000 UTC\n  Info:      \n\n\n"
+    "Terraform acquires a state lock to protect the state from being written\nby multiple users"
+    " at the same time."
+)
+
+
+def test_s3_native_lock_failure_names_the_holder_and_its_lock_id(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    tf = Terraform(repo, "local", ENV, Settings())
+    diag = {
+        "type": "diagnostic",
+        "diagnostic": {
+            "severity": "error",
+            "summary": "Error acquiring the state lock",
+            "detail": S3_LOCK_DETAIL,
+        },
+    }
+    fp.register(["terraform", "apply", fp.any()], stdout=json.dumps(diag) + "\n", returncode=1)
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    hint = info.value.hint or ""
+    assert "ecrctl unlock local e4405cb9-01f8-7d32-f4a7-7a1035a6d090" in hint
+    assert "root@vm" in hint and "apply" in hint and "2026-11-22 05:23:52" in hint
+    assert "TGyjhD" not in hint  # the S3 request ID is not the lock ID
+    assert info.value.message.startswith("terraform apply failed (exit 1): the state lock is held")
 
 
 def test_init_runs_once_until_its_inputs_change(repo: Workspace, fp: FakeProcess) -> None:

@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from ..errors import EXIT_INTERRUPTED, EcrctlError
-from . import local, registry
+from . import catalog, ci, lifecycle, local, registry
 
 EXIT_UNEXPECTED = 70
 
@@ -28,7 +28,13 @@ app.command()(registry.plan)
 app.command()(registry.apply)
 app.command("list")(registry.list_)
 app.command()(registry.validate)
+app.command()(lifecycle.decommission)
+app.command()(lifecycle.restore)
 app.add_typer(local.app, name="local")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(ci.app, name="ci")
+app.command()(ci.drift)
+app.command()(ci.unlock)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:

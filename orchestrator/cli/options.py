@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -42,3 +46,42 @@ PlanFileOpt = Annotated[Path | None, typer.Option(help="Saved plan file.", show_
 AutoApproveOpt = Annotated[
     bool, typer.Option("--auto-approve", help="Apply without asking (CI, after review).")
 ]
+
+
+# A Go duration as terraform's -lock-timeout takes it: 0s, 90s, 5m, 1h30m.
+_DURATION = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h))+$")
+
+
+def _duration(value: str | None) -> str | None:
+    if value is not None and not _DURATION.match(value):
+        raise typer.BadParameter(f"{value!r} is not a duration such as 0s, 90s, 5m or 1h")
+    return value
+
+
+LockTimeoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lock-timeout",
+        help="How long to wait for the state lock another run holds (0s, 90s, 5m);"
+        " then fail naming the holder. Default: ECRCTL_LOCK_TIMEOUT, else 0s.",
+        callback=_duration,
+        show_default=False,
+    ),
+]
+
+
+@contextlib.contextmanager
+def lock_timeout(value: str | None) -> Iterator[None]:
+    """Run the block with terraform's lock timeout set (ECRCTL_LOCK_TIMEOUT, read per run)."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get("ECRCTL_LOCK_TIMEOUT")
+    os.environ["ECRCTL_LOCK_TIMEOUT"] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ECRCTL_LOCK_TIMEOUT", None)
+        else:
+            os.environ["ECRCTL_LOCK_TIMEOUT"] = before

@@ -11,18 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import policy, workflows
-from ..errors import PlanRefused, UserError
+from ..errors import CatalogSyncFailed, PlanRefused, UserError
 from ..models import PlanResult
 from ..workspace import find_workspace
+from . import catalog as catalog_cli
 from . import render
 from .options import (
     AutoApproveOpt,
     EnvOpt,
+    LockTimeoutOpt,
     NamesArg,
     OptionalEnvOpt,
     Output,
     OutputOpt,
     PlanFileOpt,
+    lock_timeout,
 )
 
 
@@ -144,13 +147,20 @@ def apply(
     env: EnvOpt = "",
     plan: PlanFileOpt = None,
     auto_approve: AutoApproveOpt = False,
+    no_sync: Annotated[
+        bool,
+        typer.Option("--no-sync", help="Skip the Backstage catalog sync that follows the apply."),
+    ] = False,
+    lock_timeout_: LockTimeoutOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Apply a saved plan, or plan the named repositories, show the plan and ask.
 
     Never applies anything it did not show: a saved plan must carry the summary ecrctl wrote
     beside it (and is applied as reviewed), and the plan guard checks it again. Planning here
-    asks for confirmation; without a terminal, --auto-approve is required.
+    asks for confirmation; without a terminal, --auto-approve is required. Afterwards it runs
+    `ecrctl catalog sync --env ENV` (unless --no-sync); if only the sync fails, the apply stands
+    and the command exits with the sync's error.
 
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
@@ -178,14 +188,21 @@ def apply(
         render.err.print(render.plan_table(result))
         return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
-    with render.progress() as progress:
-        result = workflows.apply(ws, env, names or [], plan, confirm, progress=progress)
+    with lock_timeout(lock_timeout_), render.progress() as progress:
+        result = workflows.apply(
+            ws, env, names or [], plan, confirm, progress=progress, sync=not no_sync
+        )
     if output is Output.json:
         render.emit_json(result.to_dict())
-    elif not result.plan.changes:
-        render.out.print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
     else:
-        render.out.print(f"applied {len(result.applied)} change(s) to {env}")
+        if not result.plan.changes:
+            render.out.print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
+        else:
+            render.out.print(f"applied {len(result.applied)} change(s) to {env}")
+        if result.sync is not None:
+            catalog_cli.summary(result.sync)
+    if result.sync_error is not None:
+        raise CatalogSyncFailed(result.sync_error, env)
 
 
 def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
