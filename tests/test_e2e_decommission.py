@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from orchestrator import backup, catalog, policy, tfvars
 from orchestrator.workspace import Workspace
@@ -91,6 +92,7 @@ def test_decommission_backs_up_destroys_and_restore_brings_it_back(
     assert created.code == 0, created.stderr
     applied = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
+    assert repo_count(local) == "1"
     ecr = aws.client("ecr")
     push(ecr, "one", ["v1.0.0", "stable"])
     push(ecr, "two", ["v1.1.0"])
@@ -149,6 +151,7 @@ def test_decommission_backs_up_destroys_and_restore_brings_it_back(
     assert entry.history["decommissioned_at"].startswith("20")
     assert NAME not in tfvars.load(local.tfvars_file("local"), "local").entries
     assert cli(capsys, "validate", "--env", "local").code == 0
+    assert repo_count(local) == "0"  # the apply inside decommission synced the catalog
 
     # Again: already done, nothing changed.
     files_after = snapshot(local.root)
@@ -170,6 +173,16 @@ def test_decommission_backs_up_destroys_and_restore_brings_it_back(
     assert entry.history["restored_from"] == result["backup"]
     assert NAME in tfvars.load(local.tfvars_file("local"), "local").entries
     assert cli(capsys, "validate", "--env", "local").code == 0
+    assert repo_count(local) == "1"
+
+
+def repo_count(ws: Workspace) -> str:
+    """platform/repo-count of the local registry entity the catalog sync wrote."""
+    docs = yaml.safe_load_all(
+        (ws.catalog_dir / "resources" / "local" / "ecr-registry-us-east-1.yaml").read_text()
+    )
+    registry = next(d for d in docs if d["spec"].get("type") == "container-registry")
+    return str(registry["metadata"]["annotations"]["platform/repo-count"])
 
 
 def _assert_bundle_matches(bundle_dir: Path, before: dict[str, Any]) -> None:
