@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,10 +168,14 @@ class Terraform:
         )
         return result.stdout
 
-    def apply(self, plan_file: Path) -> list[str]:
-        """Apply a saved plan; returns the addresses terraform reported complete."""
+    def apply(self, plan_file: Path, planned: list[str] | None = None) -> list[str]:
+        """Apply a saved plan; returns the addresses terraform reported complete.
+
+        `planned` (the plan's addresses) lets an interruption say what was not applied.
+        """
         self.progress(f"terraform apply ({self.env}): {plan_file.name}")
         applied: list[str] = []
+        started: list[str] = []
         try:
             result = self._run(
                 "apply",
@@ -181,12 +186,13 @@ class Terraform:
                 args=[str(plan_file)],
                 what="terraform apply",
                 collect_applied=applied,
+                collect_started=started,
             )
         except Interrupted as exc:
-            done = ", ".join(applied) or "nothing"
             raise Interrupted(
-                f"interrupted during terraform apply; applied before stopping: {done}",
-                "terraform was stopped cleanly and released its lock; run the same command again"
+                interrupted_apply(planned or [], started, applied),
+                "terraform finished what was in flight and released its lock; check anything in"
+                " flight (terraform may not have recorded it), then run the same command again"
                 " to plan and apply what is left",
             ) from exc
         return applied_addresses(result.messages)
@@ -241,10 +247,20 @@ class Terraform:
         args: list[str] | None = None,
         stream: bool = True,
         collect_applied: list[str] | None = None,
+        collect_started: list[str] | None = None,
         **options: Any,
     ) -> RunResult:
         cmd = self._builder.generate_cmd_string(command, *(args or []), **options)
         result = RunResult(returncode=-1)
+        out_lines: list[str] = []
+
+        def take(line: str) -> None:
+            out_lines.append(line)
+            if stream and line.startswith("{"):
+                message = _decode(line)
+                if message is not None:
+                    result.messages.append(message)
+                    self._report(message, collect_applied, collect_started)
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err_file:
             try:
                 proc = subprocess.Popen(
@@ -257,6 +273,10 @@ class Terraform:
                     text=True,
                     encoding="utf-8",
                     errors="replace",
+                    # Its own process group: a Ctrl-C in the terminal reaches ecrctl only, which
+                    # passes terraform exactly one (a second one makes terraform exit at once,
+                    # without saving what it applied).
+                    process_group=0,
                 )
             except FileNotFoundError:
                 raise TerraformError(
@@ -267,18 +287,12 @@ class Terraform:
                     "install terraform >= 1.10 or set ECRCTL_TERRAFORM to its path",
                 ) from None
             try:
-                out_lines = []
                 assert proc.stdout is not None
                 for line in proc.stdout:
-                    out_lines.append(line)
-                    if stream and line.startswith("{"):
-                        message = _decode(line)
-                        if message is not None:
-                            result.messages.append(message)
-                            self._report(message, collect_applied)
+                    take(line)
                 result.returncode = proc.wait()
             except KeyboardInterrupt:
-                _stop(proc)
+                _stop(proc, take)
                 raise Interrupted(f"interrupted during {what}") from None
             err_file.seek(0)
             result.stderr = err_file.read()
@@ -287,10 +301,14 @@ class Terraform:
             raise _failure(what, cmd, result, self.env)
         return result
 
-    def _report(self, message: dict[str, Any], applied: list[str] | None) -> None:
+    def _report(
+        self, message: dict[str, Any], applied: list[str] | None, started: list[str] | None = None
+    ) -> None:
         kind = message.get("type")
         if kind == "apply_complete" and applied is not None:
             applied.append(message.get("hook", {}).get("resource", {}).get("addr", ""))
+        if kind == "apply_start" and started is not None:
+            started.append(message.get("hook", {}).get("resource", {}).get("addr", ""))
         if kind in (
             "apply_start",
             "apply_complete",
@@ -335,15 +353,44 @@ def _decode(line: str) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """Ask terraform to stop as it would on Ctrl-C (it then releases the state lock)."""
+def _stop(proc: subprocess.Popen[str], take: Callable[[str], None]) -> None:
+    """Ask terraform to stop as it would on one Ctrl-C: it finishes what is in flight, saves the
+    state and releases the lock. Read what it still reports (what completed; and a full pipe
+    would block it) until it exits; kill it after 120 seconds. Ctrl-C again passes it on.
+    """
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGINT)
+    timer = threading.Timer(120, proc.kill)
+    timer.start()
     try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        assert proc.stdout is not None
+        while True:
+            try:
+                for line in proc.stdout:
+                    take(line)
+                break
+            except KeyboardInterrupt:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
         proc.wait()
+    finally:
+        timer.cancel()
+
+
+def interrupted_apply(planned: list[str], started: list[str], applied: list[str]) -> str:
+    """What an interrupted apply did: applied, in flight when it stopped, and not applied."""
+    done = set(applied)
+    in_flight = [a for a in dict.fromkeys(started) if a not in done]
+    parts = [f"applied before stopping: {', '.join(applied) or 'nothing'}"]
+    if in_flight:
+        parts.append(
+            "in flight when it stopped (may exist in AWS without being in the state): "
+            + ", ".join(in_flight)
+        )
+    if planned:
+        rest = [a for a in planned if a not in done and a not in in_flight]
+        parts.append(f"not applied: {', '.join(rest) or 'nothing'}")
+    return "interrupted during terraform apply; " + "; ".join(parts)
 
 
 def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:

@@ -245,7 +245,7 @@ def apply(
         raise UserError("apply cancelled; nothing was changed")
     terraform.init()
     try:
-        applied = terraform.apply(result.plan_file)
+        applied = terraform.apply(result.plan_file, [c.address for c in result.changes])
     except TerraformError:
         # A partial apply still changed the registry: record what exists, then report the failure.
         _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
