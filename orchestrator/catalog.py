@@ -169,17 +169,18 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
     """
     depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
         tag = getattr(event, "tag", None)
         if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
             # ecrctl writes no tags; `!!python/...`, `!!binary` or `!!timestamp` mean a hand edit.
             raise UserError(
-                f"{path}:{event.start_mark.line + 1}: YAML tags ({tag}) are not allowed in the"
+                f"{path}:{line}: YAML tags ({tag}) are not allowed in the"
                 " catalog",
                 FIX_HINT,
             )
         if isinstance(event, yaml.AliasEvent):
             raise UserError(
-                f"{path}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not"
+                f"{path}:{line}: YAML aliases (*{event.anchor}) are not"
                 " allowed in the catalog",
                 FIX_HINT,
             )
@@ -187,7 +188,7 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 raise UserError(
-                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep",
+                    f"{path}:{line}: nested more than {MAX_DEPTH} levels deep",
                     FIX_HINT,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
