@@ -174,14 +174,12 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
         if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
             # ecrctl writes no tags; `!!python/...`, `!!binary` or `!!timestamp` mean a hand edit.
             raise UserError(
-                f"{path}:{line}: YAML tags ({tag}) are not allowed in the"
-                " catalog",
+                f"{path}:{line}: YAML tags ({tag}) are not allowed in the catalog",
                 FIX_HINT,
             )
         if isinstance(event, yaml.AliasEvent):
             raise UserError(
-                f"{path}:{line}: YAML aliases (*{event.anchor}) are not"
-                " allowed in the catalog",
+                f"{path}:{line}: YAML aliases (*{event.anchor}) are not allowed in the catalog",
                 FIX_HINT,
             )
         if isinstance(event, yaml.CollectionStartEvent):

@@ -261,6 +261,7 @@ class Terraform:
                 if message is not None:
                     result.messages.append(message)
                     self._report(message, collect_applied, collect_started)
+
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err_file:
             try:
                 proc = subprocess.Popen(
