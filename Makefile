@@ -36,6 +36,9 @@ unit: install $(NODE_VALIDATOR)
 e2e: install $(NODE_VALIDATOR)
 	$(BIN)/pytest -q -m e2e
 
+bench: install
+	$(BIN)/python bench/run.py --sizes 10,100,1000 --repeats 3
+
 demo: install
 	scripts/demo.sh
 
