@@ -455,10 +455,23 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
     errors = [" ".join(filter(None, [d.get("summary"), d.get("detail")])) for d in diagnostics]
     # Lock Info is read from the raw text: its fields are one per line there.
     raw = "\n".join(str(d.get("detail") or "") for d in diagnostics) + "\n" + result.stderr
-    text = " | ".join(errors) or (result.stderr.strip() or result.stdout.strip())
-    tail = " ".join(text.split())[-600:]
+    # The first error is the cause (later ones are its consequences): keep it whole, cut the end.
+    text = " | ".join(dict.fromkeys(errors)) or (result.stderr.strip() or result.stdout.strip())
+    squashed = " ".join(text.split())
+    tail = squashed if len(squashed) <= 600 else squashed[:600] + " ..."
     hint = None
-    if "state lock" in text.lower() or "acquiring the state lock" in text.lower():
+    if "failed to persist state" in text.lower():
+        # The backend went away mid-apply: the only record of what was applied is a local file.
+        hint = (
+            f"terraform could not save the state of {env} and wrote it to"
+            " terraform/errored.tfstate: keep that file, and before anything else runs in"
+            f" {env} push it once the backend answers (from terraform/, with"
+            f" TF_DATA_DIR=.ecrctl/tf/{env}: terraform state push errored.tfstate); running"
+            " apply first would fork the state"
+        )
+        if "releasing the state lock" in text.lower():
+            hint += "; the state lock may still be held (the next run names it)"
+    elif "acquiring the state lock" in text.lower():
         holder = lock_holder(raw) or lock_holder(text)
         lock_id = holder.get("ID", "LOCK_ID")
         held_by = ", ".join(
