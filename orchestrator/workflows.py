@@ -12,7 +12,7 @@ from pathlib import Path
 from . import catalog, guard, policy, tfvars
 from . import sync as catalog_sync
 from .environments import process_environ
-from .errors import EcrctlError, TerraformError, UserError
+from .errors import EcrctlError, PlanRefused, TerraformError, UserError
 from .models import (
     ApplyResult,
     CatalogEntry,
@@ -238,6 +238,7 @@ def apply(
         result, _ = plan(ws, env, names, progress=progress)
         configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
     guard.check(result.changes, set(result.repositories), configured)
+    _refuse_live_deletes(ws, env, result)
     terraform = terraform_for(ws, env, progress)
     if not result.changes:
         return _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
@@ -251,6 +252,35 @@ def apply(
         _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
         raise
     return _synced(ApplyResult(result, tuple(applied)), ws, env, terraform, sync, progress)
+
+
+def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
+    """A repository leaves Terraform through a decommission, which backs it up first.
+
+    The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
+    removes one as well. Refuse while the catalog still lists the repository as live.
+    """
+    deleting = {c.instance for c in plan.changes if c.action == "delete" and c.instance}
+    if not deleting:
+        return
+    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    live = sorted(
+        name
+        for name in deleting
+        if name in entries
+        and entries[name].request.env == env
+        and entries[name].status != "decommissioned"
+    )
+    if live:
+        addresses = [c.address for c in plan.changes if c.instance in live and c.action == "delete"]
+        raise PlanRefused(
+            f"plan refused: it deletes {', '.join(live)}, which the catalog lists as"
+            f" {entries[live[0]].status} (its tfvars entry is gone, but it was not decommissioned):"
+            f" {', '.join(addresses)}",
+            addresses,
+            f"restore the tfvars entry, or retire it with: ecrctl decommission {live[0]} --env {env}"
+            " (which backs it up first)",
+        )
 
 
 def _synced(
