@@ -147,7 +147,9 @@ class EnvRecord:
                 pull_request=data.get("pull_request"),
                 entries=tuple(dict(e) for e in data["entries"]),
                 changes=tuple(
-                    ResourceChange(str(c["address"]), str(c["action"]), c.get("repository"))
+                    ResourceChange(
+                        str(c["address"]), str(c["action"]), c.get("repository"), c.get("reason")
+                    )
                     for c in data["changes"]
                 ),
                 guard=tuple(str(g) for g in data.get("guard", [])),

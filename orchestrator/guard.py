@@ -3,7 +3,9 @@
 Rules, per change in the plan:
 - it lies inside a requested module instance module.ecr_repositories["NAME"], or it is the
   registry-wide scanning configuration, which may be created or updated but never destroyed;
-- inside an instance whose repository is being created, every change is a create;
+- inside an instance whose repository is being created, every change is a create, or the
+  replacement of a part an interrupted create left tainted (the repository does not exist yet);
+- a tainted registry-wide scanning configuration may be replaced (it is put whole again);
 - inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
 - inside an instance removed from the tfvars (a decommission), every change is a delete.
 """
@@ -40,17 +42,23 @@ def violations(
 def _reason(
     change: ResourceChange, requested: set[str], configured: set[str], creating: set[str | None]
 ) -> str | None:
+    # Terraform replaces what an interrupted apply left half-created ("tainted").
+    tainted = change.action == "replace" and change.reason == "tainted"
     if change.instance is None:
         allowed = REGISTRY_SCOPE.get(change.address)
         if allowed is None:
             return "outside the requested repositories"
-        return None if change.action in allowed else "registry-wide settings are never destroyed"
+        if change.action in allowed or tainted:
+            return None
+        return "registry-wide settings are never destroyed"
     if change.instance not in requested:
         return "belongs to a repository that was not requested"
     if change.instance not in configured:
         return None if change.action == "delete" else "a decommission may only delete"
     if change.instance in creating:
-        return None if change.action == "create" else "a create request may only create"
+        if change.action == "create" or tainted:
+            return None
+        return "a create request may only create"
     if change.action in ("delete", "replace"):
         return "would destroy part of a live repository"
     return None

@@ -68,9 +68,11 @@ class ResourceChange:
     address: str
     action: str  # create | update | delete | replace
     instance: str | None  # the repository name for module.ecr_repositories["NAME"], else None
+    reason: str | None = None  # why terraform replaces it: "tainted" (a create that did not finish)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"address": self.address, "action": self.action, "repository": self.instance}
+        found = {"address": self.address, "action": self.action, "repository": self.instance}
+        return {**found, "reason": self.reason} if self.reason else found
 
 
 @dataclass(frozen=True)

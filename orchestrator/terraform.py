@@ -403,7 +403,8 @@ def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange
         action = change.get("action", "")
         address = change.get("resource", {}).get("addr", "")
         if action in _KEPT_ACTIONS:
-            changes.append(ResourceChange(address, action, instance_of(address)))
+            reason = change.get("reason")
+            changes.append(ResourceChange(address, action, instance_of(address), reason))
     return changes
 
 
@@ -434,7 +435,12 @@ def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
         if actions in (["no-op"], ["read"]):
             continue
         action = "replace" if set(actions) == {"create", "delete"} else actions[0]
-        changes.append(ResourceChange(rc["address"], action, instance_of(rc["address"])))
+        tainted = rc.get("action_reason") == "replace_because_tainted"
+        changes.append(
+            ResourceChange(
+                rc["address"], action, instance_of(rc["address"]), "tainted" if tainted else None
+            )
+        )
     return changes
 
 

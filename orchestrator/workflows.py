@@ -210,7 +210,8 @@ def _load_saved_plan(
             f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
         )
     changes = tuple(
-        ResourceChange(c["address"], c["action"], c["repository"]) for c in saved["changes"]
+        ResourceChange(c["address"], c["action"], c["repository"], c.get("reason"))
+        for c in saved["changes"]
     )
     result = PlanResult(
         env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes
