@@ -160,6 +160,8 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
         if not trial % 2:
             delay *= 1.15 if (cat_state, tf_state) == ("old", "old") else 0.9
 
+        if (cat_state, tf_state) == ("new", "new") and seen["new/new"] > 1:
+            continue  # nothing to converge; the first such trial checks the rerun changes nothing
         rerun = ecrctl(env, *_create_args(name, risk=request.risk))
         assert rerun.code == 0, rerun.stderr
         final, _ = _split(managed_files(repo.root))
