@@ -29,8 +29,19 @@ version: "{VERSION}"
 physical_registry: "platform-ecr"
 repositories: {{}}
 """
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`: quoted as it is
 _BLANK_OR_COMMENT = re.compile(r"^\s*(#.*)?$")
 MAX_DEPTH = 32  # ecrctl writes 5 levels
+
+
+@dataclass(frozen=True)
+class RepositoriesKey:
+    """Where the `repositories:` key sits, for adding the first entry."""
+
+    line_start: int  # offset of the start of its line
+    value_end: int  # offset just past the line its value ends on
+    empty: bool  # `repositories: {}` or `repositories:` with no value: rewritten as a block
+    flow: bool  # `{...}`: ecrctl only writes block mappings
 
 
 @dataclass
@@ -41,7 +52,7 @@ class Catalog:
     entries: dict[str, CatalogEntry]
     lines: dict[str, int] = field(default_factory=dict)
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)
-    repositories_node: yaml.Node | None = None
+    repositories_key: RepositoriesKey | None = None
 
     def with_entry(self, entry: CatalogEntry, tiers: dict[str, RiskTier]) -> str:
         """Text with `entry` added in name order, or replacing the entry of the same name."""
@@ -50,19 +61,14 @@ class Catalog:
         if name in self.spans:
             start, end = self.spans[name]
             return text[:start] + rendered + text[end:]
-        node = self.repositories_node
-        if node is None or (
-            isinstance(node, yaml.MappingNode) and node.flow_style and not self.spans
-        ):
-            # `repositories: {}` (or no key at all): rewrite that one line as a block.
-            body = "repositories:\n" + rendered
-            if node is None:
-                return text + ("" if text.endswith("\n") or not text else "\n") + body
-            line_start = text.rfind("\n", 0, node.start_mark.index) + 1
-            line_end = text.find("\n", node.end_mark.index)
-            line_end = len(text) if line_end < 0 else line_end + 1
-            return text[:line_start] + body + text[line_end:]
-        if isinstance(node, yaml.MappingNode) and node.flow_style:
+        key = self.repositories_key
+        body = "repositories:\n" + rendered
+        if key is None:
+            return text + ("" if text.endswith("\n") or not text else "\n") + body
+        if key.empty and not self.spans:
+            # `repositories: {}`: rewrite that line as a block.
+            return text[: key.line_start] + body + text[key.value_end :]
+        if key.flow:
             raise UserError(f"{self.path}: repositories must be a block mapping", FIX_HINT)
         before = [s for key, s in self.spans.items() if key < name]
         if before:
@@ -76,6 +82,11 @@ class Catalog:
 
 def _quote(value: str) -> str:
     """A YAML double-quoted scalar that any YAML 1.1/1.2 reader reads back as `value`."""
+    return f'"{value}"' if _PLAIN.fullmatch(value) else _escape(value)
+
+
+def _escape(value: str) -> str:
+    """`_quote`, one character at a time."""
     out = []
     for char in value:
         code = ord(char)
@@ -195,6 +206,13 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
 
 def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
     """Read the catalog. Broken YAML raises UserError; entry-level problems are returned."""
+    canonical = _parse_canonical(text, path, tiers)
+    if canonical is not None:
+        return canonical, []
+    return _parse_yaml(text, path, tiers)
+
+
+def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
     try:
         _reject_aliases_and_depth(text, path)
         loader = yaml.CSafeLoader(text)
@@ -236,9 +254,15 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
             " entry",
             FIX_HINT,
         )
-    repo_node = next((v for k, v in root.value if k.value == "repositories"), None)
+    repo_key, repo_node = next(
+        ((k, v) for k, v in root.value if k.value == "repositories"), (None, None)
+    )
     catalog = Catalog(
-        path, text, str(data.get("physical_registry", "")), {}, repositories_node=repo_node
+        path,
+        text,
+        str(data.get("physical_registry", "")),
+        {},
+        repositories_key=_repositories_key(text, repo_key, repo_node),
     )
     problems: list[Problem] = []
     if isinstance(repo_node, yaml.MappingNode):
@@ -266,6 +290,125 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
             except UserError as exc:
                 problems.append(Problem(str(path), line, f"entry {name!r}: {exc.message}"))
     return catalog, problems
+
+
+def _repositories_key(
+    text: str, key: yaml.Node | None, value: yaml.Node | None
+) -> RepositoriesKey | None:
+    if key is None or value is None:
+        return None
+    flow = isinstance(value, yaml.MappingNode) and bool(value.flow_style)
+    empty = (flow and not value.value) or (
+        isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null"
+    )
+    # A null value ends where its key does; `{}` may run on past the key's line.
+    end_line = text.find("\n", (value if flow else key).end_mark.index)
+    return RepositoriesKey(
+        line_start=text.rfind("\n", 0, key.start_mark.index) + 1,
+        value_end=len(text) if end_line < 0 else end_line + 1,
+        empty=empty,
+        flow=flow,
+    )
+
+
+# -- the canonical fast path -----------------------------------------------------------------
+# A 1000-entry catalog takes PyYAML (with libyaml) most of a second to read. A catalog that is
+# exactly what ecrctl writes is read line by line instead, and accepted only if rendering what
+# was read gives back the very same text: such a text is one ecrctl's emitter wrote, which every
+# YAML reader reads as that data. Anything else (hand edits, comments between entries, odd
+# quoting, a problem in an entry) goes through the YAML reader, which locates each problem.
+
+_CANONICAL_HEAD = re.compile(
+    r'(?:(?:#[^\n]*)?\n)*version: "1\.0"\n'
+    r'physical_registry: ("(?:[^"\\\n]|\\.)*")\n'
+    r"(repositories:(?: \{\})?\n)"
+)
+_CANONICAL_KEY = re.compile(r'^  ("(?:[^"\\\n]|\\.)*"):\n', re.MULTILINE)
+_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_YAML_ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|([\\\"]))")
+
+
+def _unquote(token: str) -> str | None:
+    """The value of a double-quoted scalar as `_quote` writes it; None for any other form."""
+    match = _QUOTED.fullmatch(token)
+    if match is None:
+        return None
+    body = match.group(1)
+    if "\\" in body:
+        body = _YAML_ESCAPE.sub(
+            lambda m: m.group(3) or chr(int(m.group(1) or m.group(2), 16)), body
+        )
+    return body
+
+
+def _canonical_value(token: str) -> Any:
+    if token.startswith('"'):
+        return _unquote(token)
+    if token.startswith("["):
+        return [_unquote(m.group()) for m in _QUOTED.finditer(token)]
+    if token == "true":
+        return True
+    return int(token) if token.isdigit() else None
+
+
+def _canonical_entry(chunk: str) -> dict[str, Any] | None:
+    """The mapping that a canonical entry's lines (its key line excluded) hold."""
+    raw: dict[str, Any] = {}
+    section: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for line in chunk.splitlines():
+        if line.startswith("        "):
+            key, _, token = line[8:].partition(": ")
+            nested[key] = _canonical_value(token)
+        elif line.startswith("      "):
+            key, _, token = line[6:].partition(":")
+            if token:
+                section[key] = _canonical_value(token[1:])
+            else:
+                nested = section[key] = {}
+        elif line.startswith("    ") and line.endswith(":"):
+            section = raw[line[4:-1]] = {}
+        else:
+            return None
+    return raw
+
+
+def _parse_canonical(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catalog | None:
+    head = _CANONICAL_HEAD.match(text)
+    if head is None:
+        return None
+    physical_registry = _unquote(head.group(1))
+    if physical_registry is None or _quote(physical_registry) != head.group(1):
+        return None
+    repositories_key = RepositoriesKey(
+        line_start=head.start(2),
+        value_end=head.end(2),
+        empty=head.group(2) != "repositories:\n",
+        flow=head.group(2) != "repositories:\n",
+    )
+    catalog = Catalog(path, text, physical_registry, {}, repositories_key=repositories_key)
+    keys = list(_CANONICAL_KEY.finditer(text, head.end()))
+    if repositories_key.empty != (not keys) or (keys and keys[0].start() != head.end()):
+        return None  # `repositories:` with no entries, or something between it and the first
+    line = text.count("\n", 0, head.end()) + 1
+    for index, key in enumerate(keys):
+        end = keys[index + 1].start() if index + 1 < len(keys) else len(text)
+        chunk = text[key.end() : end]
+        name = _unquote(key.group(1))
+        raw = _canonical_entry(chunk)
+        if name is None or raw is None or name in catalog.entries:
+            return None
+        try:
+            entry = _entry(name, raw, tiers)
+        except UserError:
+            return None
+        if render_entry(entry, tiers[entry.request.risk]) != text[key.start() : end]:
+            return None
+        catalog.entries[name] = entry
+        catalog.lines[name] = line
+        catalog.spans[name] = (key.start(), end)
+        line += chunk.count("\n") + 1
+    return catalog
 
 
 def _read(path: Path) -> str:

@@ -29,6 +29,8 @@ _TOKEN = re.compile(
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 # What `next` would skip one token at a time (blanks and line comments), skipped in one match.
 _SKIP = re.compile(r"(?:[ \t\r]+|(?:\#|//)[^\n]*)+")
+# A string of printable ASCII with no `"`, `\`, `${` or `%{`: quoted as it is.
+_PLAIN_QUOTED = re.compile(r"(?:[ !#&-\[\]-~]|[$%](?!\{))*")
 # A run of string characters that need no escape or template handling.
 _PLAIN_RUN = re.compile(r'[^"\\\n$%]+')
 
@@ -279,8 +281,29 @@ def parse(text: str) -> Document:
     return _Parser(text).document()
 
 
+def unquote(token: str) -> str | None:
+    """The value of one string literal such as `quote` writes; None if `token` is not one."""
+    if not (len(token) >= 2 and token[0] == token[-1] == '"'):
+        return None
+    body = token[1:-1]
+    if _PLAIN_QUOTED.fullmatch(body):
+        return body
+    lexer = _Lexer(token)
+    lexer.pos = 1
+    try:
+        value = lexer._string(0)
+    except HclSyntaxError:
+        return None
+    return str(value.value) if lexer.pos == len(token) else None
+
+
 def quote(value: str) -> str:
     """An HCL string literal that Terraform reads back as exactly `value`."""
+    return f'"{value}"' if _PLAIN_QUOTED.fullmatch(value) else _escape(value)
+
+
+def _escape(value: str) -> str:
+    """`quote`, one character at a time."""
     out = []
     for char in value:
         if char == "\\":

@@ -103,6 +103,11 @@ def parse(text: str, path: Path, env: str) -> Tfvars:
 
 @functools.lru_cache(maxsize=8)
 def _parse(text: str, path: Path, env: str) -> Tfvars:
+    canonical = _parse_canonical(text, path, env)
+    return canonical if canonical is not None else _parse_hcl(text, path, env)
+
+
+def _parse_hcl(text: str, path: Path, env: str) -> Tfvars:
     try:
         document = hcl.parse(text)
     except hcl.HclSyntaxError as exc:
@@ -122,6 +127,68 @@ def _parse(text: str, path: Path, env: str) -> Tfvars:
         except UserError as exc:
             raise tfvars._error(f"entry {name!r}: {exc.message}", line) from None
     return tfvars
+
+
+# -- the canonical fast path -----------------------------------------------------------------
+# A tfvars whose ecr_repositories map closes the file and holds only entries exactly as
+# render_entry writes them is read line by line: each entry is accepted only if rendering what
+# was read gives back its very text, which Terraform reads as that request. The lines above the
+# map go through the HCL reader, as does any file that is not in this form.
+
+_CANONICAL_OPEN = re.compile(rf"^{VARIABLE} = \{{\n", re.MULTILINE)
+_CANONICAL_ITEM = re.compile(r'^  ("(?:[^"\\\n]|\\.)*") = \{\n', re.MULTILINE)
+_CANONICAL_FIELD = re.compile(r"    ([a-z_]+) +=( .*)")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _canonical_value(token: str) -> str | list[str | None] | None:
+    if token.startswith("["):
+        return [hcl.unquote(m.group()) for m in _STRING.finditer(token)]
+    return hcl.unquote(token)
+
+
+def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
+    opening = _CANONICAL_OPEN.search(text)
+    close = len(text) - 2
+    if opening is None or not text.endswith("\n}\n"):
+        return None
+    items = list(_CANONICAL_ITEM.finditer(text, opening.end(), close))
+    if not items or items[0].start() != opening.end():
+        return None
+    try:
+        head = hcl.parse(text[: opening.start()])
+    except hcl.HclSyntaxError:
+        return None
+    if VARIABLE in head.values:
+        return None
+    spans = hcl.ObjectSpans(open=opening.end() - 2, close=close)
+    raw: dict[str, dict[str, Any]] = {}
+    entries: dict[str, RegistryRequest] = {}
+    line = text.count("\n", 0, opening.end()) + 1
+    for index, item in enumerate(items):
+        end = items[index + 1].start() if index + 1 < len(items) else close
+        name = hcl.unquote(item.group(1))
+        fields = [_CANONICAL_FIELD.fullmatch(f) for f in text[item.end() : end].splitlines()[:-1]]
+        if name is None or name in raw or not all(fields):
+            return None
+        value = {m.group(1): _canonical_value(m.group(2)[1:]) for m in fields if m}
+        try:
+            request = _entry(name, value, env)
+        except UserError:
+            return None
+        if render_entry(request) != text[item.start() : end]:
+            return None
+        raw[name], entries[name] = value, request
+        spans.items[name] = (item.start(), end)
+        spans.lines[name] = line
+        line += len(fields) + 2
+    document = hcl.Document(
+        text,
+        {**head.values, VARIABLE: raw},
+        {**head.spans, VARIABLE: spans},
+        {**head.attr_lines, VARIABLE: text.count("\n", 0, opening.start()) + 1},
+    )
+    return Tfvars(path, env, document, entries)
 
 
 def load(path: Path, env: str) -> Tfvars:

@@ -28,6 +28,7 @@ from orchestrator.workspace import Workspace
 
 from .adversarial import TerraformReader, managed_files
 from .helpers import build_repo_tree
+from .strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
 
@@ -37,62 +38,6 @@ def examples(default: int) -> int:
 
 
 COMMON = {"deadline": None, "database": None, "print_blob": True}
-
-# Letters that Unicode normalisation (NFC) changes: Terraform reads every string as NFC.
-NOT_NFC = ["\u212b", "\u2126", "\u212a", "\uf900", "\U0002f800", "\u1100\u1161", "\u0958"]
-TRICKY_LETTERS = [
-    "\u00e9",
-    "\u0130",
-    "\u00df",
-    "\u01c5",
-    "\u0660",
-    "\u216b",
-    "\u00bd",
-    "\U0001d400",
-]
-
-
-@st.composite
-def descriptions(draw: st.DrawFn) -> str:
-    piece = st.one_of(
-        st.characters(categories=["L", "N"]),
-        st.sampled_from(sorted(policy.DESCRIPTION_PUNCTUATION)),
-        st.sampled_from(NOT_NFC + TRICKY_LETTERS),
-    )
-    text = "".join(draw(st.lists(piece, max_size=40)))
-    if draw(st.booleans()):
-        text = text[: policy.DESCRIPTION_MAX]
-    else:  # now and then, exactly as long as allowed
-        text = (text * (policy.DESCRIPTION_MAX // max(len(text), 1) + 1))[: policy.DESCRIPTION_MAX]
-    return text
-
-
-def _fits(name: str) -> bool:
-    low, high = policy.NAME_LENGTH
-    return low <= len(name) <= high
-
-
-names = st.from_regex(policy.NAME, fullmatch=True).filter(_fits)
-raw_requests = st.fixed_dictionaries(
-    {
-        "name": names,
-        "owner": st.from_regex(policy.OWNER, fullmatch=True),
-        "risk": st.sampled_from(["low", "medium", "high"]),
-        "registry_id": st.none() | st.from_regex(policy.REGISTRY_ID, fullmatch=True),
-        "description": descriptions(),
-        "push_principals": st.lists(st.from_regex(policy.PRINCIPAL, fullmatch=True), max_size=3),
-        "pull_principals": st.lists(st.from_regex(policy.PRINCIPAL, fullmatch=True), max_size=3),
-    }
-)
-
-
-def _effective_id(raw: dict[str, Any]) -> str:
-    return raw["registry_id"] or policy.derive_id(raw["name"])
-
-
-batches = st.lists(
-    raw_requests, min_size=1, max_size=10, unique_by=(lambda r: r["name"], _effective_id)
-)
 
 
 @pytest.fixture
