@@ -175,6 +175,19 @@ def test_catalog_insert_keeps_comments_and_other_entries() -> None:
 
 
 @pytest.mark.parametrize(
+    "repositories",
+    ["repositories:\n", "repositories: {}\n", "repositories: {\n  }\n", "repositories:\n# c\n", ""],
+)
+def test_first_entry_opens_any_empty_repositories_map(repositories: str) -> None:
+    base = 'version: "1.0"\n' + repositories + 'physical_registry: "x"\n'
+    new = catalog.load_text(base, Path("c.yaml"), TIERS).with_entry(
+        CatalogEntry(req("alpha-svc")), TIERS
+    )
+    cat = catalog.load_text(new, Path("c.yaml"), TIERS)
+    assert list(cat.entries) == ["alpha-svc"] and cat.physical_registry == "x"
+
+
+@pytest.mark.parametrize(
     ("damage", "words"),
     [
         (lambda t: t + "  !!python/object:os.system x: 1\n", "python/object"),
