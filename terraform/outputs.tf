@@ -1,7 +1,7 @@
-output "repositories" {
-  description = "Every repository of the environment: name => the ecr module's outputs. May be stale after a targeted apply; read it after a full refresh, or count from the inputs."
-  value       = module.ecr_repositories
-}
+# No output lists the repositories. One that read module.ecr_repositories would make every
+# targeted plan evaluate every module instance (at 1000 repositories: 7 s -> 42 s), and after a
+# targeted apply it goes stale. `ecrctl catalog sync` reads each module instance's repository
+# from the state instead.
 
 output "registry_scan_type" {
   description = "Registry-wide scan type (BASIC or ENHANCED)."

@@ -74,15 +74,15 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
     } == TIERS
 
     # One more repository, applied alone (-target), while another waits unapplied in the tfvars:
-    # the root output now lists five entries, of which four exist. The catalog counts four.
+    # five entries, of which four exist. The catalog counts four.
     _create(capsys, "orders-api", "low")
     _create(capsys, "ledger-api", "medium")
     targeted = cli(capsys, "apply", "orders-api", "--env", "local", "--auto-approve")
     assert targeted.code == 0, targeted.stderr
     assert "4 repositories in local" in targeted.stdout
     assert _assert_matches_emulator(local, aws) == 4
-    outputs = terraform_for(local, "local").state_pull()["outputs"]["repositories"]["value"]
-    assert len(outputs) == 5 and outputs["ledger-api"]["repository_arn"] is None
+    # No root output lists the repositories (it would go stale, and slow every targeted plan).
+    assert set(terraform_for(local, "local").state_pull()["outputs"]) == {"registry_scan_type"}
     ledger = yaml.safe_load(local.catalog_file.read_text())["repositories"]["ledger-api"]
     assert ledger["aws"]["repository_url"] == ""
 
