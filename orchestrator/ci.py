@@ -242,12 +242,14 @@ def _plan_env(
     out: Path,
     pr: dict[str, Any] | None,
     progress: Progress | None,
+    full_plan: bool = False,
 ) -> EnvRecord:
     entries = cs.planned(env)
     names = [e.name for e in entries]
     result, objections = workflows.plan(ws, env, names, out, progress=progress)
-    terraform = workflows.terraform_for(ws, env, progress)
-    text = terraform.show_plan_text(result.plan_file) if result.changes else ""
+    text = ""
+    if full_plan and result.changes:  # `terraform show` loads the provider a second time
+        text = workflows.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
     return EnvRecord(
         env=env,
         base=cs.base,
@@ -284,8 +286,12 @@ def plan(
     out_dir: Path | None = None,
     progress: Progress | None = None,
     environ: Mapping[str, str] = os.environ,
+    full_plan: bool = False,
 ) -> CiPlan:
-    """One targeted plan per environment the change touches; records and a summary."""
+    """One targeted plan per environment the change touches; records and a summary.
+
+    `full_plan` adds terraform's own rendering of each plan (one more provider load each).
+    """
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
@@ -296,7 +302,7 @@ def plan(
         stale.unlink(missing_ok=True)  # an earlier run's records must never pass for this one's
     records = []
     for name in _in_scope(cs, env):
-        record = _plan_env(ws, cs, name, out_dir / f"{name}.tfplan", pr, progress)
+        record = _plan_env(ws, cs, name, out_dir / f"{name}.tfplan", pr, progress, full_plan)
         atomic_write(record_file(out_dir, name), json.dumps(record.to_dict(), indent=2) + "\n")
         records.append(record)
     summary = render_plan(cs, records, pr, env)
@@ -524,20 +530,32 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f" | {_verdict(mine)} |"
             )
     lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
+    if not record.changes:
+        return lines
     if record.plan_text:
         text = record.plan_text.strip("\n")
         if len(text) > PLAN_TEXT_LIMIT:
             text = text[:PLAN_TEXT_LIMIT] + "\n... (cut: the whole plan is in the job's log)"
-        lines += [
-            f"<details><summary>{heading} <code>{record.env}</code></summary>",
-            "",
-            "```text",
-            text,
-            "```",
-            "",
-            "</details>",
+        summary, note = f"{heading} <code>{record.env}</code>", []
+    else:
+        text = "\n".join(f"{c.action:<8} {c.address}" for c in record.changes)
+        summary = f"Resource changes in <code>{record.env}</code>"
+        note = [
+            "Every attribute: `ecrctl ci plan --full-plan`, or `ecrctl plan NAME ... --env"
+            f" {record.env}` on the branch.",
             "",
         ]
+    lines += [
+        f"<details><summary>{summary}</summary>",
+        "",
+        "```text",
+        text,
+        "```",
+        "",
+        *note,
+        "</details>",
+        "",
+    ]
     return lines
 
 

@@ -102,6 +102,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
         "development",
         "--summary-file",
         str(summary_file),
+        "--full-plan",
         "--output",
         "json",
     )

@@ -203,6 +203,16 @@ def test_report_renders_records_of_several_jobs_as_one_comment(
     assert "| `web-frontend` | add | low | `app-team-web` | 2 create | ✅ passes |" in text
 
 
+def test_the_summary_lists_each_change_and_adds_the_full_plan_only_when_asked() -> None:
+    listed = ci.render_report([_record("dev", CREATES, plan_text="")], [], None)
+    assert "<details><summary>Resource changes in <code>dev</code></summary>" in listed
+    assert f"create   {CREATES[1].address}\n" in listed and "--full-plan" in listed
+    full = ci.render_report([_record("dev", CREATES)], [], None)
+    assert "<summary>Full plan for <code>dev</code></summary>" in full
+    assert "Plan: 2 to add" in full and "Resource changes" not in full
+    assert "<details>" not in ci.render_report([_record("dev", [], plan_text="")], [], None)
+
+
 def test_an_edited_record_is_refused(tmp_path: Path) -> None:
     data = _record("dev", CREATES).to_dict()
     data["changes"] = data["changes"][:1]

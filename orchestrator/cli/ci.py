@@ -107,6 +107,14 @@ def plan(
         typer.Option(help="Where plans and records go (default .ecrctl/ci/plan).", file_okay=False),
     ] = None,
     lock_timeout_: LockTimeoutOpt = None,
+    full_plan: Annotated[
+        bool,
+        typer.Option(
+            "--full-plan",
+            help="Add terraform's own rendering of each plan, every attribute, to the summary"
+            " (one more provider load per environment).",
+        ),
+    ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Plan a pull request: one targeted plan per environment, the guard, a Markdown summary.
@@ -122,7 +130,7 @@ def plan(
     ws = find_workspace()
     try:
         with lock_timeout(lock_timeout_), render.progress() as progress:
-            result = core.plan(ws, base, head, env, out_dir, progress=progress)
+            result = core.plan(ws, base, head, env, out_dir, progress=progress, full_plan=full_plan)
     except EcrctlError as exc:
         _refused(exc, summary_file, out_dir or core.plan_dir(ws))
         raise
