@@ -1,24 +1,27 @@
 """catalog/ecr-catalog.yaml, the registry catalog of ADR-0092: read safely, edit one entry.
 
-The file is read with the safe loader (no tags, duplicate keys refused) and each entry is
+The file is read with the safe loader (no tags, duplicate keys refused; imported only when a
+file is not in the form ecrctl writes, which a line reader handles faster) and each entry is
 written by a small deterministic emitter, so unrelated lines stay byte-for-byte and names such
 as `on`, `no` or `012` stay strings.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from . import policy
 from .errors import UserError
 from .models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier
 from .workspace import read_text
+
+if TYPE_CHECKING:
+    import yaml
 
 VERSION = "1.0"
 FIX_HINT = "fix the file by hand (git diff shows what changed), then run: ecrctl validate"
@@ -53,6 +56,15 @@ class Catalog:
     lines: dict[str, int] = field(default_factory=dict)
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)
     repositories_key: RepositoriesKey | None = None
+
+    def with_replaced(self, entries: list[CatalogEntry], tiers: dict[str, RiskTier]) -> str:
+        """Text with each of `entries`, all already in the catalog, rewritten in one pass."""
+        text, at = [], 0
+        for entry in sorted(entries, key=lambda e: self.spans[e.request.name]):
+            start, end = self.spans[entry.request.name]
+            text += [self.text[at:start], render_entry(entry, tiers[entry.request.risk])]
+            at = end
+        return "".join(text) + self.text[at:]
 
     def with_entry(self, entry: CatalogEntry, tiers: dict[str, RiskTier]) -> str:
         """Text with `entry` added in name order, or replacing the entry of the same name."""
@@ -142,6 +154,8 @@ def render_entry(entry: CatalogEntry, tier: RiskTier) -> str:
 
 
 def _reject_duplicates(node: yaml.Node, path: Path) -> None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key, value in node.value:
@@ -178,6 +192,8 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
     laughs") or refer to itself, and YAML parsers slow down with the square of nesting depth.
     The events are read lazily, so a hostile file costs no more than MAX_DEPTH levels.
     """
+    import yaml
+
     depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         line = event.start_mark.line + 1 if event.start_mark else 1
@@ -213,6 +229,8 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
 
 
 def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
+    import yaml
+
     try:
         _reject_aliases_and_depth(text, path)
         loader = yaml.CSafeLoader(text)
@@ -295,6 +313,8 @@ def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Cata
 def _repositories_key(
     text: str, key: yaml.Node | None, value: yaml.Node | None
 ) -> RepositoriesKey | None:
+    import yaml
+
     if key is None or value is None:
         return None
     flow = isinstance(value, yaml.MappingNode) and bool(value.flow_style)
@@ -351,7 +371,7 @@ def _canonical_value(token: str) -> Any:
     return int(token) if token.isdigit() else None
 
 
-def _canonical_entry(chunk: str) -> dict[str, Any] | None:
+def _canonical_fields(chunk: str) -> dict[str, Any] | None:
     """The mapping that a canonical entry's lines (its key line excluded) hold."""
     raw: dict[str, Any] = {}
     section: dict[str, Any] = {}
@@ -391,24 +411,37 @@ def _parse_canonical(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catal
     if repositories_key.empty != (not keys) or (keys and keys[0].start() != head.end()):
         return None  # `repositories:` with no entries, or something between it and the first
     line = text.count("\n", 0, head.end()) + 1
+    tier_rows = tuple(tiers.values())
     for index, key in enumerate(keys):
         end = keys[index + 1].start() if index + 1 < len(keys) else len(text)
-        chunk = text[key.end() : end]
-        name = _unquote(key.group(1))
-        raw = _canonical_entry(chunk)
-        if name is None or raw is None or name in catalog.entries:
+        entry = _canonical_entry(text[key.start() : end], tier_rows)
+        if entry is None or entry.request.name in catalog.entries:
             return None
-        try:
-            entry = _entry(name, raw, tiers)
-        except UserError:
-            return None
-        if render_entry(entry, tiers[entry.request.risk]) != text[key.start() : end]:
-            return None
+        name = entry.request.name
         catalog.entries[name] = entry
         catalog.lines[name] = line
         catalog.spans[name] = (key.start(), end)
-        line += chunk.count("\n") + 1
+        line += text.count("\n", key.start(), end)
     return catalog
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | None:
+    """The entry `chunk` (its key line included) holds, if it is exactly what ecrctl writes.
+
+    Remembered: a command that edits one entry reads every other entry again to check its write.
+    """
+    key, _, body = chunk.partition("\n")
+    name = _unquote(key[2:-1])  # `  "NAME":`
+    raw = _canonical_fields(body)
+    if name is None or raw is None:
+        return None
+    tiers = {tier.name: tier for tier in tier_rows}
+    try:
+        entry = _entry(name, raw, tiers)
+    except UserError:
+        return None
+    return entry if render_entry(entry, tiers[entry.request.risk]) == chunk else None
 
 
 def _read(path: Path) -> str:

@@ -315,9 +315,6 @@ def _registry_file(
 ) -> _Planned:
     path = placement.registry_file(ws.catalog_dir)
     old = _existing(path)
-    old_sync: str | None = None
-    if old is not None:
-        old_sync = _claimed_by(path, old, placement)
     env = placement.env
     entities: list[Entity] = [
         backstage.registry_entity(placement, len(repos), last_sync, account, cat.physical_registry)
@@ -342,10 +339,26 @@ def _registry_file(
         f"Refresh with: ecrctl catalog sync --env {env}"
     )
     new = backstage.render(entities, comment)
-    if old_sync is not None:
-        entities[0]["metadata"]["annotations"][backstage.ANNOTATION_LAST_SYNC] = old_sync
-    unchanged = old is not None and backstage.render(entities, comment) == old
-    return _Planned(path, old, new, unchanged)
+    if old is None:
+        return _Planned(path, None, new, False)
+    if _same_but_last_sync(old, new):
+        # Exactly what this sync writes, but for the time: this registry's file, valid as written.
+        return _Planned(path, old, new, True)
+    _claimed_by(path, old, placement)
+    return _Planned(path, old, new, False)
+
+
+_LAST_SYNC = re.compile(
+    rf'^( +{re.escape(backstage.ANNOTATION_LAST_SYNC)}: )"([^"\\\n]*)"$', re.MULTILINE
+)
+
+
+def _same_but_last_sync(old: str, new: str) -> bool:
+    """Whether `new` is `old` once its (first) platform/last-sync is set back to old's."""
+    found = _LAST_SYNC.search(old)
+    if found is None:
+        return False
+    return _LAST_SYNC.sub(lambda m: f'{m.group(1)}"{found.group(2)}"', new, count=1) == old
 
 
 def _governance(repo: RepoOutputs, entry: CatalogEntry | None) -> tuple[str, str, str]:
@@ -365,8 +378,8 @@ def _governance(repo: RepoOutputs, entry: CatalogEntry | None) -> tuple[str, str
     return owner, risk, registry_id
 
 
-def _claimed_by(path: Path, text: str, placement: Placement) -> str | None:
-    """The last-sync of the registry file at `path`, refusing one that holds another registry."""
+def _claimed_by(path: Path, text: str, placement: Placement) -> None:
+    """Refuse a registry file at `path` that is not valid or holds another registry."""
     for doc in backstage.load_documents(path, text):
         if not isinstance(doc, dict) or doc.get("kind") != "Resource":
             continue
@@ -382,8 +395,7 @@ def _claimed_by(path: Path, text: str, placement: Placement) -> str | None:
                 f"{PRIMARY_ENV_VARIABLE} decides which environment owns"
                 " catalog/resources/ecr-registry.yaml: set it as it was, or move the file",
             )
-        last_sync = annotations.get(backstage.ANNOTATION_LAST_SYNC)
-        return last_sync if isinstance(last_sync, str) else None
+        return
     raise UserError(
         f"{path} exists but holds no ECR registry resource; refusing to overwrite it",
         "move it away, then sync again",
@@ -434,8 +446,7 @@ def _catalog_file(
     if not ws.catalog_file.exists():
         return _Planned(ws.catalog_file, None, "", True)  # an empty catalog has nothing to fill
     urls = {r.name: r.url for r in repos}
-    old = cat.text
-    text = old
+    filled = []
     for name in sorted(cat.entries):
         entry = cat.entries[name]
         if entry.request.env != env or entry.status == "decommissioned":
@@ -445,11 +456,14 @@ def _catalog_file(
             warnings.append(
                 f"{name}: catalogued ({entry.status}) but not in the state of {env} yet"
             )
-        if entry.repository_url == url:
-            continue
-        text = cat.with_entry(replace(entry, repository_url=url), tiers)
-        cat = catalog.load_text(text, ws.catalog_file, tiers)
-    return _Planned(ws.catalog_file, old, text, old == text)
+        if entry.repository_url != url:
+            filled.append(replace(entry, repository_url=url))
+    text = cat.with_replaced(filled, tiers)
+    # Read back what is about to be written: every entry as it was, but for the URLs filled in.
+    expected = {**cat.entries, **{e.request.name: e for e in filled}}
+    if catalog.load_text(text, ws.catalog_file, tiers).entries != expected:
+        raise UserError("internal error: the catalog would not read back with the URLs filled in")
+    return _Planned(ws.catalog_file, cat.text, text, cat.text == text)
 
 
 def _stale_files(ws: Workspace, placement: Placement) -> list[str]:

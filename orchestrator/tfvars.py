@@ -167,21 +167,14 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
     line = text.count("\n", 0, opening.end()) + 1
     for index, item in enumerate(items):
         end = items[index + 1].start() if index + 1 < len(items) else close
-        name = hcl.unquote(item.group(1))
-        fields = [_CANONICAL_FIELD.fullmatch(f) for f in text[item.end() : end].splitlines()[:-1]]
-        if name is None or name in raw or not all(fields):
+        read = _canonical_entry(text[item.start() : end], env)
+        if read is None or read[1].name in raw:
             return None
-        value = {m.group(1): _canonical_value(m.group(2)[1:]) for m in fields if m}
-        try:
-            request = _entry(name, value, env)
-        except UserError:
-            return None
-        if render_entry(request) != text[item.start() : end]:
-            return None
-        raw[name], entries[name] = value, request
+        name = read[1].name
+        raw[name], entries[name] = read
         spans.items[name] = (item.start(), end)
         spans.lines[name] = line
-        line += len(fields) + 2
+        line += text.count("\n", item.start(), end)
     document = hcl.Document(
         text,
         {**head.values, VARIABLE: raw},
@@ -189,6 +182,25 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
         {**head.attr_lines, VARIABLE: text.count("\n", 0, opening.start()) + 1},
     )
     return Tfvars(path, env, document, entries)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
+    """What `chunk` (one entry, its key line included) holds, if it is exactly what ecrctl writes.
+
+    Remembered: a command that edits one entry reads every other entry again to check its write.
+    """
+    key, *lines, _close = chunk.splitlines()
+    name = hcl.unquote(key[2:-4])  # `  "NAME" = {`
+    fields = [_CANONICAL_FIELD.fullmatch(line) for line in lines]
+    if name is None or not all(fields):
+        return None
+    value = {m.group(1): _canonical_value(m.group(2)[1:]) for m in fields if m}
+    try:
+        request = _entry(name, value, env)
+    except UserError:
+        return None
+    return (value, request) if render_entry(request) == chunk else None
 
 
 def load(path: Path, env: str) -> Tfvars:

@@ -174,6 +174,21 @@ def test_catalog_insert_keeps_comments_and_other_entries() -> None:
     assert new.index("mike-svc") < new.index("# hand-written note")
 
 
+def test_replacing_several_entries_at_once_equals_one_at_a_time() -> None:
+    base = _catalog_with(*(CatalogEntry(req(n)) for n in ("alpha-svc", "mike-svc", "zulu-svc")))
+    base = base.replace('  "mike-svc":', '  # a note kept as is\n  "mike-svc":')
+    cat = catalog.load_text(base, Path("c.yaml"), TIERS)
+    filled = [
+        CatalogEntry(req(n), repository_url=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{n}")
+        for n in ("zulu-svc", "alpha-svc")
+    ]
+    one_by_one = base
+    for entry in filled:
+        one_by_one = catalog.load_text(one_by_one, Path("c.yaml"), TIERS).with_entry(entry, TIERS)
+    assert cat.with_replaced(filled, TIERS) == one_by_one
+    assert "# a note kept as is" in one_by_one and cat.with_replaced([], TIERS) == base
+
+
 @pytest.mark.parametrize(
     "repositories",
     ["repositories:\n", "repositories: {}\n", "repositories: {\n  }\n", "repositories:\n# c\n", ""],
