@@ -1,4 +1,7 @@
-"""create / plan / apply / list / validate as sequences of the pieces. Return data, never print."""
+"""create / plan / apply / list / validate as sequences of the pieces. Return data, never print.
+
+terraform and the catalog sync are imported where they are used: `create` runs no terraform.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import catalog, guard, policy, tfvars
-from . import sync as catalog_sync
 from .environments import process_environ
 from .errors import EcrctlError, PlanRefused, TerraformError, UserError
 from .models import (
@@ -21,8 +24,10 @@ from .models import (
     RegistryRequest,
     ResourceChange,
 )
-from .terraform import Progress, Terraform, target
 from .workspace import Workspace, atomic_write, write_together
+
+if TYPE_CHECKING:
+    from .terraform import Progress, Terraform
 
 REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
 Confirm = Callable[[PlanResult], bool]
@@ -111,6 +116,8 @@ def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryR
 
 
 def terraform_for(ws: Workspace, env: str, progress: Progress | None = None) -> Terraform:
+    from .terraform import Terraform
+
     tf = tfvars.load(ws.tfvars_file(env), env)
     return Terraform(ws, env, process_environ(ws, env, tf.region), progress=progress)
 
@@ -151,6 +158,8 @@ def plan(
     `var_file` plans against a copy of the tfvars (decommission and restore show their plan
     before they change the managed file); by default the environment's own tfvars.
     """
+    from .terraform import target
+
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
     configured = set(tfvars.load(var_file, env).entries)
@@ -293,6 +302,8 @@ def _synced(
     progress: Progress | None,
 ) -> ApplyResult:
     """`result` with the catalog sync that follows an apply; its failure leaves the apply be."""
+    from . import sync as catalog_sync
+
     if not sync:
         return result
     # The region the apply just ran in, not the shell's: a stray AWS_REGION must not fail it.

@@ -1,4 +1,9 @@
-"""The ecrctl command line: one thin layer over orchestrator.workflows."""
+"""The ecrctl command line: one thin layer over orchestrator.workflows.
+
+Each command imports the core it calls inside its function: Typer builds every command on every
+run, so a module-level import would make `ecrctl create` pay for terraform, boto3 and the YAML
+machinery it never uses.
+"""
 
 from __future__ import annotations
 

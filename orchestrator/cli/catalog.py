@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from .. import sync as core
-from ..models import SyncResult
 from ..workspace import find_workspace
 from . import render
 from .options import EnvOpt, Output, OutputOpt
+
+if TYPE_CHECKING:
+    from ..models import SyncResult
 
 app = typer.Typer(
     help="The Backstage catalog (catalog/), written from Terraform state.", no_args_is_help=True
@@ -48,6 +49,8 @@ def sync(
     Examples: ecrctl catalog sync --env dev
               ecrctl catalog sync --env prod --region eu-west-2 --check
     """
+    from .. import sync as core
+
     ws = find_workspace()
     ws.env_dir(env)
     with render.progress() as progress:

@@ -9,9 +9,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .. import ci as core
-from .. import drift as drift_core
-from .. import workflows
 from ..errors import EcrctlError, PlanRefused, UserError
 from ..workspace import find_workspace
 from . import render
@@ -53,12 +50,16 @@ SummaryOpt = Annotated[
 
 
 def _publish(summary: str, summary_file: Path | None) -> None:
+    from .. import ci as core
+
     for path in core.publish(summary, summary_file).files:
         render.note(f"summary written to {path}")
 
 
 def _refused(exc: EcrctlError, summary_file: Path | None, out_dir: Path | None = None) -> None:
     """A refusal, as the PR comment shows it: to --summary-file, the step summary, out_dir."""
+    from .. import ci as core
+
     summary = core.render_failure(exc.message, exc.hint)
     _publish(summary, summary_file)
     if out_dir is not None:
@@ -80,6 +81,8 @@ def changes(
 
     Example: ecrctl ci changes --base origin/development --output json
     """
+    from .. import ci as core
+
     ws = find_workspace()
     try:
         found = core.change_set(ws, base, head)
@@ -127,6 +130,8 @@ def plan(
 
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
     """
+    from .. import ci as core
+
     ws = find_workspace()
     try:
         with lock_timeout(lock_timeout_), render.progress() as progress:
@@ -193,6 +198,8 @@ def apply(
 
     Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env dev --reviewed reviewed/
     """
+    from .. import ci as core
+
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
     ws = find_workspace()
@@ -240,6 +247,8 @@ def report(
 
     Example: ecrctl ci report artifacts/ --summary-file comment.md
     """
+    from .. import ci as core
+
     found = core.load_records(records)
     refusals = core.load_refusals(records)
     pr = found[0].pull_request if found else None
@@ -266,6 +275,9 @@ def drift(
 
     Example: ecrctl drift --env prod --output json
     """
+    from .. import ci as core
+    from .. import drift as drift_core
+
     ws = find_workspace()
     with lock_timeout(lock_timeout_), render.progress() as progress:
         result = drift_core.drift(ws, env, progress=progress)
@@ -297,6 +309,8 @@ def unlock(
 
     Example: ecrctl unlock prod 7c0a8b4e-2f7e-4a47-9d51-0f4c4a3c2a10
     """
+    from .. import workflows
+
     ws = find_workspace()
     ws.env_dir(env)
     if not yes:

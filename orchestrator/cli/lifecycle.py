@@ -6,19 +6,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from .. import decommission as core
 from ..ecr import DEFAULT_ACTIVE_DAYS
 from ..errors import UserError
 from ..workspace import find_workspace
 from . import render
 from .options import AutoApproveOpt, EnvOpt, Output, OutputOpt
+
+if TYPE_CHECKING:
+    from .. import decommission as core
 
 STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
 
@@ -139,6 +141,8 @@ def decommission(
     Examples: ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --dry-run
               ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --auto-approve
     """
+    from .. import decommission as core
+
     ask = _require_confirmation(auto_approve, dry_run, "decommission")
     ws = find_workspace()
     options = core.Options(
@@ -194,6 +198,8 @@ def restore(
 
     Example: ecrctl restore backups/dev/web-frontend/20260301T101500Z --auto-approve
     """
+    from .. import decommission as core
+
     ask = _require_confirmation(auto_approve, dry_run, "restore")
     ws = find_workspace()
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import policy, workflows
 from ..errors import CatalogSyncFailed, PlanRefused, UserError
-from ..models import PlanResult
 from ..workspace import find_workspace
 from . import catalog as catalog_cli
 from . import render
@@ -27,6 +25,9 @@ from .options import (
     PlanFileOpt,
     lock_timeout,
 )
+
+if TYPE_CHECKING:
+    from ..models import PlanResult
 
 
 def create(
@@ -73,6 +74,8 @@ def create(
 
     Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
     """
+    from .. import policy, workflows
+
     ws = find_workspace()
     ws.env_dir(env)
     request = policy.build_request(
@@ -123,6 +126,8 @@ def plan(
 
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
+    from .. import workflows
+
     ws = find_workspace()
     ws.env_dir(env)
     with render.progress() as progress:
@@ -165,6 +170,8 @@ def apply(
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
     """
+    from .. import workflows
+
     if not env:
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
     if not names and plan is None:
@@ -210,6 +217,8 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
 
     Example: ecrctl list --env dev --output json
     """
+    from .. import workflows
+
     ws = find_workspace()
     ws.env_dir(env)
     listing = workflows.list_repositories(ws, env)
@@ -241,6 +250,8 @@ def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> Non
 
     Example: ecrctl validate --env dev
     """
+    from .. import workflows
+
     ws = find_workspace()
     problems = workflows.validate(ws, env)
     if output is Output.json:
