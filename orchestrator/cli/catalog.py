@@ -53,7 +53,7 @@ def sync(
 
     ws = find_workspace()
     ws.env_dir(env)
-    with render.progress() as progress:
+    with render.Progress() as progress:
         result = core.sync(ws, env, region, check, progress=progress)
     if output is Output.json:
         render.emit_json(result.to_dict())

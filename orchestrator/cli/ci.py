@@ -134,7 +134,7 @@ def plan(
 
     ws = find_workspace()
     try:
-        with lock_timeout(lock_timeout_), render.progress() as progress:
+        with lock_timeout(lock_timeout_), render.Progress() as progress:
             result = core.plan(ws, base, head, env, out_dir, progress=progress, full_plan=full_plan)
     except EcrctlError as exc:
         _refused(exc, summary_file, out_dir or core.plan_dir(ws))
@@ -203,7 +203,7 @@ def apply(
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
     ws = find_workspace()
-    with lock_timeout(lock_timeout_), render.progress() as progress:
+    with lock_timeout(lock_timeout_), render.Progress() as progress:
         result = core.apply(ws, base, head, env, reviewed, fingerprint, progress=progress)
     _publish(result.summary, summary_file)
     if output is Output.json:
@@ -279,7 +279,7 @@ def drift(
     from .. import drift as drift_core
 
     ws = find_workspace()
-    with lock_timeout(lock_timeout_), render.progress() as progress:
+    with lock_timeout(lock_timeout_), render.Progress() as progress:
         result = drift_core.drift(ws, env, progress=progress)
     core.publish(drift_core.render_markdown(result), None)
     if output is Output.json:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
 
 from ..ecr import DEFAULT_ACTIVE_DAYS
 from ..errors import UserError
@@ -23,40 +20,6 @@ if TYPE_CHECKING:
     from .. import decommission as core
 
 STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
-
-
-class _Progress:
-    """Progress lines as render.progress gives them, with a pause for a question: a spinner
-    left running would redraw over the prompt."""
-
-    def __init__(self) -> None:
-        self.status: Status | None = None
-
-    def __enter__(self) -> _Progress:
-        if render.err.is_terminal:
-            self.status = render.err.status("starting ...")
-            self.status.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
-
-    def __call__(self, line: str) -> None:
-        if self.status is not None:
-            self.status.update(escape(line))
-        else:
-            print(f"ecrctl: {line}", file=sys.stderr, flush=True)
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        if self.status is not None:
-            self.status.stop()
-        try:
-            yield
-        finally:
-            if self.status is not None:
-                self.status.start()
 
 
 def _require_confirmation(auto_approve: bool, dry_run: bool, what: str) -> bool:
@@ -80,7 +43,7 @@ def _steps(result: core.DecommissionResult | core.RestoreResult, console: Consol
 
 
 def _ask(
-    progress: _Progress, preview: core.DecommissionResult | core.RestoreResult, question: str
+    progress: render.Progress, preview: core.DecommissionResult | core.RestoreResult, question: str
 ) -> bool:
     """Show every step and the plan, then ask (with the spinner out of the way)."""
     with progress.paused():
@@ -154,7 +117,7 @@ def decommission(
         dry_run=dry_run,
     )
 
-    with _Progress() as progress:
+    with render.Progress() as progress:
 
         def confirm(preview: core.DecommissionResult) -> bool:
             return not ask or _ask(progress, preview, f"Decommission {name} in {env}?")
@@ -203,7 +166,7 @@ def restore(
     ask = _require_confirmation(auto_approve, dry_run, "restore")
     ws = find_workspace()
 
-    with _Progress() as progress:
+    with render.Progress() as progress:
 
         def confirm(preview: core.RestoreResult) -> bool:
             question = f"Restore {preview.name} in {preview.env} from {preview.bundle}?"

@@ -130,7 +130,7 @@ def plan(
 
     ws = find_workspace()
     ws.env_dir(env)
-    with render.progress() as progress:
+    with render.Progress() as progress:
         result, objections = workflows.plan(ws, env, names, out, progress=progress)
     if output is Output.json:
         render.emit_json({**result.to_dict(), "guard": objections})
@@ -187,15 +187,18 @@ def apply(
     ws = find_workspace()
     ws.env_dir(env)
 
+    progress = render.Progress()
+
     def confirm(result: PlanResult) -> bool:
         if approved:
             if output is Output.text:
                 render.plan_text(result, [])
             return True
-        render.err.print(render.plan_table(result))
-        return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
+        with progress.paused():
+            render.err.print(render.plan_table(result))
+            return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
-    with lock_timeout(lock_timeout_), render.progress() as progress:
+    with lock_timeout(lock_timeout_), progress:
         result = workflows.apply(
             ws, env, names or [], plan, confirm, progress=progress, sync=not no_sync
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 from rich.table import Table
 
 from ..models import PlanResult
@@ -31,14 +32,42 @@ def note(message: str) -> None:
     err.print(escape(message))
 
 
-@contextmanager
-def progress() -> Iterator[Callable[[str], None]]:
-    """A spinner on a terminal; plain lines on stderr when not on one."""
-    if err.is_terminal:
-        with err.status("starting ...") as status:
-            yield lambda line: status.update(escape(line))
-    else:
-        yield lambda line: print(f"ecrctl: {line}", file=sys.stderr, flush=True)
+class Progress:
+    """Progress lines: a spinner on a terminal, plain `ecrctl: ...` lines on stderr otherwise.
+
+    Use it as a context manager and call it with each line. `paused()` stops the spinner while a
+    question is asked: left running, it would redraw over the prompt.
+    """
+
+    def __init__(self) -> None:
+        self.status: Status | None = None
+
+    def __enter__(self) -> Progress:
+        if err.is_terminal:
+            self.status = err.status("starting ...")
+            self.status.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, line: str) -> None:
+        if self.status is not None:
+            self.status.update(escape(line))
+        else:
+            print(f"ecrctl: {line}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        if self.status is not None:
+            self.status.stop()
+        try:
+            yield
+        finally:
+            if self.status is not None:
+                self.status.start()
+
 
 
 def plan_table(plan: PlanResult) -> Table:
