@@ -160,16 +160,26 @@ def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
 
 
-def _scratch(ws: Workspace, env: str, kind: str, name: str, text: str) -> tuple[Path, Path]:
-    """A var-file copy of what the tfvars will hold, in .ecrctl/, and where its plan goes.
+def _guarded_plan(
+    backend: Backend, ws: Workspace, env: str, kind: str, name: str, text: str, allowed: str
+) -> PlanResult:
+    """The targeted plan of `name` against `text` as the tfvars, refused unless the guard passes.
 
-    Planning against the copy shows the plan before any managed file changes.
+    It plans against a var-file copy in .ecrctl/, so the plan is shown before any managed file
+    changes. `allowed` says what the plan may hold, for the refusal.
     """
     directory = ws.state_dir / "plans" / env
     directory.mkdir(parents=True, exist_ok=True)
     var_file = directory / f"{kind}-{name}.tfvars"
     atomic_write(var_file, text)
-    return var_file, directory / f"{kind}-{name}.tfplan"
+    plan, objections = backend.plan(name, var_file, directory / f"{kind}-{name}.tfplan")
+    if objections:
+        raise PlanRefused(
+            f"{kind} plan refused by the guard: {'; '.join(objections)}. Nothing was changed",
+            [o.split(" ", 1)[0] for o in objections],
+            f"the plan must hold only {allowed}",
+        )
+    return plan
 
 
 def _display(ws: Workspace, path: Path) -> str:
@@ -271,14 +281,15 @@ def decommission(
         )
     plan: PlanResult | None = None
     if in_state:
-        var_file, out = _scratch(ws, env, "decommission", name, new_tfvars)
-        plan, objections = backend.plan(name, var_file, out)
-        if objections:
-            raise PlanRefused(
-                f"destroy plan refused by the guard: {'; '.join(objections)}. Nothing was changed",
-                [o.split(" ", 1)[0] for o in objections],
-                "the plan must hold only deletes inside the repository's module instance",
-            )
+        plan = _guarded_plan(
+            backend,
+            ws,
+            env,
+            "decommission",
+            name,
+            new_tfvars,
+            "deletes inside the repository's module instance",
+        )
         result.plan = plan
         result.steps.append(Step("destroy", would, f"apply the targeted plan: {_counted(plan)}"))
     else:
@@ -631,14 +642,9 @@ def restore(
     )
 
     backend = backend or TerraformBackend(ws, env, progress)
-    var_file, out = _scratch(ws, env, "restore", name, new_tfvars)
-    plan, objections = backend.plan(name, var_file, out)
-    if objections:
-        raise PlanRefused(
-            f"restore plan refused by the guard: {'; '.join(objections)}. Nothing was changed",
-            [o.split(" ", 1)[0] for o in objections],
-            "the plan must touch only the restored repository",
-        )
+    plan = _guarded_plan(
+        backend, ws, env, "restore", name, new_tfvars, "changes to the restored repository"
+    )
     result.plan = plan
     result.steps.append(
         Step(

@@ -20,7 +20,7 @@ from . import catalog, emulator, policy, tfvars, workflows
 from .environments import process_environ
 from .errors import AwsError
 from .models import ResourceChange
-from .terraform import MODULE, Progress, instance_of
+from .terraform import Progress, repository_of
 from .workspace import Workspace
 
 KINDS = {
@@ -73,15 +73,8 @@ def managed_repositories(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """name -> attributes of every module.ecr_repositories[NAME].aws_ecr_repository.this."""
     found: dict[str, dict[str, Any]] = {}
     for resource in state.get("resources") or []:
-        if not isinstance(resource, dict) or resource.get("mode") != "managed":
-            continue
-        name = instance_of(str(resource.get("module") or ""))
-        if (
-            name is None
-            or resource.get("module") != f'module.{MODULE}["{name}"]'
-            or resource.get("type") != "aws_ecr_repository"
-            or resource.get("name") != "this"
-        ):
+        name = repository_of(resource) if isinstance(resource, dict) else None
+        if name is None:
             continue
         for instance in resource.get("instances") or []:
             if isinstance(instance, dict) and isinstance(instance.get("attributes"), dict):

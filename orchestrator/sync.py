@@ -25,7 +25,7 @@ from .backstage import Entity, Placement
 from .environments import process_environ
 from .errors import UserError
 from .models import CatalogEntry, FileChange, RepoOutputs, SyncResult
-from .terraform import MODULE, Progress, Terraform, instance_of
+from .terraform import MODULE, Progress, Terraform, repository_of
 from .workspace import ENV_NAME, Workspace, read_text, write_together
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -137,13 +137,8 @@ def read_state(state: dict[str, Any], env: str) -> StateOutputs:
                     and not _sensitive(instance, "registry_id")
                 ):
                     accounts.add(registry)
-        name = instance_of(str(resource.get("module") or ""))
-        if (
-            name is None
-            or resource.get("module") != f'module.{MODULE}["{name}"]'
-            or resource.get("type") != "aws_ecr_repository"
-            or resource.get("name") != "this"
-        ):
+        name = repository_of(resource)
+        if name is None:
             continue
         current = [i for i in instances if "attributes" in i]
         if not current:
