@@ -511,6 +511,12 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
         )
         if holder:
             tail = f"the state lock is held by {held_by} (lock ID {lock_id}); " + tail[-300:]
+    elif "failed to query available provider packages" in text.lower():
+        hint = (
+            "terraform could not fetch the AWS provider: set ECRCTL_PROVIDER_MIRROR to an offline"
+            " provider mirror (a directory holding registry.terraform.io/hashicorp/aws;"
+            " scripts/find-provider-mirror looks for one), or let terraform reach its registry"
+        )
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"
     return TerraformError(

@@ -135,6 +135,20 @@ def test_init_runs_once_until_its_inputs_change(repo: Workspace, fp: FakeProcess
     assert fp.call_count(["terraform", "init", fp.any()]) == 2
 
 
+def test_init_without_a_provider_says_how_to_give_it_one(repo: Workspace, fp: FakeProcess) -> None:
+    fp.register(
+        ["terraform", "init", fp.any()],
+        returncode=1,
+        stderr="Error: Failed to query available provider packages\n\nCould not retrieve the list"
+        " of available versions for provider hashicorp/aws: could not connect to"
+        " registry.terraform.io",
+    )
+    with pytest.raises(TerraformError) as info:
+        Terraform(repo, "dev", ENV, Settings()).init()
+    assert "Failed to query available provider packages" in info.value.message
+    assert "ECRCTL_PROVIDER_MIRROR" in (info.value.hint or "")
+
+
 def test_missing_binary_is_a_clear_error(repo: Workspace) -> None:
     tf = Terraform(repo, "dev", ENV, Settings(binary="/nonexistent/terraform"))
     with pytest.raises(TerraformError) as info:
