@@ -69,7 +69,6 @@ class Progress:
                 self.status.start()
 
 
-
 def plan_table(plan: PlanResult) -> Table:
     table = Table(
         title=f"plan for {plan.env}: {', '.join(plan.repositories)}", title_justify="left"
