@@ -453,12 +453,14 @@ def _catalog_file(
             )
         if entry.repository_url != url:
             filled.append(replace(entry, repository_url=url))
+    if not filled:
+        return _Planned(ws.catalog_file, cat.text, cat.text, True)
     text = cat.with_replaced(filled, tiers)
     # Read back what is about to be written: every entry as it was, but for the URLs filled in.
     expected = {**cat.entries, **{e.request.name: e for e in filled}}
     if catalog.load_text(text, ws.catalog_file, tiers).entries != expected:
         raise UserError("internal error: the catalog would not read back with the URLs filled in")
-    return _Planned(ws.catalog_file, cat.text, text, cat.text == text)
+    return _Planned(ws.catalog_file, cat.text, text, False)
 
 
 def _stale_files(ws: Workspace, placement: Placement) -> list[str]:
