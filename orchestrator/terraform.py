@@ -466,7 +466,8 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
     squashed = " ".join(text.split())
     tail = squashed if len(squashed) <= 600 else squashed[:600] + " ..."
     hint = None
-    if "failed to persist state" in text.lower():
+    state_saved = "failed to persist state" not in text.lower()
+    if not state_saved:
         # The backend went away mid-apply: the only record of what was applied is a local file.
         hint = (
             f"terraform could not save the state of {env} and wrote it to"
@@ -500,5 +501,10 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"
     return TerraformError(
-        f"{what} failed (exit {result.returncode}): {tail}", cmd, result.returncode, tail, hint
+        f"{what} failed (exit {result.returncode}): {tail}",
+        cmd,
+        result.returncode,
+        tail,
+        hint,
+        state_saved,
     )
