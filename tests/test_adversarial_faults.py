@@ -6,22 +6,26 @@ saved plan, hand-edited tfvars the plan guard must stop, and no credential in an
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
 import os
 import re
-import shutil
+import resource
 import signal
+import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator import emulator
+from orchestrator import emulator, environments, workflows
 from orchestrator.workspace import Workspace
 
 from .adversarial import (
-    SECRETS,
+    ECRCTL,
+    SECRET_ACCESS_KEY,
+    SESSION_TOKEN,
     Background,
     Run,
     assert_no_secrets,
@@ -87,12 +91,16 @@ def _lock(endpoint: str) -> dict[str, Any] | None:
         return None
 
 
-def _state(endpoint: str) -> bytes | None:
+def _state(endpoint: str, key: str = STATE_KEY) -> bytes | None:
     s3 = boto(endpoint, "s3")
     try:
-        return bytes(s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
+        return bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
+
+
+def _kms_key_creating(line: str) -> bool:
+    return ".aws_kms_key.this[0]: Creating..." in line
 
 
 def _proc_state(pid: int) -> str:
@@ -184,7 +192,9 @@ def test_ctrl_c_during_apply_exits_130_releases_the_lock_and_reports_progress(
         env, "apply", *names, "--env", "local", "--auto-approve", new_session=True
     )
     try:
-        assert apply.wait_line(lambda line: "Creating..." in line, 300), apply.lines
+        # The provider takes seconds to create a KMS key (it waits for it to propagate): an
+        # interrupt sent once one has started lands in the middle of the apply.
+        assert apply.wait_line(_kms_key_creating, 300), apply.lines
         if whom == "ecrctl":
             apply.proc.send_signal(signal.SIGINT)
         else:
@@ -230,10 +240,6 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
 ) -> None:
     """What an interrupted create can leave (see the Ctrl-C test): parts saved as tainted, the
     repository itself not created yet. Made here on purpose with terraform itself."""
-    import subprocess
-
-    from orchestrator import workflows
-
     _create(env, "audit-api", "high")
     terraform = workflows.terraform_for(local, "local")
     terraform.init()
@@ -264,12 +270,12 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
 def _state_addresses(endpoint: str) -> set[str]:
     state = json.loads(_state(endpoint) or b"{}")
     addresses = set()
-    for resource in state.get("resources", []):
-        prefix = f"{resource['module']}." if resource.get("module") else ""
-        for instance in resource["instances"]:
+    for item in state.get("resources", []):
+        prefix = f"{item['module']}." if item.get("module") else ""
+        for instance in item["instances"]:
             key = instance.get("index_key")
             index = "" if key is None else f"[{json.dumps(key)}]"
-            addresses.add(f"{prefix}{resource['type']}.{resource['name']}{index}")
+            addresses.add(f"{prefix}{item['type']}.{item['name']}{index}")
     return addresses
 
 
@@ -279,18 +285,22 @@ def _state_addresses(endpoint: str) -> set[str]:
 def test_emulator_dying_mid_apply_is_exit_3_in_one_line_and_the_catalog_unchanged(
     repo: Workspace,
 ) -> None:
+    # The S3 backend tries each call 5 times with back-off: 20 to 35 s here against a dead
+    # endpoint to save the state and release the lock. One try each ends the same way.
+    backend = repo.backend_file("local")
+    backend.write_text(backend.read_text() + "max_retries    = 1\n")
     with private_moto() as moto:
         emulator.bootstrap(repo, moto.endpoint)
         env = ecrctl_env(repo.root, moto.endpoint)
         names = ["ledger-api", "ledger-web"]
         for name in names:
             _create(env, name, "high")
-        before = _catalog_and_envs(repo.root)
+        before = managed_files(repo.root)
         apply = Background.start(
             env, "apply", *names, "--env", "local", "--auto-approve", new_session=True
         )
         try:
-            assert apply.wait_line(lambda line: "Creating..." in line, 300), apply.lines
+            assert apply.wait_line(_kms_key_creating, 300), apply.lines
             moto.kill()
             failed = apply.finish(600)
         finally:
@@ -303,14 +313,16 @@ def test_emulator_dying_mid_apply_is_exit_3_in_one_line_and_the_catalog_unchange
     assert "terraform/errored.tfstate" in failed.stderr
     assert (repo.terraform_dir / "errored.tfstate").is_file()
     assert "holds the state lock" not in failed.stderr  # no other run does
-    assert _catalog_and_envs(repo.root) == before
+    # The backend never got the state, so there is nothing new to sync, and ecrctl does not
+    # wait out another round of retries against it: the catalog is unchanged to the byte.
+    assert "terraform state pull" not in failed.stderr
+    assert managed_files(repo.root) == before
 
 
-def test_credentials_aws_refuses_are_exit_3_in_one_line(repo: Workspace) -> None:
-    """A non-local environment runs with the caller's credentials; moto in IAM mode refuses them.
-
-    (The local environment always uses the emulator's fixed test credentials.)
-    """
+def _add_sandbox(repo: Workspace) -> None:
+    """An environment `sandbox` like dev, staging and prod: terraform runs with the caller's
+    credentials (the local environment always uses the emulator's fixed test credentials).
+    Its state lives in the local state bucket, under a key of its own."""
     sandbox = repo.envs_dir / "sandbox"
     sandbox.mkdir()
     (sandbox / "backend.hcl").write_text(
@@ -319,6 +331,11 @@ def test_credentials_aws_refuses_are_exit_3_in_one_line(repo: Workspace) -> None
     (sandbox / "terraform.tfvars").write_text(
         (repo.envs_dir / "local" / "terraform.tfvars").read_text().replace('"local"', '"sandbox"')
     )
+
+
+def test_credentials_aws_refuses_are_exit_3_in_one_line(repo: Workspace) -> None:
+    """A non-local environment runs with the caller's credentials; moto in IAM mode refuses them."""
+    _add_sandbox(repo)
     with private_moto(auth=True) as moto:
         env = ecrctl_env(repo.root, moto.endpoint)
         _run(
@@ -419,45 +436,57 @@ def test_hand_edited_tfvars_that_would_destroy_a_repository_are_refused(
 
 
 def test_no_credential_reaches_any_output_file_or_state(
-    local: Workspace, env: dict[str, str], emulator_endpoint: str
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    outputs = [
+    """The caller's secret key and session token, which terraform, its AWS provider and the S3
+    backend run with outside the local environment, never leave the process environment."""
+    _add_sandbox(repo)
+    # They do reach terraform in this environment, so a leak anywhere would show.
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    terraform_environ = environments.process_environ(repo, "sandbox", "us-east-1")
+    assert terraform_environ["AWS_SECRET_ACCESS_KEY"] == SECRET_ACCESS_KEY
+    assert terraform_environ["AWS_SESSION_TOKEN"] == SESSION_TOKEN
+
+    with private_moto() as moto:  # not in IAM mode: it takes any credentials
+        emulator.bootstrap(repo, moto.endpoint)
+        env = ecrctl_env(repo.root, moto.endpoint)
         _run(
             env,
             0,
             "create",
             "token-api",
             "--env",
-            "local",
+            "sandbox",
             "--owner",
             "app-team-core",
             "--risk",
             "low",
             "--pull-principal",
             "arn:aws:iam::123456789012:role/reader",
-        ),
-        _run(env, 0, "plan", "token-api", "--env", "local"),
-        _run(env, 0, "apply", "token-api", "--env", "local", "--auto-approve", "--output", "json"),
-        _run(env, 0, "list", "--env", "local", "--output", "json"),
-        _run(env, 0, "validate"),
-    ]
-    assert outputs and all(r.code == 0 for r in outputs)
-    assert_no_secrets(*(p.read_bytes() for p in tree_files(local.root)), where="the repository")
-    assert_no_secrets(_state(emulator_endpoint) or b"", where="the Terraform state")
-    # The emulator's whole memory: nothing ecrctl sent it holds a credential.
-    import urllib.request
-
-    with urllib.request.urlopen(f"{emulator_endpoint}/moto-api/data.json", timeout=10) as data:
-        assert_no_secrets(data.read(), where="the emulator")
-    assert SECRETS
+        )
+        _run(env, 0, "plan", "token-api", "--env", "sandbox")  # a saved plan and its summary
+        _run(env, 0, "apply", "token-api", "--env", "sandbox", "--auto-approve", "--output", "json")
+        _run(env, 0, "list", "--env", "sandbox", "--output", "json")
+        _run(env, 0, "validate")
+        assert "token-api" in _repositories(moto.endpoint)
+        state = _state(moto.endpoint, "ecr/sandbox/terraform.tfstate")
+        assert state and b"token-api" in state
+        assert_no_secrets(state, where="the Terraform state")
+        # The emulator's whole memory: nothing ecrctl or terraform sent it holds a credential.
+        with urllib.request.urlopen(f"{moto.endpoint}/moto-api/data.json", timeout=10) as data:
+            assert_no_secrets(data.read(), where="the emulator")
+    # Catalog, tfvars, Backstage entities, saved plans and their summaries, terraform's data
+    # directory: every file under the repository.
+    files = list(tree_files(repo.root))
+    assert any(p.name.endswith(".tfplan.json") for p in files)  # the plan summaries are there
+    assert_no_secrets(*(p.read_bytes() for p in files), where="the repository")
 
 
 # -- decommission ------------------------------------------------------------------------------
 
 
 def _big_manifest(layers: int) -> str:
-    import hashlib
-
     def blob(i: int) -> str:
         return "sha256:" + hashlib.sha256(str(i).encode()).hexdigest()
 
@@ -484,7 +513,6 @@ def _big_manifest(layers: int) -> str:
 
 def _limit_file_size(limit: int) -> Any:
     """A preexec_fn: files the child writes may not grow past `limit` bytes (EFBIG after)."""
-    import resource
 
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -495,22 +523,23 @@ def _limit_file_size(limit: int) -> Any:
 def test_decommission_whose_backup_fails_half_way_destroys_and_changes_nothing(
     local: Workspace, env: dict[str, str], emulator_endpoint: str
 ) -> None:
-    import hashlib
-    import subprocess
-
-    from .adversarial import ECRCTL
-
     _create(env, "legacy-api")
     _apply(env, 0, "legacy-api")
     ecr = boto(emulator_endpoint, "ecr")
     pushed = {}
-    for tag, manifest in (("small", _big_manifest(1)), ("big", _big_manifest(6000))):
+    limit = 256 * 1024
+    small, big = _big_manifest(1), _big_manifest(6000)
+    # The bundle writes the catalog and tfvars entries, the state, the repository and its
+    # policies first, every one far below the limit, then the image manifests: only the big
+    # one passes the limit, so the write fails after the others were written.
+    assert len(small) < limit < len(big)
+    for tag, manifest in (("small", small), ("big", big)):
         digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         ecr.put_image(
             repositoryName="legacy-api", imageManifest=manifest, imageTag=tag, imageDigest=digest
         )
         pushed[digest] = tag
-    before_files = _catalog_and_envs(local.root)
+    before_files = managed_files(local.root)
     before_state = _state(emulator_endpoint)
     backups = local.root / "backups"
 
@@ -533,16 +562,15 @@ def test_decommission_whose_backup_fails_half_way_destroys_and_changes_nothing(
         capture_output=True,
         text=True,
         timeout=600,
-        preexec_fn=_limit_file_size(256 * 1024),
+        preexec_fn=_limit_file_size(limit),
     )
     failed = _checked(Run(proc.returncode, proc.stdout, proc.stderr), 1, "decommission")
     assert "could not write the backup" in _error(failed)
     assert "File too large" in _error(failed) and "nothing was changed" in failed.stderr
-    assert _catalog_and_envs(local.root) == before_files
+    assert managed_files(local.root) == before_files
     assert _state(emulator_endpoint) == before_state
     assert "legacy-api" in _repositories(emulator_endpoint)
     images = ecr.describe_images(repositoryName="legacy-api")["imageDetails"]
     assert {i["imageDigest"] for i in images} == set(pushed)
-    assert not [p for p in backups.rglob("*") if p.is_file()] if backups.exists() else True
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(backups)
+    # No bundle, and no partial one: a bundle directory that exists is a complete one.
+    assert not any(p.is_file() for p in backups.rglob("*"))
