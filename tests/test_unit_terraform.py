@@ -70,6 +70,40 @@ def test_failure_carries_command_exit_code_and_diagnostics(
     assert "Saved plan is stale" in err.message and err.hint and "plan again" in err.hint
 
 
+def test_a_state_terraform_could_not_save_is_flagged(repo: Workspace, fp: FakeProcess) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings())
+    diags = [
+        {"severity": "error", "summary": "creating KMS Key: connect: connection refused"},
+        {
+            "severity": "error",
+            "summary": "Failed to save state",
+            "detail": "Error saving state: failed to upload state",
+        },
+        {
+            "severity": "error",
+            "summary": "Failed to persist state to backend",
+            "detail": "The error shown above has prevented Terraform from writing the updated"
+            " state to the configured backend.",
+        },
+    ]
+    stdout = "".join(json.dumps({"type": "diagnostic", "diagnostic": d}) + "\n" for d in diags)
+    fp.register(["terraform", "apply", fp.any()], stdout=stdout, returncode=1)
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    assert info.value.state_saved is False
+    assert "errored.tfstate" in (info.value.hint or "")
+    assert info.value.message.startswith("terraform apply failed (exit 1): creating KMS Key")
+
+    fp.register(
+        ["terraform", "apply", fp.any()],
+        stdout=json.dumps({"type": "diagnostic", "diagnostic": diags[0]}) + "\n",
+        returncode=1,
+    )
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    assert info.value.state_saved is True
+
+
 def test_lock_failure_names_the_holder(repo: Workspace, fp: FakeProcess) -> None:
     tf = Terraform(repo, "dev", ENV, Settings())
     text = (
