@@ -38,12 +38,20 @@ class TerraformError(EcrctlError):
     exit_code = EXIT_BACKEND
 
     def __init__(
-        self, message: str, command: list[str], returncode: int, tail: str, hint: str | None = None
+        self,
+        message: str,
+        command: list[str],
+        returncode: int,
+        tail: str,
+        hint: str | None = None,
+        state_saved: bool = True,
     ) -> None:
         super().__init__(message, hint)
         self.command = command
         self.returncode = returncode
         self.tail = tail
+        # False when terraform could not write the state to the backend (errored.tfstate).
+        self.state_saved = state_saved
 
 
 class AwsError(EcrctlError):

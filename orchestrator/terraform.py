@@ -276,7 +276,10 @@ class Terraform:
                     result.messages.append(message)
                     self._report(message, collect_applied, collect_started)
 
-        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err_file:
+        with (
+            tempfile.TemporaryFile(mode="w+", encoding="utf-8") as err_file,
+            _PassInterrupts() as interrupts,
+        ):
             try:
                 proc = subprocess.Popen(
                     cmd,
@@ -301,14 +304,13 @@ class Terraform:
                     "",
                     "install terraform >= 1.10 or set ECRCTL_TERRAFORM to its path",
                 ) from None
-            try:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    take(line)
-                result.returncode = proc.wait()
-            except KeyboardInterrupt:
-                _stop(proc, take)
-                raise Interrupted(f"interrupted during {what}") from None
+            interrupts.attach(proc)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                take(line)
+            result.returncode = proc.wait()
+            if interrupts.received:
+                raise Interrupted(f"interrupted during {what}")
             err_file.seek(0)
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
@@ -368,28 +370,56 @@ def _decode(line: str) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
-def _stop(proc: subprocess.Popen[str], take: Callable[[str], None]) -> None:
-    """Ask terraform to stop as it would on one Ctrl-C: it finishes what is in flight, saves the
-    state and releases the lock. Read what it still reports (what completed; and a full pipe
-    would block it) until it exits; kill it after 120 seconds. Ctrl-C again passes it on.
+class _PassInterrupts:
+    """While terraform runs, Ctrl-C is passed to terraform instead of raising KeyboardInterrupt.
+
+    A KeyboardInterrupt raised while ecrctl reads terraform's output drops the lines being read
+    (what terraform started and completed), and the report after an interrupt is made of those
+    lines. So the handler only passes the signal on: the first asks terraform to stop as on one
+    Ctrl-C (it finishes what is in flight, saves the state, releases the lock) and ecrctl reads
+    everything it still reports; a second makes terraform exit at once. Terraform is killed if
+    it has not exited 120 s after the first. Outside the main thread (which alone receives
+    signals) nothing changes.
     """
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    timer = threading.Timer(120, proc.kill)
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        while True:
-            try:
-                for line in proc.stdout:
-                    take(line)
-                break
-            except KeyboardInterrupt:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGINT)
-        proc.wait()
-    finally:
-        timer.cancel()
+
+    def __init__(self) -> None:
+        self.received = 0
+        self._proc: subprocess.Popen[str] | None = None
+        self._timer: threading.Timer | None = None
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _PassInterrupts:
+        with contextlib.suppress(ValueError):  # ValueError: not the main thread
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+            self._installed = True
+        return self
+
+    def attach(self, proc: subprocess.Popen[str]) -> None:
+        """From now on pass interrupts to `proc`, and any that came while it was starting."""
+        self._proc = proc
+        for _ in range(self.received):
+            self._pass()
+
+    def _on_interrupt(self, _signum: int, _frame: Any) -> None:
+        self.received += 1
+        if self._proc is not None:
+            self._pass()
+
+    def _pass(self) -> None:
+        assert self._proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.send_signal(signal.SIGINT)
+        if self._timer is None:
+            self._timer = threading.Timer(120, self._proc.kill)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def interrupted_apply(planned: list[str], started: list[str], applied: list[str]) -> str:
@@ -480,7 +510,8 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
     squashed = " ".join(text.split())
     tail = squashed if len(squashed) <= 600 else squashed[:600] + " ..."
     hint = None
-    if "failed to persist state" in text.lower():
+    state_saved = "failed to persist state" not in text.lower()
+    if not state_saved:
         # The backend went away mid-apply: the only record of what was applied is a local file.
         hint = (
             f"terraform could not save the state of {env} and wrote it to"
@@ -520,5 +551,10 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"
     return TerraformError(
-        f"{what} failed (exit {result.returncode}): {tail}", cmd, result.returncode, tail, hint
+        f"{what} failed (exit {result.returncode}): {tail}",
+        cmd,
+        result.returncode,
+        tail,
+        hint,
+        state_saved,
     )

@@ -257,9 +257,11 @@ def apply(
     terraform.init()
     try:
         applied = terraform.apply(result.plan_file, [c.address for c in result.changes])
-    except TerraformError:
+    except TerraformError as exc:
         # A partial apply still changed the registry: record what exists, then report the failure.
-        _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+        # Unless the backend never got the state: it has nothing new, and it may be down (retries).
+        if exc.state_saved:
+            _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
         raise
     return _synced(ApplyResult(result, tuple(applied)), ws, env, terraform, sync, progress)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from pytest_subprocess import FakeProcess
 
 from orchestrator import workflows
-from orchestrator.errors import TerraformError
+from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.terraform import Settings, Terraform
 from orchestrator.workspace import Workspace
 
@@ -68,6 +70,40 @@ def test_failure_carries_command_exit_code_and_diagnostics(
     err = info.value
     assert err.exit_code == 3 and err.returncode == 1 and err.command[:2] == ["terraform", "apply"]
     assert "Saved plan is stale" in err.message and err.hint and "plan again" in err.hint
+
+
+def test_a_state_terraform_could_not_save_is_flagged(repo: Workspace, fp: FakeProcess) -> None:
+    tf = Terraform(repo, "dev", ENV, Settings())
+    diags = [
+        {"severity": "error", "summary": "creating KMS Key: connect: connection refused"},
+        {
+            "severity": "error",
+            "summary": "Failed to save state",
+            "detail": "Error saving state: failed to upload state",
+        },
+        {
+            "severity": "error",
+            "summary": "Failed to persist state to backend",
+            "detail": "The error shown above has prevented Terraform from writing the updated"
+            " state to the configured backend.",
+        },
+    ]
+    stdout = "".join(json.dumps({"type": "diagnostic", "diagnostic": d}) + "\n" for d in diags)
+    fp.register(["terraform", "apply", fp.any()], stdout=stdout, returncode=1)
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    assert info.value.state_saved is False
+    assert "errored.tfstate" in (info.value.hint or "")
+    assert info.value.message.startswith("terraform apply failed (exit 1): creating KMS Key")
+
+    fp.register(
+        ["terraform", "apply", fp.any()],
+        stdout=json.dumps({"type": "diagnostic", "diagnostic": diags[0]}) + "\n",
+        returncode=1,
+    )
+    with pytest.raises(TerraformError) as info:
+        tf.apply(Path("/tmp/p.tfplan"))
+    assert info.value.state_saved is True
 
 
 def test_lock_failure_names_the_holder(repo: Workspace, fp: FakeProcess) -> None:
@@ -185,3 +221,63 @@ def test_apply_refuses_a_saved_plan_changed_after_planning(
     result = cli(capsys, "apply", "--env", "dev", "--plan", str(plan))
     assert result.code == 1 and "changed after ecrctl planned it" in result.stderr
     assert workflows  # the core is what refused: no terraform was needed
+
+
+FAKE_TERRAFORM = """\
+import json, os, signal, sys
+
+stopping = False
+
+
+def stop(*_):
+    global stopping
+    stopping = True
+
+
+signal.signal(signal.SIGINT, stop)
+completed = open(os.environ["FAKE_COMPLETED"], "w")
+
+
+def apply(i):
+    for kind in ("apply_start", "apply_complete"):
+        hook = {"resource": {"addr": f"r{i}"}}
+        print(json.dumps({"type": kind, "@message": f"r{i}: {kind}", "hook": hook}), flush=True)
+    completed.write(f"r{i}\\n")
+    completed.flush()
+
+
+i = 0
+while not stopping:
+    apply(i)
+    i += 1
+    if i == 40:  # Ctrl-C for ecrctl while this output streams
+        os.kill(os.getppid(), signal.SIGINT)
+apply(i)  # what was in flight when the interrupt came
+sys.exit(1)
+"""
+
+
+def test_ctrl_c_while_terraform_reports_progress_loses_none_of_it(
+    repo: Workspace, tmp_path: Path
+) -> None:
+    """The report after Ctrl-C is read from terraform's output: every line of it must arrive.
+
+    The fake terraform interrupts ecrctl (this process) while it streams, then stops once ecrctl
+    passes the interrupt on. A KeyboardInterrupt inside a read of the pipe drops what that read
+    held; many trials, because where the interrupt lands varies.
+    """
+    binary = tmp_path / "terraform"
+    binary.write_text(f"#!{sys.executable}\n{FAKE_TERRAFORM}")
+    binary.chmod(0o755)
+    completed = tmp_path / "completed"
+    env = {**ENV, "FAKE_COMPLETED": str(completed)}
+    tf = Terraform(repo, "dev", env, Settings(binary=str(binary)))
+    for _trial in range(30):
+        with pytest.raises(Interrupted) as info:
+            tf.apply(Path("/tmp/p.tfplan"), ["r0"])
+        report = re.match(
+            r"interrupted during terraform apply; applied before stopping: (.*?);",
+            info.value.message,
+        )
+        assert report, info.value.message
+        assert report.group(1).split(", ") == completed.read_text().split()
