@@ -93,11 +93,19 @@ def _split(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[str]]:
     return proper, sorted(set(files) - set(proper))
 
 
-def _kill_when_writing(proc: subprocess.Popen[str], dirs: list[Path], limit: float) -> None:
-    """Kill -9 as soon as a temporary file appears beside a managed file: mid-write."""
+def _temporary(directory: Path) -> set[str]:
+    return {n for n in os.listdir(directory) if TEMPORARY.match(n)}
+
+
+def _kill_when_writing(proc: subprocess.Popen[str], directory: Path, limit: float) -> None:
+    """Kill -9 as soon as a new temporary file appears in `directory`: inside that write.
+
+    Earlier killed writes may have left theirs: only a new one counts.
+    """
+    before = _temporary(directory)
     deadline = time.monotonic() + limit
     while proc.poll() is None and time.monotonic() < deadline:
-        if any(TEMPORARY.match(n) for d in dirs for n in os.listdir(d)):
+        if _temporary(directory) - before:
             break
         time.sleep(0.0005)
     with contextlib.suppress(ProcessLookupError):
@@ -111,7 +119,8 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
 
     Random moments mostly land before or after the writes, which take a few milliseconds of a
     run; the delay adapts towards the moment of writing (killed before it: later; after: sooner).
-    Watching for ecrctl's temporary file lands the kill inside the write itself.
+    Watching for ecrctl's temporary file lands the kill inside the write itself, of the catalog
+    (written first) or of the tfvars (written second, after the catalog is already new).
     """
     env = ecrctl_env(repo.root)
     tiers = policy.load_tiers(repo.tiers_file)
@@ -139,8 +148,8 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
         new_tf = tfvars.parse(old_tf, repo.tfvars_file("local"), "local").with_entry(request)
 
         proc = _start(env, _create_args(name, risk=request.risk))
-        if trial % 2:
-            _kill_when_writing(proc, watched, limit=30)
+        if trial % 2:  # inside the catalog's write, or the tfvars' (written second)
+            _kill_when_writing(proc, watched[trial % 4 // 2], limit=30)
         else:
             time.sleep(delay * rng.uniform(0.7, 1.3))
             with contextlib.suppress(ProcessLookupError):
