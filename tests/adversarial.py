@@ -184,33 +184,61 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` itself listens on TCP `port` (read from /proc)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return True
+    return False
+
+
 class Moto:
-    """A private moto server on 127.0.0.1 that a test may stop (the session one stays up)."""
+    """A private moto server on 127.0.0.1 that a test may stop (the session one stays up).
+
+    A free port can be taken by another process (another test run, a benchmark) before moto
+    binds it; that process would then answer in moto's place. So the server counts as up only
+    once this moto process listens on the port itself, and a moto that could not bind is
+    started again on another port.
+    """
 
     def __init__(self, auth: bool = False) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         if auth:
             # moto then checks every request's credentials as AWS does, and knows none.
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            env={**env, "AWS_ENDPOINT_URL": self.endpoint},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        for _attempt in range(3):
+            self.port = free_port()
+            self.endpoint = f"http://127.0.0.1:{self.port}"
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                env={**env, "AWS_ENDPOINT_URL": self.endpoint},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
-        def up() -> bool:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1).close()
-                return True
-            except OSError:
-                return self.proc.poll() is not None
+            def up() -> bool:
+                if self.proc.poll() is not None:
+                    return True  # it exited: the port was taken
+                if not listens(self.proc.pid, self.port):
+                    return False
+                try:
+                    urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1).close()
+                    return True
+                except OSError:
+                    return False
 
-        if not wait_for(up, 30, 0.1) or self.proc.poll() is not None:
+            if wait_for(up, 30, 0.1) and self.proc.poll() is None:
+                return
             self.stop()
-            raise RuntimeError("private moto server did not start")
+        raise RuntimeError("private moto server did not start")
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
