@@ -190,10 +190,10 @@ def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequ
 
     Remembered: a command that edits one entry reads every other entry again to check its write.
     """
-    key, *lines, _close = chunk.splitlines()
+    key, *lines = chunk.splitlines()
     name = hcl.unquote(key[2:-4])  # `  "NAME" = {`
-    fields = [_CANONICAL_FIELD.fullmatch(line) for line in lines]
-    if name is None or not all(fields):
+    fields = [_CANONICAL_FIELD.fullmatch(line) for line in lines[:-1]]  # the last closes it
+    if name is None or not lines or not all(fields):
         return None
     value = {m.group(1): _canonical_value(m.group(2)[1:]) for m in fields if m}
     try:

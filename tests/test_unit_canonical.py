@@ -102,6 +102,8 @@ CATALOG_EDITS = [
     ("      image_scanning: true", "      image_scanning: yes"),
     ('      risk: "low"', '      risk:  "low"'),  # two spaces
     ('  "beta-api":', '  "alpha":'),  # a duplicate name
+    ('  "beta-api":\n', '  "beta-api":\n  "beta-api":\n'),  # a key line twice
+    ("    access:\n", "    access:\n" * 2),
     ('version: "1.0"', "version: 1.0"),
     ("# ECR registry", "  # ECR registry"),  # an indented comment
     ('"Ångström', '"\\xc5ngström'),  # the same value, escaped as ecrctl does not write it
@@ -115,12 +117,19 @@ def test_fast_catalog_reader_steps_aside_for_hand_edits(old: str, new: str) -> N
     assert old in cat_text
     edited = cat_text.replace(old, new, 1)
     assert catalog._parse_canonical(edited, CATALOG, TIERS) is None
-    # What the full reader makes of it stands: a duplicate is refused naming its line.
+    # What the full reader makes of it stands, a refusal naming the line included.
+    assert _outcome(catalog.parse, edited) == _outcome(catalog._parse_yaml, edited)
     if new.startswith('  "alpha"'):
-        with pytest.raises(UserError, match=r"ecr-catalog.yaml:\d+: key 'alpha' appears twice"):
-            catalog.parse(edited, CATALOG, TIERS)
-    else:
-        assert catalog.parse(edited, CATALOG, TIERS) == catalog._parse_yaml(edited, CATALOG, TIERS)
+        assert "ecr-catalog.yaml:26: key 'alpha' appears twice" in str(
+            _outcome(catalog.parse, edited)
+        )
+
+
+def _outcome(read: Any, text: str) -> Any:
+    try:
+        return read(text, CATALOG, TIERS)
+    except UserError as exc:
+        return exc.message
 
 
 TFVARS_EDITS = [
@@ -130,6 +139,8 @@ TFVARS_EDITS = [
     ('  "beta-api" = {', '  "alpha" = {'),  # a duplicate name
     ('"Ångström', '"\\u00c5ngström'),  # the same value, escaped as ecrctl does not write it
     ("\n}\n", "\n}\n\n# trailing\n"),
+    ('  "beta-api" = {\n', '  "beta-api" = {\n  "beta-api" = {\n'),  # a key line twice
+    ('    risk            = "low"\n', '    risk            = "low"\n' * 2),
     ('aws_region  = "us-east-1"', 'ecr_repositories = {}\naws_region  = "us-east-1"'),
 ]
 
