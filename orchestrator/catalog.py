@@ -368,7 +368,7 @@ def _canonical_value(token: str) -> Any:
         return [_unquote(m.group()) for m in _QUOTED.finditer(token)]
     if token == "true":
         return True
-    return int(token) if token.isdigit() else None
+    return int(token) if token.isascii() and token.isdigit() else None
 
 
 def _canonical_fields(chunk: str) -> dict[str, Any] | None:

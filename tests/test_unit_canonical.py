@@ -99,6 +99,7 @@ CATALOG_EDITS = [
     ('      owner: "app-team-a"', "      owner: app-team-a"),  # plain scalar
     ('      owner: "app-team-a"', "      owner: 'app-team-a'"),  # single quotes
     ("        keep_image_count: 20", "        keep_image_count: 020"),  # octal to YAML 1.1
+    ("        keep_image_count: 20", "        keep_image_count: ²0"),  # a digit, not ASCII
     ("      image_scanning: true", "      image_scanning: yes"),
     ('      risk: "low"', '      risk:  "low"'),  # two spaces
     ('  "beta-api":', '  "alpha":'),  # a duplicate name
