@@ -136,9 +136,9 @@ def _parse_hcl(text: str, path: Path, env: str) -> Tfvars:
 # map go through the HCL reader, as does any file that is not in this form.
 
 _CANONICAL_OPEN = re.compile(rf"^{VARIABLE} = \{{\n", re.MULTILINE)
-_CANONICAL_ITEM = re.compile(r'^  ("(?:[^"\\\n]|\\.)*") = \{\n', re.MULTILINE)
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')  # one string literal, escapes included
+_CANONICAL_ITEM = re.compile(rf"^  ({_STRING.pattern}) = \{{\n", re.MULTILINE)
 _CANONICAL_FIELD = re.compile(r"    ([a-z_]+) +=( .*)")
-_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 
 def _canonical_value(token: str) -> str | list[str | None] | None:
