@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ECRCTL_PROVIDER_MIRROR ?= $(shell scripts/find-provider-mirror)
 export ECRCTL_PROVIDER_MIRROR
 
-.PHONY: install test lint unit e2e demo demo-down bench clean
+.PHONY: install test lint unit integration e2e demo demo-down bench clean
 # Backstage's own entity validator (@backstage/catalog-model), used by the tests.
 NODE_VALIDATOR := tests/backstage/node_modules/.installed
 
@@ -30,11 +30,15 @@ lint: install
 test: install lint $(NODE_VALIDATOR)
 	$(BIN)/pytest -q
 
-unit: install $(NODE_VALIDATOR)
-	$(BIN)/pytest -q -m "not e2e"
+# A test's kind is its directory (tests/unit, tests/integration, tests/e2e); see README.
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install $(NODE_VALIDATOR)
+	$(BIN)/pytest -q tests/integration
 
 e2e: install $(NODE_VALIDATOR)
-	$(BIN)/pytest -q -m e2e
+	$(BIN)/pytest -q tests/e2e
 
 bench: install
 	$(BIN)/python bench/run.py --sizes 10,100,1000 --repeats 3
@@ -45,5 +49,7 @@ demo: install
 demo-down: install
 	ECRCTL_ROOT=$(CURDIR)/.ecrctl/demo $(BIN)/ecrctl local down
 
+# Stop the demo emulator first: deleting its pid file would leave moto listening on its port.
 clean:
+	if [ -x $(BIN)/ecrctl ] && [ -d .ecrctl/demo ]; then ECRCTL_ROOT=$(CURDIR)/.ecrctl/demo $(BIN)/ecrctl local down; fi
 	rm -rf .ecrctl .pytest_cache .mypy_cache .ruff_cache

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import catalog, emulator, policy, tfvars, workflows
+from orchestrator.adapters import emulator
+from orchestrator.adapters.terraform import Terraform
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest
-from orchestrator.terraform import Terraform
-from orchestrator.workspace import Workspace, atomic_write
+from orchestrator.ops import workflows
+from orchestrator.rules import policy
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = emulator.LOCAL_ENV

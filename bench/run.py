@@ -42,8 +42,10 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import fleet, report
-from orchestrator import emulator, tfvars, workflows
-from orchestrator.workspace import Workspace, atomic_write
+from orchestrator.adapters import emulator
+from orchestrator.files import tfvars
+from orchestrator.files.workspace import Workspace, atomic_write
+from orchestrator.ops import workflows
 
 REPO = fleet.REPO
 ENV = fleet.ENV

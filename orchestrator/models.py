@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import EcrctlError
+from orchestrator.errors import EcrctlError
 
 RISKS = ("low", "medium", "high")
 STATUSES = ("active", "deprecated", "decommissioned")

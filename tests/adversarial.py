@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .helpers import REPO
+from tests.helpers import REPO
 
 ECRCTL = str(Path(sys.executable).with_name("ecrctl"))
 # Values that must never show up in any output, file or state ecrctl writes.

@@ -82,3 +82,19 @@ def catalog_entities(catalog_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
 def all_entities(catalog_dir: Path) -> list[dict[str, Any]]:
     return [e for docs in catalog_entities(catalog_dir).values() for e in docs]
+
+
+def assert_relations_resolve(entities: list[dict[str, Any]], refs: list[str]) -> None:
+    """Every system, domain and dependency named exists in the catalog (owners live elsewhere)."""
+    known = set(refs)
+    for entity in entities:
+        spec = entity.get("spec", {})
+        wanted = [("system", spec["system"])] if "system" in spec else []
+        wanted += [("domain", spec["domain"])] if "domain" in spec else []
+        wanted += [("", r) for r in spec.get("dependsOn", []) + spec.get("dependencyOf", [])]
+        for kind, ref in wanted:
+            if ":" not in ref:
+                ref = f"{kind}:{ref}"
+            kind_part, name = ref.split(":", 1)
+            full = f"{kind_part.lower()}:{name if '/' in name else 'default/' + name}"
+            assert full in known, f"{entity['metadata']['name']} refers to missing {full}"

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator import emulator as emulator_mod
-from orchestrator import terraform as terraform_mod
-from orchestrator.workspace import Workspace
-
-from .helpers import build_repo_tree
+from orchestrator.adapters import emulator as emulator_mod
+from orchestrator.adapters import terraform as terraform_mod
+from orchestrator.files.workspace import Workspace
+from tests.helpers import build_repo_tree
 
 # terraform subcommands that reach the backend or AWS (fmt, validate, console, version do not).
 NETWORK_SUBCOMMANDS = {
@@ -36,6 +35,29 @@ NETWORK_SUBCOMMANDS = {
     "taint",
     "untaint",
 }
+
+
+TESTS = Path(__file__).resolve().parent
+# A test's kind is its directory, and each kind is held to what it may run (see the README):
+# unit runs no process at all, integration runs local tools (terraform without AWS, node, git,
+# actionlint, ecrctl itself) but no emulator, e2e runs the real terraform against the emulator.
+KINDS = ("unit", "integration", "e2e")
+EMULATOR_FIXTURES = {"emulator_endpoint"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(TESTS).parts
+        kind = parts[0] if len(parts) > 1 and parts[0] in KINDS else None
+        if kind is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(KINDS)}}}/")
+        uses_emulator = EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_emulator and kind != "e2e":
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the emulator ({', '.join(sorted(uses_emulator))}):"
+                " move it to tests/e2e/"
+            )
+        item.add_marker(getattr(pytest.mark, kind))
 
 
 def _is_loopback(host: str) -> bool:

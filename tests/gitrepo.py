@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.workspace import Workspace
+from orchestrator.files.workspace import Workspace
 
 
 def git(ws: Workspace, *args: str) -> str:

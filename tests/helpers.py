@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.catalog import NEW_CATALOG
 from orchestrator.cli import run
+from orchestrator.files.catalog import NEW_CATALOG
 
 REPO = Path(__file__).resolve().parents[1]
 

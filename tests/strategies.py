@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from orchestrator import policy
+from orchestrator.rules import policy
 
 # Letters that Unicode normalisation (NFC) changes: Terraform reads every string as NFC.
 NOT_NFC = ["\u212b", "\u2126", "\u212a", "\uf900", "\U0002f800", "\u1100\u1161", "\u0958"]

@@ -1,4 +1,4 @@
-"""The ecrctl command line: one thin layer over orchestrator.workflows.
+"""The ecrctl command line: one thin layer over orchestrator.ops.workflows.
 
 Each command imports the core it calls inside its function: Typer builds every command on every
 run, so a module-level import would make `ecrctl create` pay for terraform, boto3 and the YAML
@@ -13,8 +13,8 @@ import traceback
 
 import typer
 
-from ..errors import EXIT_INTERRUPTED, EcrctlError
-from . import catalog, ci, lifecycle, local, registry
+from orchestrator.cli import catalog, ci, lifecycle, local, registry
+from orchestrator.errors import EXIT_INTERRUPTED, EcrctlError
 
 EXIT_UNEXPECTED = 70
 

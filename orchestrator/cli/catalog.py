@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from ..workspace import find_workspace
-from . import render
-from .options import EnvOpt, Output, OutputOpt
+from orchestrator.cli import render
+from orchestrator.cli.options import EnvOpt, Output, OutputOpt
+from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
-    from ..models import SyncResult
+    from orchestrator.models import SyncResult
 
 app = typer.Typer(
     help="The Backstage catalog (catalog/), written from Terraform state.", no_args_is_help=True
@@ -49,7 +49,7 @@ def sync(
     Examples: ecrctl catalog sync --env dev
               ecrctl catalog sync --env prod --region eu-west-2 --check
     """
-    from .. import sync as core
+    from orchestrator.ops import sync as core
 
     ws = find_workspace()
     ws.env_dir(env)

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import EcrctlError, PlanRefused, UserError
-from ..workspace import find_workspace
-from . import render
-from .options import EnvOpt, LockTimeoutOpt, Output, OutputOpt, lock_timeout
+from orchestrator.cli import render
+from orchestrator.cli.options import EnvOpt, LockTimeoutOpt, Output, OutputOpt, lock_timeout
+from orchestrator.errors import EcrctlError, PlanRefused, UserError
+from orchestrator.files.workspace import find_workspace
 
 EXIT_DRIFT = 4  # drift found: distinct from 1 (invalid input) and 3 (terraform or AWS failed)
 
@@ -50,7 +50,7 @@ SummaryOpt = Annotated[
 
 
 def _publish(summary: str, summary_file: Path | None) -> None:
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     for path in core.publish(summary, summary_file).files:
         render.note(f"summary written to {path}")
@@ -58,7 +58,7 @@ def _publish(summary: str, summary_file: Path | None) -> None:
 
 def _refused(exc: EcrctlError, summary_file: Path | None, out_dir: Path | None = None) -> None:
     """A refusal, as the PR comment shows it: to --summary-file, the step summary, out_dir."""
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     summary = core.render_failure(exc.message, exc.hint)
     _publish(summary, summary_file)
@@ -81,7 +81,7 @@ def changes(
 
     Example: ecrctl ci changes --base origin/development --output json
     """
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     ws = find_workspace()
     try:
@@ -130,7 +130,7 @@ def plan(
 
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
     """
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     ws = find_workspace()
     try:
@@ -198,7 +198,7 @@ def apply(
 
     Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env dev --reviewed reviewed/
     """
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
@@ -247,7 +247,7 @@ def report(
 
     Example: ecrctl ci report artifacts/ --summary-file comment.md
     """
-    from .. import ci as core
+    from orchestrator.ci import pipeline as core
 
     found = core.load_records(records)
     refusals = core.load_refusals(records)
@@ -275,8 +275,8 @@ def drift(
 
     Example: ecrctl drift --env prod --output json
     """
-    from .. import ci as core
-    from .. import drift as drift_core
+    from orchestrator.ci import pipeline as core
+    from orchestrator.ops import drift as drift_core
 
     ws = find_workspace()
     with lock_timeout(lock_timeout_), render.Progress() as progress:
@@ -309,7 +309,7 @@ def unlock(
 
     Example: ecrctl unlock prod 7c0a8b4e-2f7e-4a47-9d51-0f4c4a3c2a10
     """
-    from .. import workflows
+    from orchestrator.ops import workflows
 
     ws = find_workspace()
     ws.env_dir(env)

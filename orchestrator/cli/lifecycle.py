@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..ecr import DEFAULT_ACTIVE_DAYS
-from ..errors import UserError
-from ..workspace import find_workspace
-from . import render
-from .options import AutoApproveOpt, EnvOpt, Output, OutputOpt
+from orchestrator.adapters.ecr import DEFAULT_ACTIVE_DAYS
+from orchestrator.cli import render
+from orchestrator.cli.options import AutoApproveOpt, EnvOpt, Output, OutputOpt
+from orchestrator.errors import UserError
+from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
-    from .. import decommission as core
+    from orchestrator.lifecycle import decommission as core
 
 STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
 
@@ -104,7 +104,7 @@ def decommission(
     Examples: ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --dry-run
               ecrctl decommission web-frontend --env dev --reason "replaced by web-next" --auto-approve
     """
-    from .. import decommission as core
+    from orchestrator.lifecycle import decommission as core
 
     ask = _require_confirmation(auto_approve, dry_run, "decommission")
     ws = find_workspace()
@@ -161,7 +161,7 @@ def restore(
 
     Example: ecrctl restore backups/dev/web-frontend/20260301T101500Z --auto-approve
     """
-    from .. import decommission as core
+    from orchestrator.lifecycle import decommission as core
 
     ask = _require_confirmation(auto_approve, dry_run, "restore")
     ws = find_workspace()

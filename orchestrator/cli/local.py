@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from .. import emulator
-from ..workspace import find_workspace
-from . import render
-from .options import Output, OutputOpt
+from orchestrator.adapters import emulator
+from orchestrator.cli import render
+from orchestrator.cli.options import Output, OutputOpt
+from orchestrator.files.workspace import find_workspace
 
 app = typer.Typer(
     help="Run the local AWS emulator (moto's server on 127.0.0.1) for --env local.",

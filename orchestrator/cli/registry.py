@@ -10,11 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import CatalogSyncFailed, PlanRefused, UserError
-from ..workspace import find_workspace
-from . import catalog as catalog_cli
-from . import render
-from .options import (
+from orchestrator.cli import catalog as catalog_cli
+from orchestrator.cli import render
+from orchestrator.cli.options import (
     AutoApproveOpt,
     EnvOpt,
     LockTimeoutOpt,
@@ -25,9 +23,11 @@ from .options import (
     PlanFileOpt,
     lock_timeout,
 )
+from orchestrator.errors import CatalogSyncFailed, PlanRefused, UserError
+from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
-    from ..models import PlanResult
+    from orchestrator.models import PlanResult
 
 
 def create(
@@ -74,7 +74,8 @@ def create(
 
     Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
     """
-    from .. import policy, workflows
+    from orchestrator.ops import workflows
+    from orchestrator.rules import policy
 
     ws = find_workspace()
     ws.env_dir(env)
@@ -126,7 +127,7 @@ def plan(
 
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
-    from .. import workflows
+    from orchestrator.ops import workflows
 
     ws = find_workspace()
     ws.env_dir(env)
@@ -170,7 +171,7 @@ def apply(
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
     """
-    from .. import workflows
+    from orchestrator.ops import workflows
 
     if not env:
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
@@ -220,7 +221,7 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
 
     Example: ecrctl list --env dev --output json
     """
-    from .. import workflows
+    from orchestrator.ops import workflows
 
     ws = find_workspace()
     ws.env_dir(env)
@@ -253,7 +254,7 @@ def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> Non
 
     Example: ecrctl validate --env dev
     """
-    from .. import workflows
+    from orchestrator.ops import workflows
 
     ws = find_workspace()
     problems = workflows.validate(ws, env)

@@ -1,0 +1,1 @@
+"""Everything outside the process: terraform, Terraform state, AWS, git, the emulator."""

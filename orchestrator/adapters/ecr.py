@@ -1,0 +1,341 @@
+"""The few boto3 calls ecrctl makes itself: the active-use check, backup reads, emptying a
+repository before its destroy, and putting saved manifests back on restore.
+
+Everything else about a repository (settings, policies, tags) is Terraform's. Every AWS failure
+becomes an AwsError (exit 3) in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.adapters.environments import process_environ
+from orchestrator.errors import AwsError
+from orchestrator.files.workspace import Workspace
+
+DEFAULT_ACTIVE_DAYS = 30
+BATCH = 100  # batch_get_image and batch_delete_image take at most 100 image IDs
+# Ask for every manifest type so that ECR returns each manifest as it was pushed, not converted.
+MANIFEST_MEDIA_TYPES = [
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One image as describe_images reports it."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime | None
+    last_pull: datetime | None  # lastRecordedPullTime; None when never recorded
+
+
+@dataclass(frozen=True)
+class Manifest:
+    digest: str
+    media_type: str
+    manifest: str
+
+
+@dataclass(frozen=True)
+class PutOutcome:
+    digest: str
+    tag: str | None
+    outcome: str  # restored | present | refused
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "tag": self.tag,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The result of the active-use check: images pushed or pulled within the window."""
+
+    window_days: int
+    since: datetime
+    last_push: datetime | None
+    last_pull: datetime | None
+    recent: tuple[tuple[str, str, datetime], ...]  # (digest, "push" | "pull", when)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.recent)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window_days": self.window_days,
+            "since": self.since.isoformat(),
+            "last_push": self.last_push.isoformat() if self.last_push else None,
+            "last_pull": self.last_pull.isoformat() if self.last_pull else None,
+            "active": self.active,
+            "recent": [{"digest": d, "event": e, "at": t.isoformat()} for d, e, t in self.recent],
+        }
+
+
+def activity(images: list[ImageInfo], now: datetime, window_days: int) -> Activity:
+    """Images pushed or pulled at or after `now - window_days` (a time in the future counts too)."""
+    since = now - timedelta(days=window_days)
+    recent: list[tuple[str, str, datetime]] = []
+    for image in images:
+        for event, when in (("push", image.pushed_at), ("pull", image.last_pull)):
+            if when is not None and when >= since:
+                recent.append((image.digest, event, when))
+    pushes = [i.pushed_at for i in images if i.pushed_at is not None]
+    pulls = [i.last_pull for i in images if i.last_pull is not None]
+    return Activity(
+        window_days,
+        since,
+        max(pushes, default=None),
+        max(pulls, default=None),
+        tuple(sorted(recent, key=lambda r: r[2], reverse=True)),
+    )
+
+
+class Ecr:
+    """ECR calls for one environment, on a boto3 client made for it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def repository(self, name: str) -> dict[str, Any] | None:
+        """describe_repositories for one name; None when it does not exist."""
+        try:
+            found = self.client.describe_repositories(repositoryNames=[name])["repositories"]
+        except Exception as exc:
+            if _code(exc) == "RepositoryNotFoundException":
+                return None
+            raise _aws_error("DescribeRepositories", name, exc) from None
+        return dict(found[0]) if found else None
+
+    def images(self, name: str) -> list[ImageInfo]:
+        """Every image of the repository; empty when the repository does not exist."""
+        images: list[ImageInfo] = []
+        try:
+            for page in self.client.get_paginator("describe_images").paginate(repositoryName=name):
+                for detail in page.get("imageDetails", []):
+                    images.append(
+                        ImageInfo(
+                            digest=detail["imageDigest"],
+                            tags=tuple(sorted(detail.get("imageTags") or ())),
+                            pushed_at=detail.get("imagePushedAt"),
+                            last_pull=detail.get("lastRecordedPullTime"),
+                        )
+                    )
+        except Exception as exc:
+            if _code(exc) == "RepositoryNotFoundException":
+                return []
+            raise _aws_error("DescribeImages", name, exc) from None
+        return sorted(images, key=lambda i: (i.pushed_at is None, i.pushed_at, i.digest))
+
+    def repository_policy(self, name: str) -> str | None:
+        return self._optional_text(
+            name, "get_repository_policy", "policyText", "RepositoryPolicyNotFoundException"
+        )
+
+    def lifecycle_policy(self, name: str) -> str | None:
+        return self._optional_text(
+            name, "get_lifecycle_policy", "lifecyclePolicyText", "LifecyclePolicyNotFoundException"
+        )
+
+    def tags(self, arn: str) -> list[dict[str, str]]:
+        try:
+            tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        except Exception as exc:
+            raise _aws_error("ListTagsForResource", arn, exc) from None
+        return sorted(
+            ({"Key": t["Key"], "Value": t["Value"]} for t in tags), key=lambda t: t["Key"]
+        )
+
+    def manifests(self, name: str, digests: list[str]) -> list[Manifest]:
+        """The manifest of every digest, exactly as ECR returns it; any one missing is an error."""
+        found: dict[str, Manifest] = {}
+        for chunk in _chunks(digests):
+            try:
+                response = self.client.batch_get_image(
+                    repositoryName=name,
+                    imageIds=[{"imageDigest": d} for d in chunk],
+                    acceptedMediaTypes=MANIFEST_MEDIA_TYPES,
+                )
+            except Exception as exc:
+                raise _aws_error("BatchGetImage", name, exc) from None
+            for image in response.get("images", []):
+                digest = image["imageId"]["imageDigest"]
+                manifest = image["imageManifest"]
+                media_type = image.get("imageManifestMediaType") or _media_type(manifest)
+                found.setdefault(digest, Manifest(digest, media_type, manifest))
+            failures = response.get("failures", [])
+            if failures:
+                first = failures[0]
+                raise AwsError(
+                    f"ECR BatchGetImage on {name!r} could not read"
+                    f" {first.get('imageId', {}).get('imageDigest', 'an image')}:"
+                    f" {first.get('failureCode')}: {first.get('failureReason')}",
+                    "an image changed while it was read; run the command again",
+                )
+        missing = [d for d in digests if d not in found]
+        if missing:
+            raise AwsError(f"ECR BatchGetImage on {name!r} returned no manifest for {missing[0]}")
+        return [found[d] for d in digests]
+
+    def delete_images(self, name: str, digests: list[str]) -> list[str]:
+        """Delete images by digest (all their tags go with them); returns the digests deleted."""
+        deleted: list[str] = []
+        for chunk in _chunks(digests):
+            try:
+                response = self.client.batch_delete_image(
+                    repositoryName=name, imageIds=[{"imageDigest": d} for d in chunk]
+                )
+            except Exception as exc:
+                raise _aws_error("BatchDeleteImage", name, exc) from None
+            failures = [
+                f for f in response.get("failures", []) if f.get("failureCode") != "ImageNotFound"
+            ]
+            if failures:
+                first = failures[0]
+                raise AwsError(
+                    f"ECR BatchDeleteImage on {name!r} failed for"
+                    f" {first.get('imageId', {}).get('imageDigest', 'an image')}:"
+                    f" {first.get('failureCode')}: {first.get('failureReason')}"
+                )
+            for image_id in response.get("imageIds", []):
+                if image_id.get("imageDigest") not in deleted:
+                    deleted.append(image_id["imageDigest"])
+        return deleted
+
+    def put_image(self, name: str, manifest: Manifest, tag: str | None) -> PutOutcome:
+        """Put one saved manifest back. A registry refusal is reported, not raised."""
+        params: dict[str, Any] = {
+            "repositoryName": name,
+            "imageManifest": manifest.manifest,
+            "imageDigest": manifest.digest,
+        }
+        if manifest.media_type:
+            params["imageManifestMediaType"] = manifest.media_type
+        if tag is not None:
+            params["imageTag"] = tag
+        try:
+            self.client.put_image(**params)
+        except Exception as exc:
+            code = _code(exc)
+            if code == "ImageAlreadyExistsException":
+                return PutOutcome(manifest.digest, tag, "present")
+            if code is None or code in _NOT_REFUSALS:
+                raise _aws_error("PutImage", name, exc) from None
+            return PutOutcome(manifest.digest, tag, "refused", f"{code}: {_message(exc)}")
+        return PutOutcome(manifest.digest, tag, "restored")
+
+    def _optional_text(self, name: str, method: str, key: str, absent: str) -> str | None:
+        try:
+            text: str = getattr(self.client, method)(repositoryName=name)[key]
+        except Exception as exc:
+            if _code(exc) in (absent, "RepositoryNotFoundException"):
+                return None
+            operation = "".join(part.title() for part in method.split("_"))
+            raise _aws_error(operation, name, exc) from None
+        return text
+
+
+# Errors that say nothing about the manifest itself: the call failed, so the restore stops.
+_NOT_REFUSALS = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "RepositoryNotFoundException",
+    "ServerException",
+    "ThrottlingException",
+}
+
+
+def connect(ws: Workspace, env: str, region: str | None) -> Ecr:
+    """An ECR client with the environment's credentials, endpoint and region (as terraform's)."""
+    import boto3  # deferred: slow to import, and most commands never need it
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    environ = process_environ(ws, env, region)
+    key = environ.get("AWS_ACCESS_KEY_ID")
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id=key,
+            aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") if key else None,
+            aws_session_token=environ.get("AWS_SESSION_TOKEN") if key else None,
+            profile_name=None if key else environ.get("AWS_PROFILE"),
+            region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or region,
+        )
+        client = session.client(
+            "ecr",
+            endpoint_url=environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL"),
+            config=Config(
+                retries={"max_attempts": 5, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=60,
+            ),
+        )
+    except BotoCoreError as exc:
+        raise AwsError(
+            f"cannot make an ECR client for {env}: {exc}",
+            "check AWS_PROFILE / credentials and the region",
+        ) from None
+    return Ecr(client)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def _code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def _message(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        message = response.get("Error", {}).get("Message")
+        if message:
+            return " ".join(str(message).split())
+    return " ".join(str(exc).split())
+
+
+def _aws_error(operation: str, name: str, exc: Exception) -> AwsError:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not isinstance(exc, ClientError | BotoCoreError):
+        raise exc
+    code = _code(exc)
+    hint = None
+    if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
+        hint = "check the AWS credentials and that they may call ecr:" + operation
+    elif code is None:
+        hint = "check the network, AWS_ENDPOINT_URL and the region"
+    reason = f"{code}: {_message(exc)}" if code else _message(exc)
+    return AwsError(f"ECR {operation} on {name!r} failed: {reason}", hint)
+
+
+def _media_type(manifest: str) -> str:
+    import json
+
+    try:
+        value = json.loads(manifest).get("mediaType", "")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""

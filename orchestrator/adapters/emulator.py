@@ -1,0 +1,178 @@
+"""The local AWS emulator (moto's server) behind the `local` environment.
+
+It listens on 127.0.0.1 only. Its state lives in memory: `ecrctl local down` forgets every
+repository and the Terraform state with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import AwsError, UserError
+from orchestrator.files import hcl
+from orchestrator.files.workspace import Workspace, atomic_write
+
+LOCAL_ENV = "local"
+DEFAULT_PORT = 5055
+HOST = "127.0.0.1"
+ENDPOINT_VARIABLE = "ECRCTL_LOCAL_ENDPOINT"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    pid: int | None
+    port: int
+    endpoint: str
+    log: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pid": self.pid, "port": self.port, "endpoint": self.endpoint, "log": self.log}
+
+
+def _record(ws: Workspace) -> Path:
+    return ws.state_dir / "local" / "emulator.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _healthy(endpoint: str) -> bool:
+    # Deferred: urllib.request pulls in http.client, email and ssl (some 40 ms), and every
+    # ecrctl command imports this module, while only `ecrctl local` asks for health.
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def status(ws: Workspace) -> Emulator | None:
+    """The emulator ecrctl started for this repository, if it is still running."""
+    path = _record(ws)
+    try:
+        data = json.loads(path.read_text())
+        emulator = Emulator(int(data["pid"]), int(data["port"]), str(data["endpoint"]), data["log"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if emulator.pid is None or not _alive(emulator.pid):
+        return None
+    return emulator
+
+
+def start(ws: Workspace, port: int = DEFAULT_PORT, timeout: float = 30.0) -> Emulator:
+    """Start moto's server on 127.0.0.1:port (idempotent) and bootstrap the state bucket."""
+    running = status(ws)
+    if running is not None:
+        if running.port != port:
+            raise UserError(
+                f"the local emulator already runs on port {running.port}",
+                "stop it first with: ecrctl local down",
+            )
+        bootstrap(ws, running.endpoint)
+        return running
+    endpoint = f"http://{HOST}:{port}"
+    if _healthy(endpoint):
+        raise UserError(f"port {port} already serves something else", "choose another: --port P")
+    log = ws.state_dir / "local" / "moto.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives ecrctl; stopped by `ecrctl local down`
+        )
+    deadline = time.monotonic() + timeout
+    while not _healthy(endpoint):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise AwsError(
+                f"the local emulator did not start on {endpoint}",
+                f"see {ws.relative(log)}; is moto[server] installed (pip install 'ecrctl[local]')?",
+            )
+        time.sleep(0.1)
+    emulator = Emulator(proc.pid, port, endpoint, ws.relative(log))
+    atomic_write(_record(ws), json.dumps(emulator.to_dict()))
+    bootstrap(ws, endpoint)
+    return emulator
+
+
+def stop(ws: Workspace) -> Emulator | None:
+    emulator = status(ws)
+    if emulator is not None and emulator.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(emulator.pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(emulator.pid):
+                break
+            time.sleep(0.1)
+    with contextlib.suppress(FileNotFoundError):
+        _record(ws).unlink()
+    return emulator
+
+
+def endpoint(ws: Workspace) -> str:
+    """Where the local environment's AWS lives: ECRCTL_LOCAL_ENDPOINT, or the running emulator."""
+    configured = os.environ.get(ENDPOINT_VARIABLE)
+    if configured:
+        return configured
+    emulator = status(ws)
+    if emulator is None:
+        raise UserError("the local emulator is not running", "start it with: ecrctl local up")
+    return emulator.endpoint
+
+
+def backend_settings(ws: Workspace, env: str) -> dict[str, object]:
+    path = ws.backend_file(env)
+    try:
+        return hcl.parse(path.read_text(encoding="utf-8")).values
+    except (OSError, hcl.HclSyntaxError) as exc:
+        raise UserError(f"{path}: unreadable backend settings ({exc})") from None
+
+
+def bootstrap(ws: Workspace, url: str) -> None:
+    """Create what the local environment's S3 backend needs: its state bucket."""
+    import boto3  # deferred: boto3 is slow to import and most commands never need it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    settings = backend_settings(ws, LOCAL_ENV)
+    bucket, region = str(settings.get("bucket", "")), str(settings.get("region", "us-east-1"))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            if region == "us-east-1":
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+                )
+    except (BotoCoreError, ClientError) as exc:
+        raise AwsError(f"could not create the state bucket {bucket!r} on {url}: {exc}") from None

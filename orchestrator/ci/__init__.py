@@ -1,0 +1,1 @@
+"""Plan on pull request, apply on merge: change set, records, fingerprint, Markdown."""

@@ -1,0 +1,232 @@
+"""What a change (two git revisions) does to the registry: which repositories it adds, changes
+or removes in which environment.
+
+The catalog and each environment's tfvars are read at both revisions (`git show REV:path`) with
+the same parsers ecrctl edits them with. The tfvars decide what Terraform will do; the catalog
+is checked to agree (`ecrctl validate` on the checked-out head). A change that touches any other
+file is not a registry change and is refused: it needs its own review, not a targeted plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.git import Git
+from orchestrator.errors import UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import CatalogEntry, RegistryRequest
+from orchestrator.ops import workflows
+from orchestrator.rules import policy
+
+CATALOG = "catalog/ecr-catalog.yaml"
+TFVARS = re.compile(r"^envs/([^/]+)/terraform\.tfvars$")
+# Files under catalog/ that ecrctl writes (the registry catalog and the Backstage entities of
+# `ecrctl catalog sync`); the Software Templates there are written by people.
+CATALOG_DIR, HAND_WRITTEN = "catalog/", "catalog/templates/"
+KINDS = ("add", "change", "remove", "catalog")
+
+
+def managed(path: str) -> bool:
+    """Whether ecrctl writes `path` (relative to the workspace root)."""
+    if TFVARS.match(path):
+        return True
+    return path.startswith(CATALOG_DIR) and not path.startswith(HAND_WRITTEN)
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """One repository in one environment that the change adds, changes or removes.
+
+    `catalog` marks a catalog-only change (status, description ...) that Terraform does not see.
+    """
+
+    env: str
+    name: str
+    kind: str  # add | change | remove | catalog
+    request: RegistryRequest  # as the head has it (as the base had it, for a remove)
+    detail: str = ""
+
+    @property
+    def planned(self) -> bool:
+        return self.kind != "catalog"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "name": self.name,
+            "change": self.kind,
+            "risk": self.request.risk,
+            "owner": self.request.owner,
+            "id": self.request.registry_id,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    base: str  # the commit compared against: the merge base of --base and --head
+    head: str
+    paths: tuple[str, ...]  # every changed path, relative to the workspace root
+    entries: tuple[EntryChange, ...]
+
+    def environments(self) -> list[str]:
+        """Environments with something to plan."""
+        return sorted({e.env for e in self.entries if e.planned})
+
+    def planned(self, env: str) -> list[EntryChange]:
+        return [e for e in self.entries if e.env == env and e.planned]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "paths": list(self.paths),
+            "environments": self.environments(),
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+
+@dataclass(frozen=True)
+class _Revision:
+    tfvars: dict[str, dict[str, RegistryRequest]]  # env -> name -> request
+    catalog: dict[str, CatalogEntry]
+
+
+def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
+    """The registry change between the merge base of two revisions and the head.
+
+    Refuses (UserError, nothing planned) a change touching files ecrctl does not manage, and a
+    work tree whose managed files are not those of the head (what is planned must be what was
+    committed). `ecrctl validate` is the caller's next check.
+    """
+    git = Git(ws.root)
+    prefix = git.prefix()
+    head = git.commit(head_ref)
+    base = git.merge_base(git.commit(base_ref), head)
+    changed = git.changed_paths(base, head)
+    outside = [p for p in changed if not p.startswith(prefix) or not managed(p[len(prefix) :])]
+    if outside:
+        shown = ", ".join(outside[:8]) + (
+            f" and {len(outside) - 8} more" if len(outside) > 8 else ""
+        )
+        raise UserError(
+            f"this change touches {len(outside)} file(s) that ecrctl does not manage: {shown}",
+            "a registry change may only touch catalog/ecr-catalog.yaml, envs/*/terraform.tfvars"
+            " and the Backstage entities ecrctl writes under catalog/; open a separate pull"
+            " request for the rest",
+        )
+    paths = tuple(p[len(prefix) :] for p in changed)
+    _check_work_tree(ws, git, prefix, head)
+    tiers = policy.load_tiers(ws.tiers_file)
+    envs = sorted(
+        {m.group(1) for p in paths if (m := TFVARS.match(p))} | {e for e in ws.environments()}
+    )
+    before = _read(ws, git, prefix, base, envs, tiers, "base")
+    after = _read(ws, git, prefix, head, envs, tiers, "head")
+    return ChangeSet(base, head, paths, tuple(_entries(before, after)))
+
+
+def _check_work_tree(ws: Workspace, git: Git, prefix: str, head: str) -> None:
+    files = [CATALOG, *(f"envs/{env}/terraform.tfvars" for env in ws.environments())]
+    differ = []
+    for rel in files:
+        committed = git.show(head, prefix + rel)
+        path = ws.root / rel
+        on_disk = path.read_text(encoding="utf-8") if path.is_file() else None
+        if committed != on_disk:
+            differ.append(rel)
+    if differ:
+        raise UserError(
+            f"the work tree is not the head revision {head[:12]}: {', '.join(differ)} differ",
+            "check out the head revision (or commit the change) before planning it",
+        )
+
+
+def _read(
+    ws: Workspace,
+    git: Git,
+    prefix: str,
+    rev: str,
+    envs: list[str],
+    tiers: dict[str, Any],
+    which: str,
+) -> _Revision:
+    entries: dict[str, dict[str, RegistryRequest]] = {}
+    for env in envs:
+        rel = f"envs/{env}/terraform.tfvars"
+        text = git.show(rev, prefix + rel)
+        if text is None:
+            entries[env] = {}
+            continue
+        try:
+            entries[env] = tfvars.parse(text, Path(f"{rev[:12]}:{rel}"), env).entries
+        except UserError as exc:
+            raise UserError(f"the {which} revision's {exc.message}", exc.hint) from None
+    text = git.show(rev, prefix + CATALOG)
+    cat: dict[str, CatalogEntry] = {}
+    if text is not None:
+        try:
+            cat = catalog.load_text(text, Path(f"{rev[:12]}:{CATALOG}"), tiers).entries
+        except UserError as exc:
+            raise UserError(f"the {which} revision's {exc.message}", exc.hint) from None
+    return _Revision(entries, cat)
+
+
+def _entries(before: _Revision, after: _Revision) -> list[EntryChange]:
+    found: list[EntryChange] = []
+    for env in sorted(set(before.tfvars) | set(after.tfvars)):
+        old, new = before.tfvars.get(env, {}), after.tfvars.get(env, {})
+        for name in sorted(set(old) | set(new)):
+            if name not in old:
+                found.append(EntryChange(env, name, "add", new[name]))
+            elif name not in new:
+                found.append(EntryChange(env, name, "remove", old[name]))
+            elif not catalog.same_request(old[name], new[name]):
+                detail = catalog.describe_difference(old[name], new[name])
+                found.append(EntryChange(env, name, "change", new[name], detail))
+    seen = {(e.env, e.name) for e in found}
+    for name in sorted(set(before.catalog) | set(after.catalog)):
+        old_entry, new_entry = before.catalog.get(name), after.catalog.get(name)
+        entry = new_entry or old_entry
+        assert entry is not None
+        if (entry.request.env, name) in seen or old_entry == new_entry:
+            continue
+        if old_entry and new_entry and _only_sync_fields(old_entry, new_entry):
+            continue  # the catalog sync filled in what Terraform created: nothing to review
+        detail = _catalog_detail(old_entry, new_entry)
+        found.append(EntryChange(entry.request.env, name, "catalog", entry.request, detail))
+    return found
+
+
+def _only_sync_fields(old: CatalogEntry, new: CatalogEntry) -> bool:
+    return old.request == new.request and old.status == new.status and old.history == new.history
+
+
+def _catalog_detail(old: CatalogEntry | None, new: CatalogEntry | None) -> str:
+    if old is None:
+        return f"catalogued ({new.status if new else '?'})"
+    if new is None:
+        return "removed from the catalog"
+    parts = []
+    if old.status != new.status:
+        parts.append(f"status {old.status} -> {new.status}")
+    if not catalog.same_request(old.request, new.request):
+        parts.append(catalog.describe_difference(old.request, new.request))
+    return "; ".join(parts) or "history updated"
+
+
+def validate_head(ws: Workspace) -> None:
+    """`ecrctl validate` on the work tree (the head): hand edits must pass it to be planned."""
+    problems = workflows.validate(ws)
+    if problems:
+        listed = "; ".join(str(p) for p in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise UserError(
+            f"the change does not pass ecrctl validate: {listed}{more}",
+            "run ecrctl validate locally, fix the files (or make the change with ecrctl create /"
+            " decommission), and push again",
+        )

@@ -1,0 +1,235 @@
+"""envs/{env}/terraform.tfvars: read the `ecr_repositories` map, add or remove one entry.
+
+Every byte outside the entry being added or removed is kept as it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UserError
+from orchestrator.files import hcl
+from orchestrator.files.workspace import read_text
+from orchestrator.models import RegistryRequest
+from orchestrator.rules import policy
+
+VARIABLE = "ecr_repositories"
+ENTRY_KEYS = ("id", "owner", "risk", "description", "push_principals", "pull_principals")
+REQUIRED_KEYS = ("id", "owner", "risk")
+_ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
+
+
+@dataclass(frozen=True)
+class Tfvars:
+    path: Path
+    env: str
+    document: hcl.Document
+    entries: dict[str, RegistryRequest]
+
+    @property
+    def text(self) -> str:
+        return self.document.text
+
+    @property
+    def region(self) -> str | None:
+        region = self.document.values.get("aws_region")
+        return region if isinstance(region, str) else None
+
+    def with_entry(self, request: RegistryRequest) -> str:
+        """The file's text with `request` added, in name order among the existing entries."""
+        text, entry = self.text, render_entry(request)
+        spans = self.document.spans.get(VARIABLE)
+        if spans is None:
+            if VARIABLE in self.document.values:
+                raise self._error(
+                    f"{VARIABLE} is not an object", self.document.attr_lines[VARIABLE]
+                )
+            separator = "" if text.endswith("\n") or not text else "\n"
+            return f"{text}{separator}{VARIABLE} = {{\n{entry}}}\n"
+        following = [start for key, (start, _) in spans.items.items() if key > request.name]
+        if following:
+            at = min(following)
+            return text[:at] + entry + text[at:]
+        if not spans.items and "\n" not in text[spans.open : spans.close]:
+            # `ecr_repositories = {}` on one line: open it up.
+            return text[: spans.open] + "{\n" + entry + text[spans.close :]
+        line_start = text.rfind("\n", 0, spans.close) + 1
+        if text[line_start : spans.close].strip():
+            return text[: spans.close] + "\n" + entry + text[spans.close :]
+        return text[:line_start] + entry + text[line_start:]
+
+    def without_entry(self, name: str) -> str:
+        start, end = self.document.spans[VARIABLE].items[name]
+        if self.text[end - 1] != "\n":  # the entry ends mid-line: take its `,` and comment too
+            tail = _ENTRY_TAIL.match(self.text, end)
+            end = tail.end() if tail else end
+        return self.text[:start] + self.text[end:]
+
+    def _error(self, message: str, line: int) -> UserError:
+        return UserError(
+            f"{self.path}:{line}: {message}",
+            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
+        )
+
+
+def render_entry(request: RegistryRequest) -> str:
+    """One entry as `terraform fmt` would lay it out."""
+    fields: list[tuple[str, str]] = [
+        ("id", hcl.quote(request.registry_id)),
+        ("owner", hcl.quote(request.owner)),
+        ("risk", hcl.quote(request.risk)),
+    ]
+    if request.description:
+        fields.append(("description", hcl.quote(request.description)))
+    fields.append(("push_principals", hcl.render_list(request.push_principals)))
+    fields.append(("pull_principals", hcl.render_list(request.pull_principals)))
+    width = max(len(key) for key, _ in fields)
+    body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
+    return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
+
+
+def parse(text: str, path: Path, env: str) -> Tfvars:
+    """The entries of a tfvars text; UserError at the first problem.
+
+    Remembered for the last few texts: one command reads the same file several times (plan,
+    terraform's region, the catalog sync), and a 1000-entry file takes a tenth of a second to
+    read. A Tfvars is never modified once read, so sharing it is safe.
+    """
+    return _parse(text, path, env)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str, path: Path, env: str) -> Tfvars:
+    canonical = _parse_canonical(text, path, env)
+    return canonical if canonical is not None else _parse_hcl(text, path, env)
+
+
+def _parse_hcl(text: str, path: Path, env: str) -> Tfvars:
+    try:
+        document = hcl.parse(text)
+    except hcl.HclSyntaxError as exc:
+        raise UserError(
+            f"{path}:{exc.line}: {exc.reason}",
+            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
+        ) from None
+    tfvars = Tfvars(path, env, document, {})
+    raw = document.values.get(VARIABLE, {})
+    if not isinstance(raw, dict):
+        raise tfvars._error(f"{VARIABLE} must be an object", document.attr_lines[VARIABLE])
+    line_of = document.spans[VARIABLE].lines if VARIABLE in document.spans else {}
+    for name, value in raw.items():
+        line = line_of.get(name, document.attr_lines.get(VARIABLE, 1))
+        try:
+            tfvars.entries[name] = _entry(name, value, env)
+        except UserError as exc:
+            raise tfvars._error(f"entry {name!r}: {exc.message}", line) from None
+    return tfvars
+
+
+# -- the canonical fast path -----------------------------------------------------------------
+# A tfvars whose ecr_repositories map closes the file and holds only entries exactly as
+# render_entry writes them is read line by line: each entry is accepted only if rendering what
+# was read gives back its very text, which Terraform reads as that request. The lines above the
+# map go through the HCL reader, as does any file that is not in this form.
+
+_CANONICAL_OPEN = re.compile(rf"^{VARIABLE} = \{{\n", re.MULTILINE)
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')  # one string literal, escapes included
+_CANONICAL_ITEM = re.compile(rf"^  ({_STRING.pattern}) = \{{\n", re.MULTILINE)
+_CANONICAL_FIELD = re.compile(r"    ([a-z_]+) +=( .*)")
+
+
+def _canonical_value(token: str) -> str | list[str | None] | None:
+    if token.startswith("["):
+        return [hcl.unquote(m.group()) for m in _STRING.finditer(token)]
+    return hcl.unquote(token)
+
+
+def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
+    opening = _CANONICAL_OPEN.search(text)
+    close = len(text) - 2
+    if opening is None or not text.endswith("\n}\n"):
+        return None
+    items = list(_CANONICAL_ITEM.finditer(text, opening.end(), close))
+    if not items or items[0].start() != opening.end():
+        return None
+    try:
+        head = hcl.parse(text[: opening.start()])
+    except hcl.HclSyntaxError:
+        return None
+    if VARIABLE in head.values:
+        return None
+    spans = hcl.ObjectSpans(open=opening.end() - 2, close=close)
+    raw: dict[str, dict[str, Any]] = {}
+    entries: dict[str, RegistryRequest] = {}
+    line = text.count("\n", 0, opening.end()) + 1
+    for index, item in enumerate(items):
+        end = items[index + 1].start() if index + 1 < len(items) else close
+        read = _canonical_entry(text[item.start() : end], env)
+        if read is None or read[1].name in raw:
+            return None
+        name = read[1].name
+        raw[name], entries[name] = read
+        spans.items[name] = (item.start(), end)
+        spans.lines[name] = line
+        line += text.count("\n", item.start(), end)
+    document = hcl.Document(
+        text,
+        {**head.values, VARIABLE: raw},
+        {**head.spans, VARIABLE: spans},
+        {**head.attr_lines, VARIABLE: text.count("\n", 0, opening.start()) + 1},
+    )
+    return Tfvars(path, env, document, entries)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
+    """What `chunk` (one entry, its key line included) holds, if it is exactly what ecrctl writes.
+
+    Remembered: a command that edits one entry reads every other entry again to check its write.
+    """
+    key, *lines = chunk.splitlines()
+    name = hcl.unquote(key[2:-4])  # `  "NAME" = {`
+    fields = [_CANONICAL_FIELD.fullmatch(line) for line in lines[:-1]]  # the last closes it
+    if name is None or not lines or not all(fields):
+        return None
+    value = {m.group(1): _canonical_value(m.group(2)[1:]) for m in fields if m}
+    try:
+        request = _entry(name, value, env)
+    except UserError:
+        return None
+    return (value, request) if render_entry(request) == chunk else None
+
+
+def load(path: Path, env: str) -> Tfvars:
+    return parse(read_text(path, "tfvars file"), path, env)
+
+
+def _entry(name: str, value: Any, env: str) -> RegistryRequest:
+    if not isinstance(value, dict):
+        raise UserError("must be an object")
+    unknown = sorted(set(value) - set(ENTRY_KEYS))
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} (allowed: {', '.join(ENTRY_KEYS)})")
+    missing = [key for key in REQUIRED_KEYS if key not in value]
+    if missing:
+        raise UserError(f"missing key {missing[0]!r}")
+    strings = {key: value.get(key, "") for key in ("id", "owner", "risk", "description")}
+    lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals")}
+    if not all(isinstance(v, str) for v in strings.values()):
+        raise UserError("id, owner, risk and description must be strings")
+    if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
+        raise UserError("push_principals and pull_principals must be lists of strings")
+    return policy.build_request(
+        name=name,
+        env=env,
+        owner=strings["owner"],
+        risk=strings["risk"],
+        registry_id=strings["id"],
+        description=strings["description"],
+        push_principals=lists["push_principals"],
+        pull_principals=lists["pull_principals"],
+    )

@@ -1,0 +1,1 @@
+"""Retiring and bringing back repositories: decommission, backup, restore."""

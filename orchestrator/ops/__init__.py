@@ -1,0 +1,1 @@
+"""The request flow: create, plan, apply, list, validate, catalog sync, drift."""

@@ -1,0 +1,245 @@
+"""ecrctl drift: does the registry still look like what Terraform and the catalog say?
+
+Four sources, compared per repository of one environment:
+- the refresh-only plan (`terraform plan -refresh-only`): what changed behind Terraform's back
+  in the resources it manages (a setting edited, a policy or the repository deleted);
+- the state (`terraform state pull`): what Terraform manages;
+- the tfvars and the catalog: what was requested;
+- the registry itself (describe_repositories, every page): what exists, and its settings next
+  to its risk tier.
+Nothing is changed. `drift` is true when anything differs; the CLI turns it into exit code 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.adapters import emulator
+from orchestrator.adapters.environments import process_environ
+from orchestrator.adapters.terraform import Progress, repository_of
+from orchestrator.errors import AwsError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import ResourceChange
+from orchestrator.ops import workflows
+from orchestrator.rules import policy
+
+KINDS = {
+    "unmanaged": "in the registry, not managed by Terraform",
+    "missing": "managed by Terraform, missing from the registry",
+    "settings": "settings differ from the risk tier",
+    "terraform": "changed outside Terraform (refresh-only plan)",
+    "not_applied": "requested in the tfvars, not in the state",
+    "pending_removal": "in the state, no longer in the tfvars",
+    "catalog": "the catalog and the tfvars disagree",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    repository: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "repository": self.repository, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    env: str
+    region: str | None
+    findings: tuple[Finding, ...]
+    counts: dict[str, int] = field(default_factory=dict)  # registry, state, tfvars, catalog
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "region": self.region,
+            "drift": self.drift,
+            "counts": dict(self.counts),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+Lister = Callable[[], dict[str, dict[str, Any]]]
+Tagger = Callable[[str], dict[str, str]]
+
+
+def managed_repositories(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> attributes of every module.ecr_repositories[NAME].aws_ecr_repository.this."""
+    found: dict[str, dict[str, Any]] = {}
+    for resource in state.get("resources") or []:
+        name = repository_of(resource) if isinstance(resource, dict) else None
+        if name is None:
+            continue
+        for instance in resource.get("instances") or []:
+            if isinstance(instance, dict) and isinstance(instance.get("attributes"), dict):
+                found[name] = instance["attributes"]
+    return found
+
+
+class Registry:
+    """The few ECR reads drift needs, on a client with the environment's endpoint and region."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def repositories(self) -> dict[str, dict[str, Any]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            for page in self.client.get_paginator("describe_repositories").paginate():
+                for repo in page.get("repositories", []):
+                    found[repo["repositoryName"]] = repo
+        except (BotoCoreError, ClientError) as exc:
+            raise AwsError(
+                f"ECR DescribeRepositories failed: {exc}",
+                "check the credentials (ecr:DescribeRepositories), the region and the endpoint",
+            ) from None
+        return found
+
+    def tags(self, arn: str) -> dict[str, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
+        except (BotoCoreError, ClientError) as exc:
+            raise AwsError(f"ECR ListTagsForResource on {arn} failed: {exc}") from None
+        return {t["Key"]: t["Value"] for t in tags}
+
+
+def connect(ws: Workspace, env: str, region: str | None) -> Registry:
+    import boto3  # deferred: slow to import
+    from botocore.config import Config
+
+    environ = process_environ(ws, env, region)
+    key = environ.get("AWS_ACCESS_KEY_ID")
+    session = boto3.session.Session(
+        aws_access_key_id=key,
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") if key else None,
+        aws_session_token=environ.get("AWS_SESSION_TOKEN") if key else None,
+        profile_name=None if key else environ.get("AWS_PROFILE"),
+        region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or region,
+    )
+    endpoint = environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL")
+    if env == emulator.LOCAL_ENV:
+        endpoint = environ["AWS_ENDPOINT_URL"]
+    client = session.client(
+        "ecr",
+        endpoint_url=endpoint,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}, read_timeout=60),
+    )
+    return Registry(client)
+
+
+def drift(
+    ws: Workspace,
+    env: str,
+    progress: Progress | None = None,
+    registry: Registry | None = None,
+) -> DriftReport:
+    ws.env_dir(env)
+    tiers = policy.load_tiers(ws.tiers_file)
+    env_tfvars = tfvars.load(ws.tfvars_file(env), env)
+    configured = env_tfvars.entries
+    cat = catalog.load(ws.catalog_file, tiers)
+    catalogued = {
+        n: e
+        for n, e in cat.entries.items()
+        if e.request.env == env and e.status != "decommissioned"
+    }
+    terraform = workflows.terraform_for(ws, env, progress)
+    terraform.init()
+    (progress or (lambda _m: None))(f"terraform state pull ({env})")
+    managed = managed_repositories(terraform.state_pull())
+    refreshed: list[ResourceChange] = terraform.refresh_only(ws.tfvars_file(env))
+    registry = registry or connect(ws, env, env_tfvars.region)
+    (progress or (lambda _m: None))(f"ECR describe_repositories ({env})")
+    existing = registry.repositories()
+
+    findings: list[Finding] = []
+    for change in refreshed:
+        findings.append(
+            Finding(
+                "terraform", change.instance, f"{change.address}: {change.action} outside Terraform"
+            )
+        )
+    for name in sorted(set(existing) - set(managed)):
+        tags = registry.tags(existing[name]["repositoryArn"])
+        if tags.get("ManagedBy") == "ecrctl" and tags.get("Environment") not in (None, env):
+            continue  # another environment's repository in a shared account
+        owner = tags.get("Owner")
+        findings.append(
+            Finding(
+                "unmanaged",
+                name,
+                "exists in the registry but not in the Terraform state"
+                + (f" (tagged Owner={owner})" if owner else ""),
+            )
+        )
+    for name in sorted(set(managed) - set(existing)):
+        findings.append(Finding("missing", name, "in the Terraform state but not in the registry"))
+    for name in sorted(set(configured) - set(managed)):
+        findings.append(
+            Finding("not_applied", name, f"requested in envs/{env}/terraform.tfvars, never applied")
+        )
+    for name in sorted(set(managed) - set(configured)):
+        findings.append(
+            Finding("pending_removal", name, f"no longer in envs/{env}/terraform.tfvars")
+        )
+    for name in sorted(set(catalogued) ^ set(configured)):
+        where = "the catalog" if name in catalogued else f"envs/{env}/terraform.tfvars"
+        findings.append(Finding("catalog", name, f"only in {where}"))
+    for name in sorted(set(existing) & set(configured)):
+        findings += _settings(name, existing[name], configured[name].risk, tiers, registry)
+    counts = {
+        "registry": len(existing),
+        "state": len(managed),
+        "tfvars": len(configured),
+        "catalog": len(catalogued),
+    }
+    return DriftReport(env, env_tfvars.region, tuple(findings), counts)
+
+
+def _settings(
+    name: str, repo: dict[str, Any], risk: str, tiers: dict[str, Any], registry: Registry
+) -> list[Finding]:
+    tier = tiers[risk]
+    differ = []
+    mutability = repo.get("imageTagMutability")
+    if mutability != tier.image_tag_mutability:
+        differ.append(
+            f"image tag mutability {mutability}, the {risk} tier wants {tier.image_tag_mutability}"
+        )
+    encryption = (repo.get("encryptionConfiguration") or {}).get("encryptionType")
+    if encryption != tier.encryption_type:
+        differ.append(f"encryption {encryption}, the {risk} tier wants {tier.encryption_type}")
+    if not (repo.get("imageScanningConfiguration") or {}).get("scanOnPush", False):
+        differ.append("scan on push is off")
+    tags = registry.tags(repo["repositoryArn"])
+    for key, want in (("RiskTier", risk), ("ManagedBy", "ecrctl")):
+        if tags.get(key) != want:
+            differ.append(f"tag {key}={tags.get(key)!r}, expected {want!r}")
+    return [Finding("settings", name, d) for d in differ]
+
+
+def render_markdown(report: DriftReport) -> str:
+    """The drift report for $GITHUB_STEP_SUMMARY."""
+    verdict = "⚠️ drift found" if report.drift else "✅ no drift"
+    counts = ", ".join(f"{n} in the {k}" for k, n in report.counts.items())
+    lines = [f"### ECR drift in `{report.env}`: {verdict}", "", f"{counts}.", ""]
+    if report.findings:
+        lines += ["| Kind | Repository | Detail |", "|---|---|---|"]
+        for f in report.findings:
+            detail = f.detail.replace("|", "\\|")
+            lines.append(f"| {f.kind} | `{f.repository or '-'}` | {detail} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,478 @@
+"""`ecrctl catalog sync`: the Backstage catalog of one environment, written from Terraform state.
+
+Terraform is the source of truth (not the ECR API, not the root outputs): the repositories are
+the `aws_ecr_repository.this` instances of `module.ecr_repositories[...]` in the state that
+`terraform state pull` returns, which loads no provider and calls no AWS API but the backend.
+Root outputs can be stale after a targeted apply (an output depends on every module instance, and
+`-target` skips what it does not name), so they are never read; neither are sensitive values.
+
+Everything is computed first and written last, together, under the workspace lock: bad input
+(no state, corrupt files, a foreign file in the way) raises one error and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters import emulator
+from orchestrator.adapters.environments import process_environ
+from orchestrator.adapters.terraform import MODULE, Progress, Terraform, repository_of
+from orchestrator.errors import UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import ENV_NAME, Workspace, read_text, write_together
+from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, SyncResult
+from orchestrator.ops import backstage
+from orchestrator.ops.backstage import Entity, Placement
+from orchestrator.rules import policy
+
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+PRIMARY_ENV_VARIABLE = "ECRCTL_PRIMARY_ENV"
+DEFAULT_PRIMARY_ENV = "prod"
+_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
+
+
+# -- region ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    source: str
+
+
+def profile_region(environ: Mapping[str, str]) -> str | None:
+    """The region of the active AWS profile (~/.aws/config, or AWS_CONFIG_FILE), if any."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        session = botocore.session.Session(profile=environ.get("AWS_PROFILE") or None)
+        region = session.get_scoped_config().get("region")
+    except botocore.exceptions.BotoCoreError:
+        return None
+    return region if isinstance(region, str) and region else None
+
+
+def resolve_region(
+    flag: str | None,
+    env: str,
+    tfvars_region: str | None,
+    environ: Mapping[str, str] = os.environ,
+    profile: Callable[[Mapping[str, str]], str | None] = profile_region,
+) -> Region:
+    """RB-0025's order: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region; then the
+    environment's own `aws_region`. The emulator environment ignores the shell's AWS settings,
+    as everything else in ecrctl does for it."""
+    candidates: list[tuple[str, Callable[[], str | None]]] = [("--region", lambda: flag)]
+    if env != emulator.LOCAL_ENV:
+        profile_name = environ.get("AWS_PROFILE") or "default"
+        candidates += [
+            ("AWS_REGION", lambda: environ.get("AWS_REGION")),
+            ("AWS_DEFAULT_REGION", lambda: environ.get("AWS_DEFAULT_REGION")),
+            (f"profile {profile_name}", lambda: profile(environ)),
+        ]
+    candidates.append((f"envs/{env}/terraform.tfvars", lambda: tfvars_region))
+    for source, read in candidates:
+        value = read()
+        if value:
+            if not REGION.match(value):
+                raise UserError(f"region {value!r} (from {source}) is not an AWS region name")
+            return Region(value, source)
+    raise UserError(
+        f"no region for {env}: none of --region, AWS_REGION, AWS_DEFAULT_REGION, a profile"
+        f" region or aws_region in envs/{env}/terraform.tfvars is set",
+        f"pass --region, or set aws_region in envs/{env}/terraform.tfvars",
+    )
+
+
+def primary_env(environ: Mapping[str, str] = os.environ) -> str:
+    value = environ.get(PRIMARY_ENV_VARIABLE) or DEFAULT_PRIMARY_ENV
+    if not ENV_NAME.fullmatch(value):
+        raise UserError(f"{PRIMARY_ENV_VARIABLE}={value!r} is not an environment name")
+    return value
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateOutputs:
+    repositories: tuple[RepoOutputs, ...]
+    accounts: frozenset[str]  # AWS accounts the state's registry-level resources name
+
+
+def read_state(state: dict[str, Any], env: str) -> StateOutputs:
+    """The repositories in a raw state (`terraform state pull`), refusing what is not one."""
+    where = f"the Terraform state of {env}"
+    # A backend with no state object yet gives nothing, or an empty state with no lineage.
+    if not state or (not state.get("lineage") and not state.get("resources")):
+        raise UserError(
+            f"{env} has no Terraform state yet: nothing was ever applied there",
+            f"apply a repository first: ecrctl apply NAME --env {env}",
+        )
+    if state.get("version") != 4 or not isinstance(state.get("resources", []), list):
+        raise UserError(
+            f"{where} is not a Terraform state ecrctl reads (version {state.get('version')!r})",
+            "check the backend configuration in envs/ENV/backend.hcl",
+        )
+    repos: dict[str, RepoOutputs] = {}
+    accounts: set[str] = set()
+    for resource in state.get("resources") or []:
+        if not isinstance(resource, dict) or resource.get("mode") != "managed":
+            continue
+        instances = resource.get("instances") or []
+        if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
+            raise UserError(f"{where}: resource {resource.get('type')} has malformed instances")
+        if resource.get("module") is None and resource.get("type") == (
+            "aws_ecr_registry_scanning_configuration"
+        ):
+            for instance in instances:
+                registry = (instance.get("attributes") or {}).get("registry_id")
+                if (
+                    isinstance(registry, str)
+                    and registry
+                    and not _sensitive(instance, "registry_id")
+                ):
+                    accounts.add(registry)
+        name = repository_of(resource)
+        if name is None:
+            continue
+        current = [i for i in instances if "attributes" in i]
+        if not current:
+            continue  # only deposed objects left: the repository no longer exists
+        repos[name] = _repository(name, current[0], where)
+    return StateOutputs(
+        tuple(repos[n] for n in sorted(repos)),
+        frozenset(accounts | {r.aws_registry_id for r in repos.values()}),
+    )
+
+
+def _sensitive(instance: dict[str, Any], attribute: str) -> bool:
+    """Whether terraform marked `attribute` (or anything inside it) sensitive."""
+    for path in instance.get("sensitive_attributes") or []:
+        steps = path if isinstance(path, list) else [path]
+        first = steps[0] if steps else None
+        if isinstance(first, dict) and first.get("value") == attribute:
+            return True
+    return False
+
+
+def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
+    address = f'module.{MODULE}["{name}"].aws_ecr_repository.this'
+    attributes = instance.get("attributes")
+    if not isinstance(attributes, dict):
+        raise UserError(f"{where}: {address} has no attributes")
+    values: dict[str, str] = {}
+    for key in ("repository_url", "arn", "registry_id"):
+        value = attributes.get(key)
+        if _sensitive(instance, key):
+            raise UserError(
+                f"{where}: {address}.{key} is marked sensitive; it is never written to the catalog"
+            )
+        if not isinstance(value, str) or not value:
+            raise UserError(
+                f"{where}: {address} has no {key}",
+                f"the state is incomplete; run a plan to see what terraform thinks: ecrctl plan"
+                f" {name} --env ENV",
+            )
+        values[key] = value
+    match = _ARN.match(values["arn"])
+    if not match or match.group(3) != name:
+        raise UserError(f"{where}: {address} has an unexpected ARN {values['arn']!r}")
+    tags: dict[str, str] = {}
+    raw_tags = attributes.get("tags")
+    if isinstance(raw_tags, dict) and not _sensitive(instance, "tags"):
+        tags = {str(k): v for k, v in raw_tags.items() if isinstance(v, str)}
+    return RepoOutputs(
+        name=name,
+        url=values["repository_url"],
+        arn=values["arn"],
+        aws_registry_id=values["registry_id"],
+        region=match.group(1),
+        tags=tags,
+    )
+
+
+# -- the sync --------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Planned:
+    path: Path
+    old: str | None
+    new: str
+    unchanged: bool  # the same but for platform/last-sync (or byte-identical)
+
+
+def sync(
+    ws: Workspace,
+    env: str,
+    region: str | None = None,
+    check: bool = False,
+    *,
+    terraform: Terraform | None = None,
+    progress: Progress | None = None,
+    now: Callable[[], str] = _now,
+    environ: Mapping[str, str] = os.environ,
+    region_source: str = "--region",
+) -> SyncResult:
+    """Write (or with `check`, compare) the catalog of `env` from its Terraform state.
+
+    `region_source` names where an explicit `region` came from, for the report.
+    """
+    ws.env_dir(env)
+    env_tfvars = tfvars.load(ws.tfvars_file(env), env)
+    resolved = resolve_region(region, env, env_tfvars.region, environ)
+    if region:
+        resolved = Region(resolved.name, region_source)
+    if env_tfvars.region and resolved.name != env_tfvars.region:
+        raise UserError(
+            f"region {resolved.name} (from {resolved.source}) is not the region of {env}:"
+            f" envs/{env}/terraform.tfvars manages {env_tfvars.region} (one region per environment)",
+            f"pass --region {env_tfvars.region}, or unset {resolved.source}"
+            if resolved.source.isupper()
+            else f"pass --region {env_tfvars.region}",
+        )
+    placement = Placement(env, resolved.name, primary=env == primary_env(environ))
+    if terraform is None:
+        terraform = Terraform(
+            ws, env, process_environ(ws, env, env_tfvars.region or resolved.name), progress=progress
+        )
+    terraform.init()
+    (progress or (lambda _m: None))(f"terraform state pull ({env})")
+    outputs = read_state(terraform.state_pull(), env)
+    elsewhere = sorted({r.region for r in outputs.repositories} - {resolved.name})
+    if elsewhere:
+        raise UserError(
+            f"the state of {env} holds repositories in {', '.join(elsewhere)}, not only in"
+            f" {resolved.name}",
+            "one region per environment: move them, or sync the region they are in",
+        )
+    if len(outputs.accounts) > 1:
+        raise UserError(
+            f"the state of {env} names several AWS accounts: {', '.join(sorted(outputs.accounts))}"
+        )
+    account = next(iter(outputs.accounts), None)
+    last_sync = now()
+    with ws.lock():
+        tiers = policy.load_tiers(ws.tiers_file)
+        cat = catalog.load(ws.catalog_file, tiers)
+        warnings: list[str] = []
+        planned = [
+            _registry_file(ws, placement, outputs.repositories, cat, account, last_sync, warnings),
+            *_shared_files(ws),
+        ]
+        planned.append(_catalog_file(ws, cat, env, outputs.repositories, tiers, warnings))
+        warnings += _stale_files(ws, placement)
+        changes = tuple(
+            FileChange(
+                ws.relative(p.path),
+                "unchanged" if p.unchanged else ("create" if p.old is None else "update"),
+            )
+            for p in planned
+            if p.old is not None or p.new
+        )
+        if not check:
+            write_together([(p.path, p.old, p.new) for p in planned if p.old is not None or p.new])
+    return SyncResult(
+        env=env,
+        region=resolved.name,
+        region_source=resolved.source,
+        account=account,
+        repo_count=len(outputs.repositories),
+        registry_file=ws.relative(placement.registry_file(ws.catalog_dir)),
+        last_sync=last_sync,
+        files=changes,
+        warnings=tuple(warnings),
+        check=check,
+    )
+
+
+def _existing(path: Path) -> str | None:
+    return read_text(path, "catalog file") if path.exists() else None
+
+
+def _registry_file(
+    ws: Workspace,
+    placement: Placement,
+    repos: tuple[RepoOutputs, ...],
+    cat: catalog.Catalog,
+    account: str | None,
+    last_sync: str,
+    warnings: list[str],
+) -> _Planned:
+    path = placement.registry_file(ws.catalog_dir)
+    old = _existing(path)
+    env = placement.env
+    entities: list[Entity] = [
+        backstage.registry_entity(placement, len(repos), last_sync, account, cat.physical_registry)
+    ]
+    for repo in repos:
+        entry = cat.entries.get(repo.name)
+        if entry is not None and entry.request.env != env:
+            warnings.append(
+                f"{repo.name}: catalogued for environment {entry.request.env}, found in the"
+                f" state of {env}"
+            )
+            entry = None
+        elif entry is None:
+            warnings.append(f"{repo.name}: in the Terraform state of {env} but not in the catalog")
+        owner, risk, registry_id = _governance(repo, entry)
+        entities.append(
+            backstage.repository_entity(placement, repo, owner, risk, registry_id, entry)
+        )
+    comment = (
+        f"{backstage.REGISTRY_TITLE}: environment {env}, region {placement.region}.\n"
+        f"{backstage.GENERATED}\n"
+        f"Refresh with: ecrctl catalog sync --env {env}"
+    )
+    new = backstage.render(entities, comment)
+    if old is None:
+        return _Planned(path, None, new, False)
+    if _same_but_last_sync(old, new):
+        # Exactly what this sync writes, but for the time: this registry's file, valid as written.
+        return _Planned(path, old, new, True)
+    _claimed_by(path, old, placement)
+    return _Planned(path, old, new, False)
+
+
+_LAST_SYNC = re.compile(
+    rf'^( +{re.escape(backstage.ANNOTATION_LAST_SYNC)}: )"([^"\\\n]*)"$', re.MULTILINE
+)
+
+
+def _same_but_last_sync(old: str, new: str) -> bool:
+    """Whether `new` is `old` once its (first) platform/last-sync is set back to old's."""
+    found = _LAST_SYNC.search(old)
+    if found is None:
+        return False
+    return _LAST_SYNC.sub(lambda m: f'{m.group(1)}"{found.group(2)}"', new, count=1) == old
+
+
+def _governance(repo: RepoOutputs, entry: CatalogEntry | None) -> tuple[str, str, str]:
+    """Owner, risk and catalog ID as applied (the tags), else as catalogued."""
+    request = entry.request if entry else None
+    owner = repo.tags.get("Owner") or (request.owner if request else "")
+    risk = repo.tags.get("RiskTier") or (request.risk if request else "")
+    registry_id = repo.tags.get("RegistryId") or (request.registry_id if request else "")
+    missing = [
+        k for k, v in (("owner", owner), ("risk", risk), ("registry ID", registry_id)) if not v
+    ]
+    if missing:
+        raise UserError(
+            f"{repo.name}: no {', '.join(missing)} in its tags or in the catalog",
+            "the repository was not created by ecrctl; add it to the catalog or import it",
+        )
+    return owner, risk, registry_id
+
+
+def _claimed_by(path: Path, text: str, placement: Placement) -> None:
+    """Refuse a registry file at `path` that is not valid or holds another registry."""
+    for doc in backstage.load_documents(path, text):
+        if not isinstance(doc, dict) or doc.get("kind") != "Resource":
+            continue
+        if backstage.as_dict(doc.get("spec")).get("type") != "container-registry":
+            continue
+        annotations = backstage.as_dict(backstage.as_dict(doc.get("metadata")).get("annotations"))
+        env = annotations.get(backstage.ANNOTATION_ENVIRONMENT)
+        region = annotations.get(backstage.ANNOTATION_REGION)
+        if env != placement.env or (not placement.primary and region != placement.region):
+            raise UserError(
+                f"{path} holds the registry of {env}/{region}, not of"
+                f" {placement.env}/{placement.region}; refusing to overwrite it",
+                f"{PRIMARY_ENV_VARIABLE} decides which environment owns"
+                " catalog/resources/ecr-registry.yaml: set it as it was, or move the file",
+            )
+        return
+    raise UserError(
+        f"{path} exists but holds no ECR registry resource; refusing to overwrite it",
+        "move it away, then sync again",
+    )
+
+
+def _shared_files(ws: Workspace) -> list[_Planned]:
+    """System, Domain, Component: created once, then left alone. Locations: target added once."""
+    planned = []
+    for relative, entity in backstage.shared_entities().items():
+        path = ws.catalog_dir / relative
+        old = _existing(path)
+        if old is None:
+            new = backstage.render([entity], backstage.CREATED_ONCE)
+            planned.append(_Planned(path, None, new, False))
+            continue
+        if not backstage.holds(
+            backstage.load_documents(path, old), entity["kind"], entity["metadata"]["name"]
+        ):
+            raise UserError(
+                f"{path} does not hold the {entity['kind']} {entity['metadata']['name']!r}",
+                "restore the entity in that file, or move the file away and sync again",
+            )
+        planned.append(_Planned(path, old, old, True))
+    for relative, (name, target) in backstage.LOCATIONS.items():
+        path = ws.catalog_dir / relative
+        old = _existing(path)
+        if old is None:
+            new = backstage.render(
+                [backstage.location_entity(name, [target])], backstage.CREATED_ONCE
+            )
+            planned.append(_Planned(path, None, new, False))
+            continue
+        new = backstage.with_location_target(path, old, name, target)
+        planned.append(_Planned(path, old, new, new == old))
+    return planned
+
+
+def _catalog_file(
+    ws: Workspace,
+    cat: catalog.Catalog,
+    env: str,
+    repos: tuple[RepoOutputs, ...],
+    tiers: dict[str, Any],
+    warnings: list[str],
+) -> _Planned:
+    """The registry catalog with aws.repository_url of each of env's entries as Terraform has it."""
+    if not ws.catalog_file.exists():
+        return _Planned(ws.catalog_file, None, "", True)  # an empty catalog has nothing to fill
+    urls = {r.name: r.url for r in repos}
+    filled = []
+    for name in sorted(cat.entries):
+        entry = cat.entries[name]
+        if entry.request.env != env or entry.status == "decommissioned":
+            continue
+        url = urls.get(name, "")
+        if not url:
+            warnings.append(
+                f"{name}: catalogued ({entry.status}) but not in the state of {env} yet"
+            )
+        if entry.repository_url != url:
+            filled.append(replace(entry, repository_url=url))
+    if not filled:
+        return _Planned(ws.catalog_file, cat.text, cat.text, True)
+    text = cat.with_replaced(filled, tiers)
+    # Read back what is about to be written: every entry as it was, but for the URLs filled in.
+    expected = {**cat.entries, **{e.request.name: e for e in filled}}
+    if catalog.load_text(text, ws.catalog_file, tiers).entries != expected:
+        raise UserError("internal error: the catalog would not read back with the URLs filled in")
+    return _Planned(ws.catalog_file, cat.text, text, False)
+
+
+def _stale_files(ws: Workspace, placement: Placement) -> list[str]:
+    """Registry files of this environment for a region it no longer manages."""
+    if placement.primary:
+        return []
+    here = placement.registry_file(ws.catalog_dir)
+    return [
+        f"{ws.relative(p)} is for a region {placement.env} no longer manages; delete it if so"
+        for p in sorted(here.parent.glob("ecr-registry-*.yaml"))
+        if p != here
+    ]

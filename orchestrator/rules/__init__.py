@@ -1,0 +1,1 @@
+"""Governance rules: names, tiers and AWS limits (policy), and the plan guard."""

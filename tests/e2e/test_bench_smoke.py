@@ -1,0 +1,128 @@
+"""`make bench` must not rot: its smoke mode (N=10, one run) runs here, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from bench import fleet
+from orchestrator.cli import app
+from orchestrator.files.workspace import Workspace
+from orchestrator.ops import workflows
+from tests.helpers import REPO, build_repo_tree
+
+FIGURES = {
+    "plans": [
+        "terraform_validate_s",
+        "targeted_plan_s",
+        "full_plan_s",
+        "ecrctl_plan_s",
+    ],
+    "create": ["ecrctl_create_s", "python_start_s", "python_import_ecrctl_s"],
+    "catalog_sync": ["boto3_baseline_s"],
+    "ci_plan": ["single_target_plan_s", "ten_single_target_plans_s"],
+}
+
+
+def _has_command(*path: str) -> bool:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        commands = getattr(command, "commands", {})
+        if name not in commands:
+            return False
+        command = commands[name]
+    return True
+
+
+def _is_median(figure: Any) -> bool:
+    return (
+        isinstance(figure, dict)
+        and isinstance(figure.get("median"), float)
+        and figure["median"] > 0
+        and len(figure["runs"]) >= 1
+    )
+
+
+def test_bulk_creation_writes_what_successive_creates_write(tmp_path: Path) -> None:
+    names = ["bench-0002", "bench-0000", "bench-0001", "bench-probe", "bench-0010"]
+    one_by_one = Workspace(build_repo_tree(tmp_path / "one-by-one"))
+    for name in names:
+        workflows.create(one_by_one, fleet.request(name))
+    bulk = fleet.build_tree(tmp_path / "bulk")
+    fleet.bulk_create(bulk, [fleet.request(name) for name in names])
+    for path in (Path("catalog/ecr-catalog.yaml"), Path("envs/local/terraform.tfvars")):
+        assert (bulk.root / path).read_text() == (one_by_one.root / path).read_text()
+
+
+def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
+    if not os.environ.get("ECRCTL_PROVIDER_MIRROR"):
+        pytest.fail("set ECRCTL_PROVIDER_MIRROR to the AWS provider mirror (make test does)")
+    results_file, report_file = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--smoke",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(results_file),
+            "--markdown",
+            str(report_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(results_file.read_text())
+
+    assert results["config"]["smoke"] is True and results["config"]["sizes"] == [10]
+    for key in ("cpu", "cores", "memory_gib", "terraform", "aws_provider", "python", "date"):
+        assert results["machine"][key], key
+    size = results["sizes"]["10"]
+    for group, names in FIGURES.items():
+        for name in names:
+            assert _is_median(size[group][name]), f"{group}.{name}: {size[group][name]!r}"
+    assert size["plans"]["targeted_over_full"] > 0
+    assert size["plans"]["ecrctl_over_bare"] > 0
+    assert size["setup"]["repositories_applied"] == 10
+    assert size["setup"]["resources_in_state"] >= 20
+
+    flow = size["flow"]
+    assert flow["provider_loading_runs"] >= 2  # at least the plan and the apply
+    assert flow["provider_loading_runs_observed"] == flow["provider_loading_runs"]
+    assert "warning" not in flow
+    assert flow["catalog_sync_included"] is _has_command("catalog", "sync")
+
+    # The figures of commands still being built are measured as soon as the command exists.
+    for group, command, figure in (
+        ("catalog_sync", ("catalog", "sync"), "ecrctl_catalog_sync_s"),
+        ("ci_plan", ("ci", "plan"), "ci_plan_s"),
+    ):
+        if _has_command(*command):
+            assert size[group]["available"] is True
+            assert _is_median(size[group][figure]), size[group]
+        else:
+            assert size[group]["available"] is False
+            assert size[group][figure] is None
+            assert "does not exist" in size[group]["not_available"]
+
+    goals = {goal["id"]: goal for goal in results["goals"]}
+    assert sorted(goals) == [1, 2, 3, 4, 5, 6]
+    for goal in goals.values():
+        assert goal["holds"] in (True, False, None) and goal["summary"]
+    assert goals[5]["holds"] is not None or not _has_command("catalog", "sync")
+    assert goals[6]["holds"] is not None or not _has_command("ci", "plan")
+
+    report = report_file.read_text()
+    assert results["machine"]["cpu"] in report
+    for heading in ("## Machine", "## Goals", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."):
+        assert heading in report

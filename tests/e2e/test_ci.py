@@ -1,0 +1,209 @@
+"""ecrctl ci plan / apply end to end: a temporary git repository with a base and a pull request
+commit, a GitHub event file, real terraform against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.rules import policy
+from tests.conftest import Aws
+from tests.gitrepo import commit, event, git, init_repo
+from tests.helpers import cli
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
+
+
+def create(capsys: pytest.CaptureFixture[str], name: str, risk: str, *extra: str) -> None:
+    owner = f"app-team-{name.split('-')[0]}"
+    args = ["create", name, "--env", "local", "--owner", owner, "--risk", risk, *extra]
+    result = cli(capsys, *args)
+    assert result.code == 0, result.stderr
+
+
+def remove(ws: Workspace, name: str) -> None:
+    """What a decommission pull request holds: the tfvars entry gone, the catalog entry marked."""
+    tiers = policy.load_tiers(ws.tiers_file)
+    tf = tfvars.load(ws.tfvars_file("local"), "local")
+    ws.tfvars_file("local").write_text(tf.without_entry(name))
+    cat = catalog.load(ws.catalog_file, tiers)
+    entry = catalog.with_status(
+        cat.entries[name], "decommissioned", decommissioned_at="2026-11-20T10:00:00Z"
+    )
+    ws.catalog_file.write_text(cat.with_entry(entry, tiers))
+
+
+def names(aws: Aws) -> list[str]:
+    repos = aws.client("ecr").describe_repositories()["repositories"]
+    return sorted(r["repositoryName"] for r in repos)
+
+
+def normalise(summary: str, ws: Workspace) -> str:
+    """The summary without what changes from run to run: commit IDs and the temp path."""
+    summary = summary.replace(str(ws.root), "<repo>")
+    summary = re.sub(r"`[0-9a-f]{12}`", "`<sha>`", summary)
+    return re.sub(r"\b[0-9a-f]{40}\b", "<sha>", summary)
+
+
+def check_snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("ECRCTL_UPDATE_SNAPSHOTS") or not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; ECRCTL_UPDATE_SNAPSHOTS=1 rewrites it"
+
+
+def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
+    local: Workspace,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The base: legacy-web exists (applied), the catalog synced, all committed.
+    create(capsys, "legacy-web", "low")
+    applied = cli(capsys, "apply", "legacy-web", "--env", "local", "--auto-approve")
+    assert applied.code == 0, applied.stderr
+    init_repo(local)
+    # The pull request: two new repositories and legacy-web decommissioned.
+    git(local, "checkout", "-q", "-b", "ecr/request")
+    create(capsys, "api-gateway", "high", "--push-principal", CI_ROLE)
+    create(capsys, "search-api", "medium")
+    remove(local, "legacy-web")
+    head = commit(local, "ECR request")
+    event(tmp_path, monkeypatch, head)
+    step_summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+
+    listed = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert listed.code == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assert found["environments"] == ["local"]
+    assert [(e["name"], e["change"]) for e in found["entries"]] == [
+        ("api-gateway", "add"),
+        ("legacy-web", "remove"),
+        ("search-api", "add"),
+    ]
+
+    summary_file = tmp_path / "plan.md"
+    planned = cli(
+        capsys,
+        "ci",
+        "plan",
+        "--base",
+        "development",
+        "--summary-file",
+        str(summary_file),
+        "--full-plan",
+        "--output",
+        "json",
+    )
+    assert planned.code == 0, planned.stderr
+    result = json.loads(planned.stdout)
+    plan = result["plans"]["local"]
+    actions = {(c["repository"], c["action"]) for c in plan["changes"]}
+    assert ("api-gateway", "create") in actions and ("search-api", "create") in actions
+    assert ("legacy-web", "delete") in actions
+    assert not any(a == "delete" for r, a in actions if r != "legacy-web")
+    assert plan["guard"] == []
+    # ONE plan for the environment, covering all three.
+    record = json.loads(Path(plan["record"]).read_text())
+    assert sorted(e["name"] for e in record["entries"]) == [
+        "api-gateway",
+        "legacy-web",
+        "search-api",
+    ]
+    assert record["pull_request"]["head_sha"] == head
+    assert record["fingerprint"] == plan["fingerprint"] == result["fingerprint"]
+    summary = summary_file.read_text()
+    assert step_summary.read_text().startswith(summary)
+    assert "| `legacy-web` | remove | low | `app-team-legacy` |" in summary
+    assert "<details><summary>Full plan for <code>local</code></summary>" in summary
+    check_snapshot("ci-plan-summary.md", normalise(summary, local))
+    assert names(aws) == ["legacy-web"]  # planning changed nothing
+
+    # Merged into development with a merge commit; the apply job gets the closed event.
+    git(local, "checkout", "-q", "development")
+    git(local, "merge", "-q", "--no-ff", "ecr/request", "-m", "Merge pull request #42")
+    merge = git(local, "rev-parse", "HEAD")
+    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    assert done.code == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["refused"] is False and report["fingerprint"] == result["fingerprint"]
+    assert names(aws) == ["api-gateway", "search-api"]
+    assert "applied as reviewed" in step_summary.read_text()
+
+
+def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
+    local: Workspace,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    init_repo(local)
+    git(local, "checkout", "-q", "-b", "ecr/request")
+    create(capsys, "web-frontend", "low")
+    create(capsys, "search-api", "low")
+    head = commit(local, "ECR request")
+    event(tmp_path, monkeypatch, head)
+    planned = cli(capsys, "ci", "plan", "--base", "development", "--output", "json")
+    assert planned.code == 0, planned.stderr
+    reviewed = json.loads(planned.stdout)["fingerprint"]
+    # Before the merge, someone applies web-frontend by hand: the state moves.
+    assert cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve").code == 0
+    git(local, "checkout", "-q", "--", ".")  # the hand apply's catalog sync is not in the merge
+    git(local, "clean", "-qfd", "catalog")
+    git(local, "checkout", "-q", "development")
+    git(local, "merge", "-q", "--no-ff", "ecr/request", "-m", "Merge pull request #42")
+    merge = git(local, "rev-parse", "HEAD")
+    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    summary_file = tmp_path / "apply.md"
+    refused = cli(
+        capsys,
+        "ci",
+        "apply",
+        "--base",
+        f"{merge}^1",
+        "--head",
+        merge,
+        "--summary-file",
+        str(summary_file),
+        "--output",
+        "json",
+    )
+    assert refused.code == 1, refused.stderr
+    assert "not the one reviewed" in refused.stderr
+    report = json.loads(refused.stdout)
+    assert report["refused"] is True and report["fingerprint"] != reviewed
+    mismatch = report["mismatches"][0]
+    assert "changed since it was reviewed" in mismatch["reason"]
+    assert any("web-frontend" in line for line in mismatch["dropped"])
+    assert not any("search-api" in line for line in mismatch["dropped"] + mismatch["added"])
+    assert "refused, nothing was applied" in summary_file.read_text()
+    assert names(aws) == ["web-frontend"]  # search-api was not applied
+
+    # A human reviews the new plan and applies it with its fingerprint.
+    accepted = cli(
+        capsys,
+        "ci",
+        "apply",
+        "--base",
+        f"{merge}^1",
+        "--head",
+        merge,
+        "--env",
+        "local",
+        "--fingerprint",
+        report["fingerprint"],
+    )
+    assert accepted.code == 0, accepted.stderr
+    assert names(aws) == ["search-api", "web-frontend"]

@@ -1,0 +1,199 @@
+"""Two applies on one environment against the emulator's S3 state lock, ecrctl unlock, and
+ecrctl drift against a registry changed behind Terraform's back."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from orchestrator.adapters.terraform import target
+from orchestrator.files.workspace import Workspace
+from orchestrator.ops import workflows
+from tests.conftest import Aws
+from tests.helpers import cli
+
+LOCK_KEY = "ecr/local/terraform.tfstate.tflock"
+BUCKET = "ecrctl-local-tfstate"
+
+
+class Holder:
+    """A real `terraform apply` that holds the state lock while it waits for its "yes"."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        buffer = ""
+        while chunk := self.proc.stdout.read(1):
+            buffer += chunk
+            if chunk == "\n" or buffer.endswith("Enter a value: "):
+                self.lines.put(buffer)
+                buffer = ""
+
+    def wait_for_prompt(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if "Enter a value:" in line:
+                return
+        raise AssertionError("terraform never asked for approval:\n" + "".join(seen)[-3000:])
+
+    def answer(self, text: str) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self.proc.wait(timeout=120)
+
+
+@contextmanager
+def lock_holder(ws: Workspace, name: str) -> Iterator[Holder]:
+    terraform = workflows.terraform_for(ws, "local")
+    terraform.init()
+    environ = {
+        k: v for k, v in terraform.environ.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")
+    }
+    proc = subprocess.Popen(
+        [
+            "terraform",
+            "apply",
+            "-no-color",
+            f"-var-file={ws.tfvars_file('local')}",
+            f"-target={target(name)}",
+        ],
+        cwd=ws.terraform_dir,
+        env=environ,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    holder = Holder(proc)
+    try:
+        holder.wait_for_prompt()
+        yield holder
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def lock_info(aws: Aws) -> dict[str, str]:
+    body = aws.client("s3").get_object(Bucket=BUCKET, Key=LOCK_KEY)["Body"].read()
+    info: dict[str, str] = json.loads(body)
+    return info
+
+
+def ecrctl(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def create(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    args = ["create", name, "--env", "local", "--owner", "app-team-web", "--risk", "low"]
+    assert cli(capsys, *args).code == 0
+
+
+def names(aws: Aws) -> list[str]:
+    return sorted(
+        r["repositoryName"] for r in aws.client("ecr").describe_repositories()["repositories"]
+    )
+
+
+def test_a_second_apply_fails_naming_the_holder_or_waits_for_the_lock(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(capsys, "web-frontend")
+    create(capsys, "search-api")
+    with lock_holder(local, "search-api") as holder:
+        info = lock_info(aws)
+        assert info["Operation"] == "OperationTypeApply"
+        # No timeout: the second apply fails at once and names who holds the lock.
+        second = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
+        assert second.code == 3
+        assert "the state lock is held by " + info["Who"] in second.stderr
+        assert f"ecrctl unlock local {info['ID']}" in second.stderr
+        assert names(aws) == []
+        # With a lock timeout it waits for the first to finish, then applies.
+        waiting = ecrctl(
+            "apply", "web-frontend", "--env", "local", "--auto-approve", "--lock-timeout", "120s"
+        )
+        time.sleep(8)
+        assert waiting.poll() is None, waiting.communicate()
+        assert names(aws) == []
+        assert holder.answer("no") != 0  # the first apply is declined and releases the lock
+    _out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert names(aws) == ["web-frontend"]
+
+
+def test_a_dead_runs_lock_stays_until_ecrctl_unlock(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(capsys, "web-frontend")
+    with lock_holder(local, "web-frontend") as holder:
+        lock_id = lock_info(aws)["ID"]
+        holder.proc.kill()  # the run dies without releasing its lock
+        holder.proc.wait()
+    blocked = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
+    assert blocked.code == 3 and f"ecrctl unlock local {lock_id}" in blocked.stderr
+    # ecrctl never unlocks on its own; without a terminal it wants --yes.
+    asked = cli(capsys, "unlock", "local", lock_id)
+    assert asked.code == 1 and "--yes" in asked.stderr
+    wrong = cli(capsys, "unlock", "local", "00000000-0000-0000-0000-000000000000", "--yes")
+    assert wrong.code == 3
+    assert cli(capsys, "unlock", "local", lock_id, "--yes").code == 0
+    done = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
+    assert done.code == 0, done.stderr
+    assert names(aws) == ["web-frontend"]
+
+
+def test_drift_reports_unmanaged_missing_and_changed_repositories(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(capsys, "web-frontend")
+    create(capsys, "search-api")
+    applied = cli(capsys, "apply", "web-frontend", "search-api", "--env", "local", "--auto-approve")
+    assert applied.code == 0, applied.stderr
+    clean = cli(capsys, "drift", "--env", "local", "--output", "json")
+    assert clean.code == 0, clean.stderr
+    assert json.loads(clean.stdout)["drift"] is False
+
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="rogue-images")  # made by hand, unmanaged
+    ecr.delete_repository(repositoryName="search-api", force=True)  # a managed one deleted
+    ecr.put_image_tag_mutability(repositoryName="web-frontend", imageTagMutability="IMMUTABLE")
+    drifted = cli(capsys, "drift", "--env", "local", "--output", "json")
+    assert drifted.code == 4, drifted.stderr
+    report = json.loads(drifted.stdout)
+    found = {(f["kind"], f["repository"]) for f in report["findings"]}
+    assert ("unmanaged", "rogue-images") in found
+    assert ("missing", "search-api") in found
+    assert ("settings", "web-frontend") in found
+    assert ("terraform", "search-api") in found and ("terraform", "web-frontend") in found
+    assert report["counts"] == {"registry": 2, "state": 2, "tfvars": 2, "catalog": 2}
+    text = cli(capsys, "drift", "--env", "local")
+    assert text.code == 4 and "rogue-images" in text.stdout

@@ -1,0 +1,88 @@
+"""Files ecrctl writes, read back by the real terraform (no AWS)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from orchestrator.files import hcl, tfvars
+from tests.unit.test_files import req
+
+TFVARS = """\
+# header comment, kept as is
+aws_region  = "us-east-1" # trailing comment
+environment = "dev"
+extra_list  = ["a", "b"] /* block */
+
+ecr_repositories = {
+  # a hand comment inside the map
+  "alpha-svc" = {
+    id              = "REGISTRY_ALPHA_SVC"
+    owner           = "app-team-alpha"
+    risk            = "low"
+    push_principals = []
+    pull_principals = []
+  }
+  "zulu-svc" = {
+    id              = "REGISTRY_ZULU_SVC"
+    owner           = "app-team-zulu"
+    risk            = "medium"
+    push_principals = []
+    pull_principals = []
+  }
+}
+"""
+
+
+def test_written_tfvars_are_terraform_fmt_clean(tmp_path: Path) -> None:
+    text = tfvars.parse(TFVARS, tmp_path / "t", "dev").with_entry(
+        req(
+            "mike-svc",
+            description="Mixed: a/b @c",
+            push_principals=["arn:aws:iam::123456789012:role/ci"],
+        )
+    )
+    path = tmp_path / "terraform.tfvars"
+    path.write_text(text)
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-diff", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_quote_reads_back_exactly_through_terraform(tmp_path: Path) -> None:
+    """What Terraform itself reads from a quoted string equals the input (no provider needed)."""
+    hostile = [
+        'a"b',
+        "back\\slash",
+        "${var.x}",
+        "%{ if true }x%{ endif }",
+        "$${",
+        "%%{",
+        "line\nbreak\ttab",
+        "uni ✓ ü",
+        "$",
+        "%",
+    ]
+    (tmp_path / "main.tf").write_text(
+        'variable "v" { type = list(string) }\noutput "v" { value = var.v }\n'
+    )
+    (tmp_path / "t.tfvars").write_text(f"v = {hcl.render_list(hostile)}\n")
+    env = {
+        "CHECKPOINT_DISABLE": "1",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "TF_DATA_DIR": str(tmp_path / ".tf"),
+    }
+    out = subprocess.run(
+        ["terraform", "console", "-var-file=t.tfvars"],
+        input="jsonencode(var.v)\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    import json
+
+    assert json.loads(json.loads(out.stdout)) == hostile
+    assert hcl.parse(f"v = {hcl.render_list(hostile)}\n").values["v"] == hostile

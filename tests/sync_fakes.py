@@ -1,0 +1,157 @@
+"""A fake terraform and a repository tree for catalog sync tests (unit and integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from orchestrator.files.workspace import Workspace
+from orchestrator.ops import sync as sync_mod
+from orchestrator.ops import workflows
+from orchestrator.rules import policy
+from tests.backstage_model import (
+    catalog_entities,
+)
+
+ACCOUNT = "123456789012"
+T1, T2 = "2026-01-09T10:00:00Z", "2026-01-09T11:30:00Z"
+TIERS = {"web-frontend": "low", "search-api": "medium", "payments-gateway": "high"}
+
+
+# -- a faked terraform ------------------------------------------------------------------------
+
+
+def repository(
+    name: str,
+    region: str = "us-east-1",
+    account: str = ACCOUNT,
+    risk: str = "low",
+    owner: str | None = None,
+    **attributes: Any,
+) -> dict[str, Any]:
+    """One module.ecr_repositories["name"].aws_ecr_repository.this as `terraform state pull` has it."""
+    owner = owner or f"app-team-{name.split('-')[0]}"
+    attrs = {
+        "arn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
+        "name": name,
+        "registry_id": account,
+        "repository_url": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
+        "tags": {
+            "Owner": owner,
+            "RiskTier": risk,
+            "RegistryId": policy.derive_id(name),
+            "ManagedBy": "ecrctl",
+        },
+        **attributes,
+    }
+    return {
+        "module": f'module.ecr_repositories["{name}"]',
+        "mode": "managed",
+        "type": "aws_ecr_repository",
+        "name": "this",
+        "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+        "instances": [{"schema_version": 0, "attributes": attrs, "sensitive_attributes": []}],
+    }
+
+
+def state(*resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    scanning = {
+        "mode": "managed",
+        "type": "aws_ecr_registry_scanning_configuration",
+        "name": "this",
+        "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+        "instances": [{"attributes": {"registry_id": ACCOUNT, "scan_type": "ENHANCED"}}],
+    }
+    return {
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 3,
+        "lineage": "x",
+        "outputs": outputs or {},
+        "resources": [scanning, *resources],
+    }
+
+
+class FakeTerraform:
+    """Stands in for orchestrator.adapters.terraform.Terraform: serves a state per environment."""
+
+    states: ClassVar[dict[str, Any]] = {}
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self, ws: Workspace, env: str, environ: dict[str, str], **_: Any) -> None:
+        self.env = env
+
+    def init(self) -> None:
+        FakeTerraform.calls.append(f"init {self.env}")
+
+    def state_pull(self) -> dict[str, Any]:
+        FakeTerraform.calls.append(f"state pull {self.env}")
+        value = FakeTerraform.states.get(self.env, {})
+        if isinstance(value, Exception):
+            raise value
+        return dict(value)
+
+
+@pytest.fixture(autouse=True)
+def fake_terraform(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[type[FakeTerraform]]:
+    FakeTerraform.states = {}
+    FakeTerraform.calls = []
+    monkeypatch.setattr(sync_mod, "Terraform", FakeTerraform)
+    # No ambient AWS configuration from the machine running the tests.
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", ECRCTL_PRIMARY):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("ECRCTL_LOCAL_ENDPOINT", "http://127.0.0.1:9")  # never reached: faked
+    yield FakeTerraform
+
+
+ECRCTL_PRIMARY = sync_mod.PRIMARY_ENV_VARIABLE
+
+
+def request(ws: Workspace, name: str, env: str = "local", risk: str = "low") -> None:
+    workflows.create(
+        ws,
+        policy.build_request(
+            name=name,
+            env=env,
+            owner=f"app-team-{name.split('-')[0]}",
+            risk=risk,
+            registry_id=None,
+            description="",
+            push_principals=[],
+            pull_principals=[],
+        ),
+    )
+
+
+def three_tiers(ws: Workspace) -> None:
+    for name, risk in TIERS.items():
+        request(ws, name, risk=risk)
+    FakeTerraform.states["local"] = state(*(repository(n, risk=r) for n, r in TIERS.items()))
+
+
+def run_sync(ws: Workspace, env: str = "local", at: str = T1, **kwargs: Any) -> Any:
+    return sync_mod.sync(ws, env, now=lambda: at, **kwargs)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".ecrctl" not in p.parts
+    }
+
+
+def registry_doc(ws: Workspace, path: str) -> dict[str, Any]:
+    return catalog_entities(ws.catalog_dir)[path][0]
+
+
+LOCAL_FILE = "resources/local/ecr-registry-us-east-1.yaml"
+
+
+# -- what it writes ---------------------------------------------------------------------------

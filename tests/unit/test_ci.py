@@ -1,0 +1,214 @@
+"""ecrctl ci without terraform: what a change may touch, records, the comment, the workflows and
+the Backstage template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.ci import pipeline as ci
+from orchestrator.errors import UserError
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import ResourceChange
+from orchestrator.rules import policy
+from tests.helpers import REPO, cli
+
+TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def _record(env: str, changes: list[ResourceChange], **extra: Any) -> ci.EnvRecord:
+    values: dict[str, Any] = {
+        "env": env,
+        "base": "a" * 40,
+        "head": "b" * 40,
+        "pull_request": {"number": 7, "head_sha": "c" * 40, "url": None},
+        "entries": (
+            {
+                "name": "web-frontend",
+                "change": "add",
+                "risk": "low",
+                "owner": "app-team-web",
+                "id": "REGISTRY_WEB_FRONTEND",
+                "detail": "",
+                "actions": {"create": len(changes)},
+                "guard": [],
+            },
+        ),
+        "changes": tuple(changes),
+        "guard": (),
+        "plan_text": "Plan: 2 to add, 0 to change, 0 to destroy.",
+        "plan_file": f"/tmp/{env}.tfplan",
+    }
+    values.update(extra)
+    return ci.EnvRecord(**values)
+
+
+CREATES = [
+    ResourceChange(
+        'module.ecr_repositories["web-frontend"].aws_ecr_repository.this', "create", "web-frontend"
+    ),
+    ResourceChange(
+        'module.ecr_repositories["web-frontend"].aws_ecr_lifecycle_policy.this',
+        "create",
+        "web-frontend",
+    ),
+]
+
+
+def test_the_fingerprint_is_addresses_and_actions_in_any_order() -> None:
+    one = ci.fingerprint({"dev": CREATES})
+    assert one == ci.fingerprint({"dev": list(reversed(CREATES))})
+    assert one != ci.fingerprint({"prod": CREATES})
+    changed = [CREATES[0], ResourceChange(CREATES[1].address, "update", "web-frontend")]
+    assert one != ci.fingerprint({"dev": changed})
+    assert one.startswith("sha256:") and len(one) == 7 + 64
+
+
+def test_report_renders_records_of_several_jobs_as_one_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for env in ("prod", "dev"):
+        folder = tmp_path / f"ecr-plan-{env}"
+        folder.mkdir()
+        record = _record(env, CREATES)
+        ci.record_file(folder, env).write_text(json.dumps(record.to_dict()))
+    summary = tmp_path / "comment.md"
+    result = cli(capsys, "ci", "report", str(tmp_path), "--summary-file", str(summary))
+    assert result.code == 0, result.stderr
+    text = summary.read_text()
+    assert text.index("#### `dev`") < text.index("#### `prod`")
+    combined = ci.fingerprint({"dev": CREATES, "prod": CREATES})
+    assert f"fingerprint `{combined}`" in text
+    assert "| `web-frontend` | add | low | `app-team-web` | 2 create | ✅ passes |" in text
+
+
+def test_the_summary_lists_each_change_and_adds_the_full_plan_only_when_asked() -> None:
+    listed = ci.render_report([_record("dev", CREATES, plan_text="")], [], None)
+    assert "<details><summary>Resource changes in <code>dev</code></summary>" in listed
+    assert f"create   {CREATES[1].address}\n" in listed and "--full-plan" in listed
+    full = ci.render_report([_record("dev", CREATES)], [], None)
+    assert "<summary>Full plan for <code>dev</code></summary>" in full
+    assert "Plan: 2 to add" in full and "Resource changes" not in full
+    assert "<details>" not in ci.render_report([_record("dev", [], plan_text="")], [], None)
+
+
+def test_an_edited_record_is_refused(tmp_path: Path) -> None:
+    data = _record("dev", CREATES).to_dict()
+    data["changes"] = data["changes"][:1]
+    path = ci.record_file(tmp_path, "dev")
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="does not match its own changes"):
+        ci.load_record(path)
+
+
+def test_apply_compares_the_commit_the_entries_and_the_fingerprint() -> None:
+    reviewed = _record("dev", CREATES)
+    same = _record("dev", CREATES)
+    assert ci._compare(reviewed, same, None, {"head_sha": "c" * 40}) is None
+    other_head = ci._compare(reviewed, same, None, {"head_sha": "d" * 40})
+    assert other_head and "merged at dddddddddddd" in other_head.reason
+    more = _record(
+        "dev", CREATES, entries=(*reviewed.entries, {**reviewed.entries[0], "name": "x"})
+    )
+    entries = ci._compare(reviewed, more, None, None)
+    assert entries and "not the reviewed one" in entries.reason
+    moved = _record("dev", CREATES[:1])
+    fingerprint = ci._compare(reviewed, moved, None, None)
+    assert fingerprint and fingerprint.dropped == (
+        'dev\tcreate\tmodule.ecr_repositories["web-frontend"].aws_ecr_lifecycle_policy.this',
+    )
+    assert ci._compare(None, same, None, None) is not None
+    assert ci._compare(None, moved, moved.fingerprint, None) is None
+    assert ci._compare(None, moved, reviewed.fingerprint, None) is not None
+
+
+# -- the Backstage template ------------------------------------------------------------------
+
+
+def _template() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
+    return data
+
+
+def _form_schema() -> dict[str, Any]:
+    page = _template()["spec"]["parameters"][0]
+    return {"type": "object", "required": page["required"], "properties": page["properties"]}
+
+
+NAMES = [
+    "payments-gateway",
+    "ab",
+    "a",
+    "web",
+    "ml-inference-engine",
+    "012",
+    "on",
+    "a" * 256,
+    "a" * 257,
+    "Payments",
+    "payments_gateway",
+    "payments--gateway",
+    "-payments",
+    "payments-",
+    "payments gateway",
+    "payments\n",
+    "\npayments",
+    "paymënts",
+    "",
+]
+OWNERS = [
+    "app-team-payments",
+    "app-team-a1-b2",
+    "app-team-",
+    "team-payments",
+    "app-team-Payments",
+    "app-team-payments\n",
+    "app-team-pay--ments",
+]
+
+
+def test_template_risks_and_environments_are_ecrctls() -> None:
+    properties = _template()["spec"]["parameters"][0]["properties"]
+    assert properties["risk"]["enum"] == list(
+        policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
+    )
+    environments = set(Workspace(REPO).environments())
+    assert set(properties["env"]["enum"]) <= environments
+    assert "local" not in properties["env"]["enum"]
+
+
+def test_template_dispatches_the_request_workflow_with_its_inputs() -> None:
+    template = _template()
+    (step,) = template["spec"]["steps"]
+    assert step["action"] == "github:actions:dispatch"
+    assert step["input"]["workflowId"] == "ecr-request.yml"
+    assert step["input"]["branchOrTagName"] == "development"
+    fields = set(_form_schema()["properties"])
+    assert step["input"]["workflowInputs"] == {f: f"${{{{ parameters.{f} }}}}" for f in fields}
+    workflow = yaml.safe_load((WORKFLOWS / "ecr-request.yml").read_text())
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as true
+    assert set(inputs) == fields
+    properties = _form_schema()["properties"]
+    for choice in ("risk", "env"):
+        assert inputs[choice]["options"] == properties[choice]["enum"]
+
+
+# -- the workflows ---------------------------------------------------------------------------
+
+
+def test_workflows_stay_thin_every_decision_is_ecrctls() -> None:
+    for path in WORKFLOWS.glob("ecr-*.yml"):
+        text = path.read_text()
+        assert "terraform plan" not in text and "terraform apply" not in text, path.name
+    apply = yaml.safe_load((WORKFLOWS / "ecr-auto-apply.yml").read_text())
+    job = apply["jobs"]["apply"]
+    assert job["concurrency"] == {
+        "group": "ecr-apply-${{ matrix.env }}",
+        "cancel-in-progress": False,
+    }
+    assert "ecrctl ci apply" in json.dumps(job["steps"])

@@ -1,0 +1,180 @@
+"""ecrctl create through the CLI: both files or neither, idempotent, refusals write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.files import workspace
+from orchestrator.files.workspace import Workspace
+from orchestrator.ops import workflows
+from tests.helpers import cli, snapshot
+
+CREATE = [
+    "create",
+    "payments-gateway",
+    "--env",
+    "dev",
+    "--owner",
+    "app-team-payments",
+    "--risk",
+    "high",
+]
+
+
+def test_create_writes_catalog_and_tfvars(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, *CREATE, "--push-principal", "arn:aws:iam::123456789012:role/ci")
+    assert result.code == 0, result.stderr
+    catalog = repo.catalog_file.read_text()
+    assert '"payments-gateway":' in catalog and 'environment: "dev"' in catalog
+    assert 'encryption: "KMS"' in catalog and "keep_image_count: 50" in catalog
+    tfvars = repo.tfvars_file("dev").read_text()
+    assert '"payments-gateway" = {' in tfvars and 'risk            = "high"' in tfvars
+    assert cli(capsys, "validate").code == 0
+
+
+def test_same_request_again_changes_nothing(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, *CREATE).code == 0
+    before = snapshot(repo.root)
+    again = cli(capsys, *CREATE, "--output", "json")
+    assert again.code == 0 and '"catalog_changed": false' in again.stdout
+    assert snapshot(repo.root) == before
+
+
+def test_same_name_with_other_attributes_is_refused(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, *CREATE).code == 0
+    before = snapshot(repo.root)
+    result = cli(capsys, *CREATE[:-1], "low")
+    assert result.code == 1
+    assert 'risk "high" -> "low"' in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(repo.root) == before
+
+
+def test_dry_run_writes_nothing(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(repo.root)
+    result = cli(capsys, *CREATE, "--dry-run")
+    assert result.code == 0 and "would add" in result.stdout
+    assert snapshot(repo.root) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create", 'pay"ments', "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "pay${x}", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "pay%{x}", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "pay\nments", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "Payments", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "../../etc", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "p", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "payments", "--env", "../prod", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "payments", "--env", "/etc", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "payments", "--env", "qa", "--owner", "app-team-x", "--risk", "low"],
+        ["create", "payments", "--env", "dev", "--owner", "app-team-x", "--risk", "extreme"],
+        ["create", "payments", "--env", "dev", "--owner", "payments", "--risk", "low"],
+        [
+            "create",
+            "payments",
+            "--env",
+            "dev",
+            "--owner",
+            "app-team-x",
+            "--risk",
+            "low",
+            "--id",
+            "X",
+        ],
+    ],
+)
+def test_bad_input_is_one_line_exit_1_and_writes_nothing(
+    repo: Workspace, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    before = snapshot(repo.root)
+    result = cli(capsys, *args)
+    assert result.code == 1
+    assert result.stderr.startswith("ecrctl: error: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2  # the error and its hint
+    assert snapshot(repo.root) == before
+
+
+def test_environment_symlink_out_of_envs_is_refused(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "terraform.tfvars").write_text("ecr_repositories = {}\n")
+    (repo.envs_dir / "sneaky").symlink_to(outside)
+    result = cli(
+        capsys, "create", "payments", "--env", "sneaky", "--owner", "app-team-x", "--risk", "low"
+    )
+    assert result.code == 1 and "sneaky" in result.stderr
+    assert (outside / "terraform.tfvars").read_text() == "ecr_repositories = {}\n"
+
+
+def test_hand_broken_tfvars_is_named_with_its_line(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo.tfvars_file("dev")
+    path.write_text(
+        path.read_text().replace("ecr_repositories = {", 'ecr_repositories = {\n  "x" = "${oops}"')
+    )
+    before = snapshot(repo.root)
+    result = cli(capsys, *CREATE)
+    assert result.code == 1 and "envs/dev/terraform.tfvars:" in result.stderr
+    assert snapshot(repo.root) == before
+
+
+def test_failed_second_write_rolls_back_the_first(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(repo.root)
+    real = workspace.atomic_write  # write_together (workspace.py) writes through it
+
+    def failing(path: Path, text: str) -> None:
+        if path.name == "terraform.tfvars":
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(workspace, "atomic_write", failing)
+    with pytest.raises(OSError):
+        workflows.create(
+            repo,
+            workflows.policy.build_request(
+                name="payments-gateway", env="dev", owner="app-team-pay", risk="low"
+            ),
+        )
+    assert snapshot(repo.root) == before
+
+
+def test_validate_lists_every_problem(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, *CREATE).code == 0
+    dev = repo.tfvars_file("dev")
+    dev.write_text(
+        dev.read_text().replace(
+            'owner           = "app-team-payments"', 'owner           = "app-team-other"'
+        )
+    )
+    staging = repo.tfvars_file("staging")
+    staging.write_text(
+        staging.read_text().replace(
+            "ecr_repositories = {",
+            'ecr_repositories = {\n  "stray-svc" = {\n    id    = "REGISTRY_STRAY_SVC"\n    owner = "app-team-x"\n    risk  = "low"\n  }',
+        )
+    )
+    result = cli(capsys, "validate")
+    assert result.code == 1
+    assert (
+        "envs/dev/terraform.tfvars:" in result.stdout
+        and "differs from the catalog" in result.stdout
+    )
+    assert (
+        "envs/staging/terraform.tfvars:" in result.stdout
+        and "'stray-svc' is not in" in result.stdout
+    )

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import PlanRefused
+from orchestrator.models import ResourceChange
+from orchestrator.rules import guard
+
+A = 'module.ecr_repositories["alpha"]'
+B = 'module.ecr_repositories["bravo"]'
+SCAN = "aws_ecr_registry_scanning_configuration.this"
+
+
+def rc(address: str, action: str) -> ResourceChange:
+    from orchestrator.adapters.terraform import instance_of
+
+    return ResourceChange(address, action, instance_of(address))
+
+
+def test_a_create_may_only_create() -> None:
+    changes = [
+        rc(f"{A}.aws_ecr_repository.this", "create"),
+        rc(f"{A}.aws_kms_key.this[0]", "create"),
+        rc(SCAN, "update"),
+    ]
+    assert guard.violations(changes, {"alpha"}, {"alpha"}) == []
+    bad = [*changes, rc(f"{A}.aws_ecr_lifecycle_policy.this", "delete")]
+    assert guard.violations(bad, {"alpha"}, {"alpha"}) == [
+        f"{A}.aws_ecr_lifecycle_policy.this (delete): a create request may only create"
+    ]
+
+
+def test_changes_outside_the_request_are_refused_by_address() -> None:
+    changes = [
+        rc(f"{A}.aws_ecr_repository.this", "create"),
+        rc(f"{B}.aws_ecr_repository.this", "delete"),
+        rc("aws_s3_bucket.other", "update"),
+    ]
+    with pytest.raises(PlanRefused) as info:
+        guard.check(changes, {"alpha"}, {"alpha"})
+    assert info.value.addresses == [f"{B}.aws_ecr_repository.this", "aws_s3_bucket.other"]
+
+
+def test_live_repositories_are_never_replaced_or_deleted() -> None:
+    changes = [rc(f"{A}.aws_ecr_repository.this", "replace")]
+    assert guard.violations(changes, {"alpha"}, {"alpha"})
+    assert (
+        guard.violations([rc(f"{A}.aws_ecr_repository.this", "update")], {"alpha"}, {"alpha"}) == []
+    )
+
+
+def test_a_decommission_may_only_delete() -> None:
+    deletes = [rc(f"{A}.aws_ecr_repository.this", "delete"), rc(SCAN, "update")]
+    assert guard.violations(deletes, {"alpha"}, set()) == []
+    assert guard.violations([rc(f"{A}.aws_ecr_repository.this", "create")], {"alpha"}, set())
+    assert guard.violations([rc(SCAN, "delete")], {"alpha"}, set())
+
+
+def test_an_unfinished_decommission_is_named_in_the_hint() -> None:
+    changes = [
+        rc(f"{A}.aws_ecr_repository.this", "create"),
+        rc(f"{B}.aws_ecr_repository.this", "delete"),
+    ]
+    with pytest.raises(PlanRefused) as info:
+        guard.check(changes, {"alpha"}, {"alpha"})
+    assert info.value.hint is not None and info.value.hint.startswith("bravo left the tfvars")
