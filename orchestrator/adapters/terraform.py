@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import python_terraform
 from python_terraform import IsFlagged
-from python_terraform import Terraform as _CommandBuilder
 
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -62,6 +62,18 @@ def repository_of(resource: dict[str, Any]) -> str | None:
     ):
         return None
     return name
+
+
+class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]
+    """python-terraform, used only to build argument lists (generate_cmd_string).
+
+    Its constructor reads `terraform.tfstate` from its working directory (or the current one) as
+    JSON, so a stray or damaged file there would make every ecrctl command fail. ecrctl's state
+    lives in the backend and is read by `terraform state pull` only: this builder reads nothing.
+    """
+
+    def read_state_file(self, file_path: str | None = None) -> None:
+        self.tfstate = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +118,7 @@ class Terraform:
         self.settings = settings or Settings.from_environ()
         self.progress = progress or (lambda _line: None)
         self.data_dir = workspace.state_dir / "tf" / env
-        self._builder = _CommandBuilder(
-            working_dir=str(workspace.terraform_dir), terraform_bin_path=self.settings.binary
-        )
+        self._builder = _CommandBuilder(terraform_bin_path=self.settings.binary)
         self.environ = {
             **environ,
             "TF_DATA_DIR": str(self.data_dir),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_subprocess import FakeProcess
@@ -11,7 +12,6 @@ from pytest_subprocess import FakeProcess
 from orchestrator.adapters.terraform import Settings, Terraform
 from orchestrator.errors import TerraformError
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
 from tests.helpers import cli
 
 ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "PATH": "/usr/bin"}
@@ -203,14 +203,36 @@ def test_usage_errors_exit_2(repo: Workspace, capsys: pytest.CaptureFixture[str]
 
 
 def test_apply_refuses_a_saved_plan_changed_after_planning(
-    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str], fp: FakeProcess
 ) -> None:
     plan = tmp_path / "p.tfplan"
     plan.write_bytes(b"plan")
     (tmp_path / "p.tfplan.json").write_text(json.dumps({"plan_sha256": "0" * 64, "env": "dev"}))
     result = cli(capsys, "apply", "--env", "dev", "--plan", str(plan))
     assert result.code == 1 and "changed after ecrctl planned it" in result.stderr
-    assert workflows  # the core is what refused: no terraform was needed
+    assert list(fp.calls) == []  # refused before any terraform ran
+
+
+@pytest.mark.parametrize("stray", ["{ x", "", "[]"])
+def test_a_stray_terraform_tfstate_cannot_break_a_command(
+    repo: Workspace, fp: FakeProcess, capsys: pytest.CaptureFixture[str], stray: str
+) -> None:
+    # python-terraform's constructor json-loads terraform.tfstate beside the configuration.
+    (repo.terraform_dir / "terraform.tfstate").write_text(stray)
+    fp.register(["terraform", "init", fp.any()])
+    addr = 'module.ecr_repositories["alpha-svc"].aws_ecr_repository.this'
+
+    def save_plan(process: Any) -> None:
+        out = next(a for a in process.args if a.startswith("-out="))
+        Path(out.removeprefix("-out=")).write_bytes(b"plan")
+
+    fp.register(
+        ["terraform", "plan", fp.any()], stdout=planned(addr, "create") + "\n", callback=save_plan
+    )
+    cli(capsys, "create", "alpha-svc", "--env", "dev", "--owner", "app-team-a", "--risk", "low")
+    result = cli(capsys, "plan", "alpha-svc", "--env", "dev")
+    assert result.code == 0, result.stderr
+    assert [c[1] for c in fp.calls] == ["init", "plan"]
 
 
 FAKE_TERRAFORM = """\
