@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.models import Violation
+
 EXIT_OK = 0
 EXIT_INVALID = 1  # invalid input, or a plan the guard refused
 EXIT_USAGE = 2  # command-line usage error (Click's own convention)
@@ -25,11 +30,15 @@ class UserError(EcrctlError):
 
 
 class PlanRefused(EcrctlError):
-    """The plan guard refused a plan; nothing was applied."""
+    """The plan guard refused a plan; nothing was applied. Carries the guard's verdicts."""
 
-    def __init__(self, message: str, addresses: list[str], hint: str | None = None) -> None:
+    def __init__(self, message: str, violations: list[Violation], hint: str | None = None) -> None:
         super().__init__(message, hint)
-        self.addresses = addresses
+        self.violations = violations
+
+    @property
+    def addresses(self) -> list[str]:
+        return [v.change.address for v in self.violations]
 
 
 class TerraformError(EcrctlError):

@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import EcrctlError
 
 RISKS = ("low", "medium", "high")
-STATUSES = ("active", "deprecated", "decommissioned")
-ACTIONS = ("create", "update", "delete", "replace")
+
+
+class Status(StrEnum):
+    """A repository's status in the catalog (ADR-0092)."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    DECOMMISSIONED = "decommissioned"
+
+
+class Action(StrEnum):
+    """What a plan does to one resource instance, as terraform's JSON stream names it."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    REMOVE = "remove"  # forgotten by the state, left in AWS
+    IMPORT = "import"
+    MOVE = "move"
+
+
+class Rule(StrEnum):
+    """The plan-guard rule a change broke (rules/guard.py explains each)."""
+
+    OUTSIDE_REQUEST = "outside-request"
+    REGISTRY_NEVER_DESTROYED = "registry-never-destroyed"
+    NOT_REQUESTED = "not-requested"
+    DECOMMISSION_ONLY_DELETES = "decommission-only-deletes"
+    CREATE_ONLY_CREATES = "create-only-creates"
+    LIVE_NEVER_DESTROYED = "live-never-destroyed"
+    CATALOG_STILL_LIVE = "catalog-still-live"
+
+
+STATUSES = tuple(Status)
+ACTIONS = (Action.CREATE, Action.UPDATE, Action.DELETE, Action.REPLACE)  # counted in summaries
 
 
 @dataclass(frozen=True)
@@ -56,7 +91,7 @@ class CatalogEntry:
     """One repository in catalog/ecr-catalog.yaml."""
 
     request: RegistryRequest
-    status: str = "active"
+    status: Status = Status.ACTIVE
     repository_url: str = ""
     history: dict[str, str] = field(default_factory=dict)
 
@@ -66,13 +101,39 @@ class ResourceChange:
     """One resource instance change in a plan."""
 
     address: str
-    action: str  # create | update | delete | replace
+    action: Action
     instance: str | None  # the repository name for module.ecr_repositories["NAME"], else None
     reason: str | None = None  # why terraform replaces it: "tainted" (a create that did not finish)
 
     def to_dict(self) -> dict[str, Any]:
-        found = {"address": self.address, "action": self.action, "repository": self.instance}
+        found = {"address": self.address, "action": str(self.action), "repository": self.instance}
         return {**found, "reason": self.reason} if self.reason else found
+
+
+@dataclass(frozen=True)
+class Violation:
+    """The plan guard's verdict on one change: the change, the rule it broke, and why."""
+
+    change: ResourceChange
+    rule: Rule
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.change.address} ({self.change.action}): {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.change.address,
+            "action": str(self.change.action),
+            "repository": self.change.instance,
+            "rule": str(self.rule),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Violation:
+        change = ResourceChange(data["address"], Action(data["action"]), data.get("repository"))
+        return cls(change, Rule(data["rule"]), data["reason"])
 
 
 @dataclass(frozen=True)

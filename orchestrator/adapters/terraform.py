@@ -27,7 +27,7 @@ from python_terraform import IsFlagged
 
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import ResourceChange
+from orchestrator.models import Action, ResourceChange
 
 Progress = Callable[[str], None]
 MODULE = "ecr_repositories"
@@ -37,7 +37,6 @@ _INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
 _LOCK_FIELD = re.compile(
     r"^[ \t]*(ID|Path|Operation|Who|Created):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
 )
-_KEPT_ACTIONS = {"create", "update", "delete", "replace", "remove", "import", "move"}
 
 
 def target(name: str) -> str:
@@ -456,9 +455,9 @@ def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange
         change = message.get("change", {})
         action = change.get("action", "")
         address = change.get("resource", {}).get("addr", "")
-        if action in _KEPT_ACTIONS:
+        if action in set(Action):
             reason = change.get("reason")
-            changes.append(ResourceChange(address, action, instance_of(address), reason))
+            changes.append(ResourceChange(address, Action(action), instance_of(address), reason))
     return changes
 
 
@@ -470,7 +469,9 @@ def drift_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
             continue
         change = message.get("change", {})
         address = change.get("resource", {}).get("addr", "")
-        drift.append(ResourceChange(address, change.get("action", ""), instance_of(address)))
+        action = change.get("action", "")
+        if action in set(Action):
+            drift.append(ResourceChange(address, Action(action), instance_of(address)))
     return drift
 
 
@@ -488,7 +489,7 @@ def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
         actions = rc.get("change", {}).get("actions", [])
         if actions in (["no-op"], ["read"]):
             continue
-        action = "replace" if set(actions) == {"create", "delete"} else actions[0]
+        action = Action.REPLACE if set(actions) == {"create", "delete"} else Action(actions[0])
         tainted = rc.get("action_reason") == "replace_because_tainted"
         changes.append(
             ResourceChange(

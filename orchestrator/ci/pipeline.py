@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.git import Git
-from orchestrator.adapters.terraform import Progress, instance_of
+from orchestrator.adapters.terraform import Progress
 from orchestrator.ci import changes
 from orchestrator.ci.changes import ChangeSet, EntryChange
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import ApplyResult, ResourceChange
+from orchestrator.models import Action, ApplyResult, ResourceChange, Violation
 from orchestrator.ops import workflows
 
 RECORD_VERSION = 1
@@ -111,7 +111,7 @@ class EnvRecord:
     pull_request: dict[str, Any] | None
     entries: tuple[dict[str, Any], ...]
     changes: tuple[ResourceChange, ...]
-    guard: tuple[str, ...]
+    guard: tuple[Violation, ...]
     plan_text: str
     plan_file: str
 
@@ -129,7 +129,7 @@ class EnvRecord:
             "entries": list(self.entries),
             "changes": [c.to_dict() for c in self.changes],
             "fingerprint": self.fingerprint,
-            "guard": list(self.guard),
+            "guard": [v.to_dict() for v in self.guard],
             "plan_file": self.plan_file,
             "plan_text": self.plan_text,
         }
@@ -149,11 +149,11 @@ class EnvRecord:
                 entries=tuple(dict(e) for e in data["entries"]),
                 changes=tuple(
                     ResourceChange(
-                        str(c["address"]), str(c["action"]), c.get("repository"), c.get("reason")
+                        str(c["address"]), Action(c["action"]), c.get("repository"), c.get("reason")
                     )
                     for c in data["changes"]
                 ),
-                guard=tuple(str(g) for g in data.get("guard", [])),
+                guard=tuple(Violation.from_dict(v) for v in data.get("guard", [])),
                 plan_text=str(data.get("plan_text", "")),
                 plan_file=str(data.get("plan_file", "")),
             )
@@ -200,8 +200,8 @@ class CiPlan:
     out_dir: Path
 
     @property
-    def objections(self) -> list[str]:
-        return [f"{r.env}: {o}" for r in self.records for o in r.guard]
+    def objections(self) -> list[Violation]:
+        return [v for r in self.records for v in r.guard]
 
     @property
     def fingerprint(self) -> str:
@@ -215,7 +215,7 @@ class CiPlan:
                 r.env: {
                     "fingerprint": r.fingerprint,
                     "changes": [c.to_dict() for c in r.changes],
-                    "guard": list(r.guard),
+                    "guard": [v.to_dict() for v in r.guard],
                     "record": str(record_file(self.out_dir, r.env)),
                 }
                 for r in self.records
@@ -265,18 +265,14 @@ def _plan_env(
 
 
 def _entry_dict(
-    entry: EntryChange, found: Iterable[ResourceChange], objections: list[str]
+    entry: EntryChange, found: Iterable[ResourceChange], objections: list[Violation]
 ) -> dict[str, Any]:
     mine = [c for c in found if c.instance == entry.name]
     return {
         **entry.to_dict(),
         "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
-        "guard": [o for o in objections if _instance_of_objection(o) == entry.name],
+        "guard": [v.to_dict() for v in objections if v.change.instance == entry.name],
     }
-
-
-def _instance_of_objection(objection: str) -> str | None:
-    return instance_of(objection.split(" ", 1)[0])
 
 
 def plan(
@@ -440,7 +436,9 @@ def apply(
         records.append(now)
         mismatch = _compare(reviewed.get(name), now, accepted, pr)
         if mismatch is None and now.guard:
-            mismatch = Mismatch(name, "the plan guard refuses the plan: " + "; ".join(now.guard))
+            mismatch = Mismatch(
+                name, "the plan guard refuses the plan: " + "; ".join(map(str, now.guard))
+            )
         if mismatch is not None:
             mismatches.append(mismatch)
     if mismatches:
@@ -491,10 +489,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _verdict(objections: list[str]) -> str:
+def _verdict(objections: list[Violation]) -> str:
     if not objections:
         return "✅ passes"
-    return "❌ refused: " + _cell("; ".join(o.split(": ", 1)[-1] for o in objections))
+    return "❌ refused: " + _cell("; ".join(v.reason for v in objections))
 
 
 def _header(cs: ChangeSet, pr: dict[str, Any] | None) -> str:
@@ -517,15 +515,15 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         request = entry["change"] + (f" ({_cell(entry['detail'])})" if entry.get("detail") else "")
         lines.append(
             f"| `{entry['name']}` | {request} | {entry['risk']} | `{entry['owner']}` | {plan}"
-            f" | {_verdict(list(entry.get('guard') or []))} |"
+            f" | {_verdict([Violation.from_dict(v) for v in entry.get('guard') or []])} |"
         )
     names = {str(e["name"]) for e in record.entries}
     others = [c for c in record.changes if c.instance not in names]
     if others:
-        outside = [o for o in record.guard if _instance_of_objection(o) not in names]
+        outside = [v for v in record.guard if v.change.instance not in names]
         for change in others:
             label = "registry-wide" if change.instance is None else f"`{change.instance}`"
-            mine = [o for o in outside if o.split(" ", 1)[0] == change.address]
+            mine = [v for v in outside if v.change.address == change.address]
             lines.append(
                 f"| *{label}* `{_cell(change.address)}` | — | — | — | 1 {change.action}"
                 f" | {_verdict(mine)} |"

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from orchestrator.cli import render
 from orchestrator.cli.options import EnvOpt, LockTimeoutOpt, Output, OutputOpt, lock_timeout
-from orchestrator.errors import EcrctlError, PlanRefused, UserError
+from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files.workspace import find_workspace
 
 EXIT_DRIFT = 4  # drift found: distinct from 1 (invalid input) and 3 (terraform or AWS failed)
@@ -131,6 +131,7 @@ def plan(
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
     """
     from orchestrator.ci import pipeline as core
+    from orchestrator.rules import guard
 
     ws = find_workspace()
     try:
@@ -154,10 +155,9 @@ def plan(
             render.out.print("nothing to plan")
         render.note(f"plan records in {ws.relative(result.out_dir)}")
     if result.objections:
-        raise PlanRefused(
-            f"plan refused by the guard: {'; '.join(result.objections)}",
-            [o.split(" ", 2)[1] for o in result.objections],
-            "change the request so that the plan stays inside the named repositories",
+        raise guard.refusal(
+            result.objections,
+            hint="change the request so that the plan stays inside the named repositories",
         )
 
 

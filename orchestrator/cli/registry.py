@@ -23,7 +23,7 @@ from orchestrator.cli.options import (
     PlanFileOpt,
     lock_timeout,
 )
-from orchestrator.errors import CatalogSyncFailed, PlanRefused, UserError
+from orchestrator.errors import CatalogSyncFailed, UserError
 from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
@@ -128,21 +128,18 @@ def plan(
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
     from orchestrator.ops import workflows
+    from orchestrator.rules import guard
 
     ws = find_workspace()
     ws.env_dir(env)
     with render.Progress() as progress:
         result, objections = workflows.plan(ws, env, names, out, progress=progress)
     if output is Output.json:
-        render.emit_json({**result.to_dict(), "guard": objections})
+        render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections]})
     else:
         render.plan_text(result, objections)
     if objections:
-        raise PlanRefused(
-            f"plan refused by the guard ({len(objections)} change(s) outside the request)",
-            [o.split(" ", 1)[0] for o in objections],
-            "fix the tfvars or the request, then plan again",
-        )
+        raise guard.refusal(objections, hint="fix the tfvars or the request, then plan again")
 
 
 def apply(

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
-from orchestrator.models import PlanResult
+from orchestrator.models import PlanResult, Violation
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -83,7 +83,7 @@ def plan_table(plan: PlanResult) -> Table:
     return table
 
 
-def plan_text(plan: PlanResult, objections: list[str]) -> None:
+def plan_text(plan: PlanResult, objections: list[Violation]) -> None:
     if plan.changes:
         out.print(plan_table(plan))
     else:
@@ -93,4 +93,4 @@ def plan_text(plan: PlanResult, objections: list[str]) -> None:
         ", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}"
     )
     for objection in objections:
-        out.print(f"[red]guard:[/] {escape(objection)}")
+        out.print(f"[red]guard:[/] {escape(str(objection))}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import read_text
-from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier
+from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
 
 if TYPE_CHECKING:
@@ -513,7 +513,7 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
         raise UserError("aws.repository_url must be a string")
     return CatalogEntry(
         request=request,
-        status=status,
+        status=Status(status),
         repository_url=url,
         history={str(k): str(v) for k, v in history.items()},
     )
@@ -532,7 +532,7 @@ def _strings(value: Any, key: str) -> list[str]:
     return value
 
 
-def with_status(entry: CatalogEntry, status: str, **history: str) -> CatalogEntry:
+def with_status(entry: CatalogEntry, status: Status, **history: str) -> CatalogEntry:
     return replace(entry, status=status, history={**entry.history, **history})
 
 

@@ -21,15 +21,15 @@ from typing import Any, Protocol
 
 from orchestrator.adapters import ecr
 from orchestrator.adapters.terraform import Progress, target
-from orchestrator.errors import EcrctlError, PlanRefused, UserError
+from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write, write_together
 from orchestrator.lifecycle import backup
-from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier
+from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status, Violation
 from orchestrator.ops import workflows
-from orchestrator.rules import policy
+from orchestrator.rules import guard, policy
 
-DECOMMISSIONED = "decommissioned"
+DECOMMISSIONED = Status.DECOMMISSIONED
 SKIPPED_BACKUP = "none (--skip-backup)"
 REASON_MAX = 500
 
@@ -42,7 +42,7 @@ class Backend(Protocol):
 
     def state(self) -> dict[str, Any]: ...
 
-    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[str]]: ...
+    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]: ...
 
     def apply(self, plan: PlanResult) -> ApplyResult: ...
 
@@ -66,7 +66,7 @@ class TerraformBackend:
         terraform.init()
         return terraform.state_pull()
 
-    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[str]]:
+    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
         return workflows.plan(
             self.ws, self.env, [name], out, progress=self.progress, var_file=var_file
         )
@@ -178,10 +178,8 @@ def _guarded_plan(
     atomic_write(var_file, text)
     plan, objections = backend.plan(name, var_file, directory / f"{kind}-{name}.tfplan")
     if objections:
-        raise PlanRefused(
-            f"{kind} plan refused by the guard: {'; '.join(objections)}. Nothing was changed",
-            [o.split(" ", 1)[0] for o in objections],
-            f"the plan must hold only {allowed}",
+        raise guard.refusal(
+            objections, f"{kind} plan", f"nothing was changed; the plan must hold only {allowed}"
         )
     return plan
 
@@ -620,7 +618,7 @@ def restore(
     history = {**(existing.history if existing else {}), **wanted.history}
     entry = catalog.with_status(
         replace(wanted, history=history),
-        "active",
+        Status.ACTIVE,
         restored_at=moment.isoformat(),
         restored_from=shown,
     )

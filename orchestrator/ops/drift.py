@@ -22,7 +22,7 @@ from orchestrator.adapters.terraform import Progress, repository_of
 from orchestrator.errors import AwsError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
-from orchestrator.models import ResourceChange
+from orchestrator.models import ResourceChange, Status
 from orchestrator.ops import workflows
 from orchestrator.rules import policy
 
@@ -154,7 +154,7 @@ def drift(
     catalogued = {
         n: e
         for n, e in cat.entries.items()
-        if e.request.env == env and e.status != "decommissioned"
+        if e.request.env == env and e.status != Status.DECOMMISSIONED
     }
     terraform = workflows.terraform_for(ws, env, progress)
     terraform.init()

@@ -26,7 +26,7 @@ from orchestrator.adapters.terraform import MODULE, Progress, Terraform, reposit
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import ENV_NAME, Workspace, read_text, write_together
-from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, SyncResult
+from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
 from orchestrator.ops import backstage
 from orchestrator.ops.backstage import Entity, Placement
 from orchestrator.rules import policy
@@ -447,7 +447,7 @@ def _catalog_file(
     filled = []
     for name in sorted(cat.entries):
         entry = cat.entries[name]
-        if entry.request.env != env or entry.status == "decommissioned":
+        if entry.request.env != env or entry.status == Status.DECOMMISSIONED:
             continue
         url = urls.get(name, "")
         if not url:

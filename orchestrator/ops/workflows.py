@@ -18,12 +18,16 @@ from orchestrator.errors import EcrctlError, PlanRefused, TerraformError, UserEr
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write, write_together
 from orchestrator.models import (
+    Action,
     ApplyResult,
     CatalogEntry,
     PlanResult,
     Problem,
     RegistryRequest,
     ResourceChange,
+    Rule,
+    Status,
+    Violation,
 )
 from orchestrator.rules import guard, policy
 
@@ -84,7 +88,7 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
 def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryRequest) -> None:
     existing = cat.entries.get(request.name)
     if existing is not None:
-        if existing.status == "decommissioned":
+        if existing.status == Status.DECOMMISSIONED:
             raise UserError(
                 f"{request.name!r} was decommissioned"
                 f" ({existing.history.get('decommissioned_at', 'date unknown')})",
@@ -153,8 +157,8 @@ def plan(
     out: Path | None = None,
     progress: Progress | None = None,
     var_file: Path | None = None,
-) -> tuple[PlanResult, list[str]]:
-    """One saved, targeted plan for `names`; returns it with the guard's objections (if any).
+) -> tuple[PlanResult, list[Violation]]:
+    """One saved, targeted plan for `names`; returns it with the guard's verdicts (if any).
 
     `var_file` plans against a copy of the tfvars (decommission and restore show their plan
     before they change the managed file); by default the environment's own tfvars.
@@ -189,7 +193,7 @@ def plan(
                 **result.to_dict(),
                 "plan_sha256": _sha256(out),
                 "configured": sorted(configured & set(names)),
-                "guard": objections,
+                "guard": [v.to_dict() for v in objections],
             },
             indent=2,
         ),
@@ -220,7 +224,7 @@ def _load_saved_plan(
             f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
         )
     changes = tuple(
-        ResourceChange(c["address"], c["action"], c["repository"], c.get("reason"))
+        ResourceChange(c["address"], Action(c["action"]), c["repository"], c.get("reason"))
         for c in saved["changes"]
     )
     result = PlanResult(
@@ -273,7 +277,7 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
     The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
     removes one as well. Refuse while the catalog still lists the repository as live.
     """
-    deleting = {c.instance for c in plan.changes if c.action == "delete" and c.instance}
+    deleting = {c.instance for c in plan.changes if c.action == Action.DELETE and c.instance}
     if not deleting:
         return
     entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
@@ -282,15 +286,19 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
         for name in deleting
         if name in entries
         and entries[name].request.env == env
-        and entries[name].status != "decommissioned"
+        and entries[name].status != Status.DECOMMISSIONED
     )
     if live:
-        addresses = [c.address for c in plan.changes if c.instance in live and c.action == "delete"]
+        found = [
+            Violation(c, Rule.CATALOG_STILL_LIVE, f"the catalog lists {c.instance} as live")
+            for c in plan.changes
+            if c.instance in live and c.action == Action.DELETE
+        ]
         raise PlanRefused(
             f"plan refused: it deletes {', '.join(live)}, which the catalog lists as"
             f" {entries[live[0]].status} (its tfvars entry is gone, but it was not decommissioned):"
-            f" {', '.join(addresses)}",
-            addresses,
+            f" {', '.join(v.change.address for v in found)}",
+            found,
             f"restore the tfvars entry, or retire it with: ecrctl decommission {live[0]} --env {env}"
             " (which backs it up first)",
         )
@@ -419,7 +427,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
             continue
         rel = ws.relative(tf.path)
         in_tf = tf.entries.get(req.name)
-        if entry.status == "decommissioned":
+        if entry.status == Status.DECOMMISSIONED:
             if in_tf is not None:
                 problems.append(
                     Problem(

@@ -15,53 +15,72 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from orchestrator.errors import PlanRefused
-from orchestrator.models import ResourceChange
+from orchestrator.models import Action, ResourceChange, Rule, Violation
 
-REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {"create", "update"}}
+REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
+REASONS = {
+    Rule.OUTSIDE_REQUEST: "outside the requested repositories",
+    Rule.REGISTRY_NEVER_DESTROYED: "registry-wide settings are never destroyed",
+    Rule.NOT_REQUESTED: "belongs to a repository that was not requested",
+    Rule.DECOMMISSION_ONLY_DELETES: "a decommission may only delete",
+    Rule.CREATE_ONLY_CREATES: "a create request may only create",
+    Rule.LIVE_NEVER_DESTROYED: "would destroy part of a live repository",
+}
 
 
 def violations(
     changes: Iterable[ResourceChange], requested: set[str], configured: set[str]
-) -> list[str]:
-    """Each offending change as 'ADDRESS (action): reason'; empty when the plan is acceptable."""
+) -> list[Violation]:
+    """The guard's verdict on each offending change; empty when the plan is acceptable."""
     changes = list(changes)
     creating = {
         c.instance
         for c in changes
-        if c.action == "create" and c.address.endswith("." + REPOSITORY_RESOURCE)
+        if c.action == Action.CREATE and c.address.endswith("." + REPOSITORY_RESOURCE)
     }
     found = []
     for change in changes:
-        reason = _reason(change, requested, configured, creating)
-        if reason:
-            found.append(f"{change.address} ({change.action}): {reason}")
+        rule = _broken_rule(change, requested, configured, creating)
+        if rule is not None:
+            found.append(Violation(change, rule, REASONS[rule]))
     return found
 
 
-def _reason(
+def _broken_rule(
     change: ResourceChange, requested: set[str], configured: set[str], creating: set[str | None]
-) -> str | None:
+) -> Rule | None:
     # Terraform replaces what an interrupted apply left half-created ("tainted").
-    tainted = change.action == "replace" and change.reason == "tainted"
+    tainted = change.action == Action.REPLACE and change.reason == "tainted"
     if change.instance is None:
         allowed = REGISTRY_SCOPE.get(change.address)
         if allowed is None:
-            return "outside the requested repositories"
+            return Rule.OUTSIDE_REQUEST
         if change.action in allowed or tainted:
             return None
-        return "registry-wide settings are never destroyed"
+        return Rule.REGISTRY_NEVER_DESTROYED
     if change.instance not in requested:
-        return "belongs to a repository that was not requested"
+        return Rule.NOT_REQUESTED
     if change.instance not in configured:
-        return None if change.action == "delete" else "a decommission may only delete"
+        return None if change.action == Action.DELETE else Rule.DECOMMISSION_ONLY_DELETES
     if change.instance in creating:
-        if change.action == "create" or tainted:
+        if change.action == Action.CREATE or tainted:
             return None
-        return "a create request may only create"
-    if change.action in ("delete", "replace"):
-        return "would destroy part of a live repository"
+        return Rule.CREATE_ONLY_CREATES
+    if change.action in (Action.DELETE, Action.REPLACE):
+        return Rule.LIVE_NEVER_DESTROYED
     return None
+
+
+def refusal(found: list[Violation], what: str = "plan", hint: str | None = None) -> PlanRefused:
+    """The error for a refused plan, naming every offending change."""
+    return PlanRefused(
+        f"{what} refused by the guard: {len(found)} change(s) outside what was requested: "
+        + "; ".join(map(str, found)),
+        found,
+        hint
+        or "fix the tfvars or the request so that the plan touches only the named repositories",
+    )
 
 
 def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:
@@ -71,16 +90,12 @@ def check(changes: Iterable[ResourceChange], requested: set[str], configured: se
         # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
         # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.
         pending = sorted(
-            {c.instance for c in changes if c.action == "delete" and c.instance} - requested
+            {c.instance for c in changes if c.action == Action.DELETE and c.instance} - requested
         )
         hint = (
             f"{', '.join(pending)} left the tfvars but still exist: finish that first"
             " (ecrctl decommission NAME --env ENV) or plan them together"
             if pending
-            else "fix the tfvars or the request so that the plan touches only the named repositories"
+            else None
         )
-        raise PlanRefused(
-            f"plan refused: {len(found)} change(s) outside what was requested: " + "; ".join(found),
-            [f.split(" ", 1)[0] for f in found],
-            hint,
-        )
+        raise refusal(found, hint=hint)

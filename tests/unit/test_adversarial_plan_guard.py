@@ -14,6 +14,11 @@ A = 'module.ecr_repositories["alpha"]'
 SCAN = "aws_ecr_registry_scanning_configuration.this"
 
 
+def verdicts(changes: list[ResourceChange], requested: set[str], configured: set[str]) -> list[str]:
+    """The guard's verdicts as a person reads them: ADDRESS (action): reason."""
+    return [str(v) for v in guard.violations(changes, requested, configured)]
+
+
 def rc(address: str, action: str, reason: str | None = None) -> ResourceChange:
     return ResourceChange(address, action, instance_of(address), reason)
 
@@ -25,15 +30,15 @@ def test_a_rerun_may_replace_what_an_interrupted_create_left_tainted() -> None:
         rc(f"{A}.aws_ecr_repository.this", "create"),
         rc(SCAN, "replace", "tainted"),
     ]
-    assert guard.violations(changes, {"alpha"}, {"alpha"}) == []
+    assert verdicts(changes, {"alpha"}, {"alpha"}) == []
 
 
 def test_a_replacement_for_any_other_reason_is_still_refused() -> None:
     creating = [rc(f"{A}.aws_ecr_repository.this", "create")]
-    assert guard.violations(
+    assert verdicts(
         [*creating, rc(f"{A}.aws_kms_key.this[0]", "replace")], {"alpha"}, {"alpha"}
     ) == [f"{A}.aws_kms_key.this[0] (replace): a create request may only create"]
-    assert guard.violations([rc(SCAN, "replace")], {"alpha"}, {"alpha"}) == [
+    assert verdicts([rc(SCAN, "replace")], {"alpha"}, {"alpha"}) == [
         f"{SCAN} (replace): registry-wide settings are never destroyed"
     ]
 
@@ -42,7 +47,7 @@ def test_a_tainted_live_repository_is_never_replaced() -> None:
     """Tainted by hand (terraform taint) or by an interrupted create of the repository itself:
     it may hold images, so the guard refuses and a person decides."""
     changes = [rc(f"{A}.aws_ecr_repository.this", "replace", "tainted")]
-    assert guard.violations(changes, {"alpha"}, {"alpha"}) == [
+    assert verdicts(changes, {"alpha"}, {"alpha"}) == [
         f"{A}.aws_ecr_repository.this (replace): would destroy part of a live repository"
     ]
 

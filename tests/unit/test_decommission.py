@@ -23,7 +23,7 @@ from orchestrator.errors import AwsError, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup, decommission
-from orchestrator.models import ApplyResult, PlanResult, ResourceChange
+from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
 from orchestrator.ops import workflows
 from orchestrator.rules import guard, policy
 from tests.helpers import cli, snapshot
@@ -56,7 +56,7 @@ class FakeTerraform:
         self.ecr = Ecr(ecr_client)
         self.instances: set[str] = set()
         self.fail_applies = 0
-        self.objection: str | None = None
+        self.objection: Violation | None = None
         self.calls: list[str] = []
 
     def provision(self, name: str, risk: str = "low") -> None:
@@ -84,7 +84,7 @@ class FakeTerraform:
             for kind in ("aws_ecr_lifecycle_policy", "aws_ecr_repository")
         )
 
-    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[str]]:
+    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
         self.calls.append("plan")
         configured = set(tfvars.load(var_file, ENV).entries)
         if name in configured:
@@ -486,10 +486,13 @@ def test_skip_backup_deletes_images_only_with_force(repo: Workspace, fake: FakeT
 
 def test_a_plan_the_guard_refuses_changes_nothing(repo: Workspace, fake: FakeTerraform) -> None:
     provisioned(repo, fake)
-    fake.objection = "aws_iam_role.x (delete): outside the requested repositories"
+    outside = ResourceChange("aws_iam_role.x", Action.DELETE, None)
+    fake.objection = Violation(outside, Rule.OUTSIDE_REQUEST, "outside the requested repositories")
     before = snapshot(repo.root)
-    with pytest.raises(PlanRefused):
+    with pytest.raises(PlanRefused) as refused:
         run(repo, fake)
+    assert refused.value.addresses == ["aws_iam_role.x"]
+    assert "aws_iam_role.x (delete): outside the requested repositories" in refused.value.message
     assert snapshot(repo.root) == before and bundles(repo) == []
 
 

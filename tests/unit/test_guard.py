@@ -3,12 +3,17 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import PlanRefused
-from orchestrator.models import ResourceChange
+from orchestrator.models import ResourceChange, Rule, Violation
 from orchestrator.rules import guard
 
 A = 'module.ecr_repositories["alpha"]'
 B = 'module.ecr_repositories["bravo"]'
 SCAN = "aws_ecr_registry_scanning_configuration.this"
+
+
+def verdicts(changes: list[ResourceChange], requested: set[str], configured: set[str]) -> list[str]:
+    """The guard's verdicts as a person reads them: ADDRESS (action): reason."""
+    return [str(v) for v in guard.violations(changes, requested, configured)]
 
 
 def rc(address: str, action: str) -> ResourceChange:
@@ -23,9 +28,9 @@ def test_a_create_may_only_create() -> None:
         rc(f"{A}.aws_kms_key.this[0]", "create"),
         rc(SCAN, "update"),
     ]
-    assert guard.violations(changes, {"alpha"}, {"alpha"}) == []
+    assert verdicts(changes, {"alpha"}, {"alpha"}) == []
     bad = [*changes, rc(f"{A}.aws_ecr_lifecycle_policy.this", "delete")]
-    assert guard.violations(bad, {"alpha"}, {"alpha"}) == [
+    assert verdicts(bad, {"alpha"}, {"alpha"}) == [
         f"{A}.aws_ecr_lifecycle_policy.this (delete): a create request may only create"
     ]
 
@@ -43,17 +48,15 @@ def test_changes_outside_the_request_are_refused_by_address() -> None:
 
 def test_live_repositories_are_never_replaced_or_deleted() -> None:
     changes = [rc(f"{A}.aws_ecr_repository.this", "replace")]
-    assert guard.violations(changes, {"alpha"}, {"alpha"})
-    assert (
-        guard.violations([rc(f"{A}.aws_ecr_repository.this", "update")], {"alpha"}, {"alpha"}) == []
-    )
+    assert verdicts(changes, {"alpha"}, {"alpha"})
+    assert verdicts([rc(f"{A}.aws_ecr_repository.this", "update")], {"alpha"}, {"alpha"}) == []
 
 
 def test_a_decommission_may_only_delete() -> None:
     deletes = [rc(f"{A}.aws_ecr_repository.this", "delete"), rc(SCAN, "update")]
-    assert guard.violations(deletes, {"alpha"}, set()) == []
-    assert guard.violations([rc(f"{A}.aws_ecr_repository.this", "create")], {"alpha"}, set())
-    assert guard.violations([rc(SCAN, "delete")], {"alpha"}, set())
+    assert verdicts(deletes, {"alpha"}, set()) == []
+    assert verdicts([rc(f"{A}.aws_ecr_repository.this", "create")], {"alpha"}, set())
+    assert verdicts([rc(SCAN, "delete")], {"alpha"}, set())
 
 
 def test_an_unfinished_decommission_is_named_in_the_hint() -> None:
@@ -64,3 +67,17 @@ def test_an_unfinished_decommission_is_named_in_the_hint() -> None:
     with pytest.raises(PlanRefused) as info:
         guard.check(changes, {"alpha"}, {"alpha"})
     assert info.value.hint is not None and info.value.hint.startswith("bravo left the tfvars")
+
+
+def test_a_verdict_is_a_value_naming_the_change_and_the_rule() -> None:
+    change = rc(f"{B}.aws_ecr_repository.this", "delete")
+    [verdict] = guard.violations([change], {"alpha"}, {"alpha"})
+    assert verdict.change == change and verdict.rule is Rule.NOT_REQUESTED
+    assert verdict.to_dict() == {
+        "address": change.address,
+        "action": "delete",
+        "repository": "bravo",
+        "rule": "not-requested",
+        "reason": "belongs to a repository that was not requested",
+    }
+    assert Violation.from_dict(verdict.to_dict()) == verdict
