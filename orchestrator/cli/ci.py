@@ -50,21 +50,21 @@ SummaryOpt = Annotated[
 
 
 def _publish(summary: str, summary_file: Path | None) -> None:
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import github
 
-    for path in core.publish(summary, summary_file).files:
+    for path in github.publish(summary, summary_file).files:
         render.note(f"summary written to {path}")
 
 
 def _refused(exc: EcrctlError, summary_file: Path | None, out_dir: Path | None = None) -> None:
     """A refusal, as the PR comment shows it: to --summary-file, the step summary, out_dir."""
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import markdown, records
 
-    summary = core.render_failure(exc.message, exc.hint)
+    summary = markdown.render_failure(exc.message, exc.hint)
     _publish(summary, summary_file)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / core.REFUSED).write_text(summary, encoding="utf-8")
+        (out_dir / records.REFUSED).write_text(summary, encoding="utf-8")
 
 
 @app.command()
@@ -81,11 +81,11 @@ def changes(
 
     Example: ecrctl ci changes --base origin/development --output json
     """
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import plan as ci_plan
 
     ws = find_workspace()
     try:
-        found = core.change_set(ws, base, head)
+        found = ci_plan.change_set(ws, base, head)
     except EcrctlError as exc:
         _refused(exc, summary_file)
         raise
@@ -130,15 +130,18 @@ def plan(
 
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
     """
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import markdown, records
+    from orchestrator.ci import plan as ci_plan
     from orchestrator.rules import guard
 
     ws = find_workspace()
     try:
         with lock_timeout(lock_timeout_), render.Progress() as progress:
-            result = core.plan(ws, base, head, env, out_dir, progress=progress, full_plan=full_plan)
+            result = ci_plan.plan(
+                ws, base, head, env, out_dir, progress=progress, full_plan=full_plan
+            )
     except EcrctlError as exc:
-        _refused(exc, summary_file, out_dir or core.plan_dir(ws))
+        _refused(exc, summary_file, out_dir or records.plan_dir(ws))
         raise
     _publish(result.summary, summary_file)
     if output is Output.json:
@@ -148,7 +151,7 @@ def plan(
             render.out.print(
                 escape(
                     f"{record.env}: {', '.join(str(e['name']) for e in record.entries)}:"
-                    f" {core._counts(record.changes)}; {record.fingerprint}"
+                    f" {markdown._counts(record.changes)}; {record.fingerprint}"
                 )
             )
         if not result.records:
@@ -198,13 +201,13 @@ def apply(
 
     Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env dev --reviewed reviewed/
     """
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import apply as ci_apply
 
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
     ws = find_workspace()
     with lock_timeout(lock_timeout_), render.Progress() as progress:
-        result = core.apply(ws, base, head, env, reviewed, fingerprint, progress=progress)
+        result = ci_apply.apply(ws, base, head, env, reviewed, fingerprint, progress=progress)
     _publish(result.summary, summary_file)
     if output is Output.json:
         render.emit_json(result.to_dict())
@@ -247,12 +250,13 @@ def report(
 
     Example: ecrctl ci report artifacts/ --summary-file comment.md
     """
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import markdown
+    from orchestrator.ci import records as ci_records
 
-    found = core.load_records(records)
-    refusals = core.load_refusals(records)
+    found = ci_records.load_records(records)
+    refusals = markdown.load_refusals(records)
     pr = found[0].pull_request if found else None
-    summary = core.render_report(found, refusals, pr)
+    summary = markdown.render_report(found, refusals, pr)
     _publish(summary, summary_file)
     sys.stdout.write(summary)
     if refusals:
@@ -275,13 +279,13 @@ def drift(
 
     Example: ecrctl drift --env prod --output json
     """
-    from orchestrator.ci import pipeline as core
+    from orchestrator.ci import github
     from orchestrator.ops import drift as drift_core
 
     ws = find_workspace()
     with lock_timeout(lock_timeout_), render.Progress() as progress:
         result = drift_core.drift(ws, env, progress=progress)
-    core.publish(drift_core.render_markdown(result), None)
+    github.publish(drift_core.render_markdown(result), None)
     if output is Output.json:
         render.emit_json(result.to_dict())
     elif not result.drift:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.ci import pipeline as ci
+from orchestrator.ci import markdown
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy
@@ -139,7 +139,7 @@ def test_a_change_outside_what_ecrctl_manages_is_refused_with_a_reason(
     assert "2 file(s) that ecrctl does not manage" in result.stderr
     assert "envs/dev/backend.hcl" in result.stderr and "terraform/extra.tf" in result.stderr
     text = summary.read_text()
-    assert text.startswith(ci.MARKER) and "cannot plan this change" in text
+    assert text.startswith(markdown.MARKER) and "cannot plan this change" in text
     assert "terraform/extra.tf" in text
     # In CI the refusal travels as an artifact to the job that writes the PR comment.
     artifacts = tmp_path / "artifacts"
@@ -148,7 +148,7 @@ def test_a_change_outside_what_ecrctl_manages_is_refused_with_a_reason(
     assert changes.code == 1
     comment = cli(capsys, "ci", "report", str(artifacts))
     assert comment.code == 1
-    assert comment.stdout.count(ci.MARKER) == 1 and "terraform/extra.tf" in comment.stdout
+    assert comment.stdout.count(markdown.MARKER) == 1 and "terraform/extra.tf" in comment.stdout
 
 
 def test_a_hand_edit_that_fails_validate_is_refused(

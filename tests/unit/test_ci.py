@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.ci import pipeline as ci
+from orchestrator.ci import apply as ci_apply
+from orchestrator.ci import markdown, records
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
@@ -21,7 +22,7 @@ TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
 WORKFLOWS = REPO / ".github" / "workflows"
 
 
-def _record(env: str, changes: list[ResourceChange], **extra: Any) -> ci.EnvRecord:
+def _record(env: str, changes: list[ResourceChange], **extra: Any) -> records.EnvRecord:
     values: dict[str, Any] = {
         "env": env,
         "base": "a" * 40,
@@ -45,7 +46,7 @@ def _record(env: str, changes: list[ResourceChange], **extra: Any) -> ci.EnvReco
         "plan_file": f"/tmp/{env}.tfplan",
     }
     values.update(extra)
-    return ci.EnvRecord(**values)
+    return records.EnvRecord(**values)
 
 
 CREATES = [
@@ -61,11 +62,11 @@ CREATES = [
 
 
 def test_the_fingerprint_is_addresses_and_actions_in_any_order() -> None:
-    one = ci.fingerprint({"dev": CREATES})
-    assert one == ci.fingerprint({"dev": list(reversed(CREATES))})
-    assert one != ci.fingerprint({"prod": CREATES})
+    one = records.fingerprint({"dev": CREATES})
+    assert one == records.fingerprint({"dev": list(reversed(CREATES))})
+    assert one != records.fingerprint({"prod": CREATES})
     changed = [CREATES[0], ResourceChange(CREATES[1].address, "update", "web-frontend")]
-    assert one != ci.fingerprint({"dev": changed})
+    assert one != records.fingerprint({"dev": changed})
     assert one.startswith("sha256:") and len(one) == 7 + 64
 
 
@@ -76,55 +77,55 @@ def test_report_renders_records_of_several_jobs_as_one_comment(
         folder = tmp_path / f"ecr-plan-{env}"
         folder.mkdir()
         record = _record(env, CREATES)
-        ci.record_file(folder, env).write_text(json.dumps(record.to_dict()))
+        records.record_file(folder, env).write_text(json.dumps(record.to_dict()))
     summary = tmp_path / "comment.md"
     result = cli(capsys, "ci", "report", str(tmp_path), "--summary-file", str(summary))
     assert result.code == 0, result.stderr
     text = summary.read_text()
     assert text.index("#### `dev`") < text.index("#### `prod`")
-    combined = ci.fingerprint({"dev": CREATES, "prod": CREATES})
+    combined = records.fingerprint({"dev": CREATES, "prod": CREATES})
     assert f"fingerprint `{combined}`" in text
     assert "| `web-frontend` | add | low | `app-team-web` | 2 create | ✅ passes |" in text
 
 
 def test_the_summary_lists_each_change_and_adds_the_full_plan_only_when_asked() -> None:
-    listed = ci.render_report([_record("dev", CREATES, plan_text="")], [], None)
+    listed = markdown.render_report([_record("dev", CREATES, plan_text="")], [], None)
     assert "<details><summary>Resource changes in <code>dev</code></summary>" in listed
     assert f"create   {CREATES[1].address}\n" in listed and "--full-plan" in listed
-    full = ci.render_report([_record("dev", CREATES)], [], None)
+    full = markdown.render_report([_record("dev", CREATES)], [], None)
     assert "<summary>Full plan for <code>dev</code></summary>" in full
     assert "Plan: 2 to add" in full and "Resource changes" not in full
-    assert "<details>" not in ci.render_report([_record("dev", [], plan_text="")], [], None)
+    assert "<details>" not in markdown.render_report([_record("dev", [], plan_text="")], [], None)
 
 
 def test_an_edited_record_is_refused(tmp_path: Path) -> None:
     data = _record("dev", CREATES).to_dict()
     data["changes"] = data["changes"][:1]
-    path = ci.record_file(tmp_path, "dev")
+    path = records.record_file(tmp_path, "dev")
     path.write_text(json.dumps(data))
     with pytest.raises(UserError, match="does not match its own changes"):
-        ci.load_record(path)
+        records.load_record(path)
 
 
 def test_apply_compares_the_commit_the_entries_and_the_fingerprint() -> None:
     reviewed = _record("dev", CREATES)
     same = _record("dev", CREATES)
-    assert ci._compare(reviewed, same, None, {"head_sha": "c" * 40}) is None
-    other_head = ci._compare(reviewed, same, None, {"head_sha": "d" * 40})
+    assert ci_apply._compare(reviewed, same, None, {"head_sha": "c" * 40}) is None
+    other_head = ci_apply._compare(reviewed, same, None, {"head_sha": "d" * 40})
     assert other_head and "merged at dddddddddddd" in other_head.reason
     more = _record(
         "dev", CREATES, entries=(*reviewed.entries, {**reviewed.entries[0], "name": "x"})
     )
-    entries = ci._compare(reviewed, more, None, None)
+    entries = ci_apply._compare(reviewed, more, None, None)
     assert entries and "not the reviewed one" in entries.reason
     moved = _record("dev", CREATES[:1])
-    fingerprint = ci._compare(reviewed, moved, None, None)
+    fingerprint = ci_apply._compare(reviewed, moved, None, None)
     assert fingerprint and fingerprint.dropped == (
         'dev\tcreate\tmodule.ecr_repositories["web-frontend"].aws_ecr_lifecycle_policy.this',
     )
-    assert ci._compare(None, same, None, None) is not None
-    assert ci._compare(None, moved, moved.fingerprint, None) is None
-    assert ci._compare(None, moved, reviewed.fingerprint, None) is not None
+    assert ci_apply._compare(None, same, None, None) is not None
+    assert ci_apply._compare(None, moved, moved.fingerprint, None) is None
+    assert ci_apply._compare(None, moved, reviewed.fingerprint, None) is not None
 
 
 # -- the Backstage template ------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""ci plan: ONE targeted plan per environment for every repository a change adds, changes or removes.
+
+The change set comes from two revisions (ci/changes.py); each environment's plan passes through the plan
+guard and is written as a record (ci/records.py). The pull-request comment is rendered from the records
+(ci/markdown.py), so records planned in separate jobs (one per AWS account) render as one comment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.terraform import Progress
+from orchestrator.ci import changes
+from orchestrator.ci.changes import ChangeSet, EntryChange
+from orchestrator.ci.github import pull_request
+from orchestrator.ci.markdown import render_plan
+from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
+from orchestrator.files.workspace import Workspace, atomic_write
+from orchestrator.models import ResourceChange, Violation
+from orchestrator.ops import workflows
+
+
+def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
+    """The change between two revisions, refused unless it is a valid registry change."""
+    found = changes.compare(ws, base_ref, head_ref)
+    changes.validate_head(ws)
+    return found
+
+
+def _in_scope(cs: ChangeSet, env: str | None) -> list[str]:
+    if env is not None:
+        return [env] if env in cs.environments() else []
+    return cs.environments()
+
+
+def _plan_env(
+    ws: Workspace,
+    cs: ChangeSet,
+    env: str,
+    out: Path,
+    pr: dict[str, Any] | None,
+    progress: Progress | None,
+    full_plan: bool = False,
+) -> EnvRecord:
+    entries = cs.planned(env)
+    names = [e.name for e in entries]
+    result, objections = workflows.plan(ws, env, names, out, progress=progress)
+    text = ""
+    if full_plan and result.changes:  # `terraform show` loads the provider a second time
+        text = workflows.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
+    return EnvRecord(
+        env=env,
+        base=cs.base,
+        head=cs.head,
+        pull_request=pr,
+        entries=tuple(_entry_dict(e, result.changes, objections) for e in entries),
+        changes=result.changes,
+        guard=tuple(objections),
+        plan_text=text,
+        plan_file=str(result.plan_file),
+    )
+
+
+def _entry_dict(
+    entry: EntryChange, found: Iterable[ResourceChange], objections: list[Violation]
+) -> dict[str, Any]:
+    mine = [c for c in found if c.instance == entry.name]
+    return {
+        **entry.to_dict(),
+        "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
+        "guard": [v.to_dict() for v in objections if v.change.instance == entry.name],
+    }
+
+
+def plan(
+    ws: Workspace,
+    base_ref: str,
+    head_ref: str = "HEAD",
+    env: str | None = None,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+    environ: Mapping[str, str] = os.environ,
+    full_plan: bool = False,
+) -> CiPlan:
+    """One targeted plan per environment the change touches; records and a summary.
+
+    `full_plan` adds terraform's own rendering of each plan (one more provider load each).
+    """
+    cs = change_set(ws, base_ref, head_ref)
+    if env is not None:
+        ws.env_dir(env)
+    pr = pull_request(environ)
+    out_dir = (out_dir or plan_dir(ws)).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*out_dir.glob("plan-*.json"), out_dir / REFUSED]:
+        stale.unlink(missing_ok=True)  # an earlier run's records must never pass for this one's
+    records = []
+    for name in _in_scope(cs, env):
+        record = _plan_env(ws, cs, name, out_dir / f"{name}.tfplan", pr, progress, full_plan)
+        atomic_write(record_file(out_dir, name), json.dumps(record.to_dict(), indent=2) + "\n")
+        records.append(record)
+    summary = render_plan(cs, records, pr, env)
+    atomic_write(out_dir / "summary.md", summary)
+    return CiPlan(cs, tuple(records), summary, out_dir)

@@ -1,0 +1,214 @@
+"""Plan records: what `ci plan` reviewed and `ci apply` re-plans, one per environment, and their fingerprint.
+
+A record holds the entries, each resource change (address and action), the guard's verdicts, the plan as
+terraform prints it, and a fingerprint: the sha256 of the sorted `env action address` lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.ci.changes import ChangeSet
+from orchestrator.errors import UserError
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import Action, ApplyResult, ResourceChange, Violation
+
+RECORD_VERSION = 1
+
+
+ACTION_ORDER = ("create", "update", "replace", "delete")
+
+
+def plan_dir(ws: Workspace) -> Path:
+    return ws.state_dir / "ci" / "plan"
+
+
+def apply_dir(ws: Workspace) -> Path:
+    return ws.state_dir / "ci" / "apply"
+
+
+def record_file(directory: Path, env: str) -> Path:
+    return directory / f"plan-{env}.json"
+
+
+REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci report
+
+
+def fingerprint_lines(env_changes: Mapping[str, Iterable[ResourceChange]]) -> list[str]:
+    return sorted(
+        f"{env}\t{change.action}\t{change.address}"
+        for env, found in env_changes.items()
+        for change in found
+    )
+
+
+def fingerprint(env_changes: Mapping[str, Iterable[ResourceChange]]) -> str:
+    """sha256 of the sorted `env action address` lines: what a plan would do, and where."""
+    text = "\n".join(fingerprint_lines(env_changes))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EnvRecord:
+    """The plan of one environment, as reviewed (ci plan) or as re-planned (ci apply)."""
+
+    env: str
+    base: str
+    head: str
+    pull_request: dict[str, Any] | None
+    entries: tuple[dict[str, Any], ...]
+    changes: tuple[ResourceChange, ...]
+    guard: tuple[Violation, ...]
+    plan_text: str
+    plan_file: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({self.env: self.changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": RECORD_VERSION,
+            "env": self.env,
+            "base": self.base,
+            "head": self.head,
+            "pull_request": self.pull_request,
+            "entries": list(self.entries),
+            "changes": [c.to_dict() for c in self.changes],
+            "fingerprint": self.fingerprint,
+            "guard": [v.to_dict() for v in self.guard],
+            "plan_file": self.plan_file,
+            "plan_text": self.plan_text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: Path) -> EnvRecord:
+        try:
+            if data["version"] != RECORD_VERSION:
+                raise UserError(
+                    f"{where}: plan record version {data['version']!r} is not supported"
+                )
+            record = cls(
+                env=str(data["env"]),
+                base=str(data["base"]),
+                head=str(data["head"]),
+                pull_request=data.get("pull_request"),
+                entries=tuple(dict(e) for e in data["entries"]),
+                changes=tuple(
+                    ResourceChange(
+                        str(c["address"]), Action(c["action"]), c.get("repository"), c.get("reason")
+                    )
+                    for c in data["changes"]
+                ),
+                guard=tuple(Violation.from_dict(v) for v in data.get("guard", [])),
+                plan_text=str(data.get("plan_text", "")),
+                plan_file=str(data.get("plan_file", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None
+        if data.get("fingerprint") != record.fingerprint:
+            raise UserError(
+                f"{where}: the recorded fingerprint does not match its own changes",
+                "the record was edited; use the one ecrctl ci plan wrote",
+            )
+        return record
+
+
+def load_record(path: Path) -> EnvRecord:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"no reviewed plan record at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is not readable JSON ({exc})") from None
+    return EnvRecord.from_dict(data, path)
+
+
+def load_records(directory: Path) -> list[EnvRecord]:
+    """Every plan record under `directory` (artifacts of several jobs may sit in subfolders)."""
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a directory of plan records")
+    records = [load_record(p) for p in sorted(directory.rglob("plan-*.json"))]
+    envs = [r.env for r in records]
+    dupes = sorted({e for e in envs if envs.count(e) > 1})
+    if dupes:
+        raise UserError(f"{directory} holds more than one plan record for {', '.join(dupes)}")
+    return sorted(records, key=lambda r: r.env)
+
+
+@dataclass(frozen=True)
+class CiPlan:
+    change_set: ChangeSet
+    records: tuple[EnvRecord, ...]
+    summary: str
+    out_dir: Path
+
+    @property
+    def objections(self) -> list[Violation]:
+        return [v for r in self.records for v in r.guard]
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({r.env: r.changes for r in self.records})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.change_set.to_dict(),
+            "fingerprint": self.fingerprint,
+            "plans": {
+                r.env: {
+                    "fingerprint": r.fingerprint,
+                    "changes": [c.to_dict() for c in r.changes],
+                    "guard": [v.to_dict() for v in r.guard],
+                    "record": str(record_file(self.out_dir, r.env)),
+                }
+                for r in self.records
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    env: str
+    reason: str
+    added: tuple[str, ...] = ()  # fingerprint lines in the new plan, not in the reviewed one
+    dropped: tuple[str, ...] = ()  # reviewed lines the new plan no longer has
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "reason": self.reason,
+            "added": list(self.added),
+            "dropped": list(self.dropped),
+        }
+
+
+@dataclass(frozen=True)
+class CiApply:
+    change_set: ChangeSet
+    records: tuple[EnvRecord, ...]  # the plans made now
+    mismatches: tuple[Mismatch, ...]
+    applied: tuple[ApplyResult, ...] = ()
+    catalog_changes: tuple[str, ...] = ()  # left in the work tree for the follow-up PR
+    notes: tuple[str, ...] = ()  # what went wrong after the apply stood (the catalog sync)
+    summary: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.mismatches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.change_set.to_dict(),
+            "fingerprint": fingerprint({r.env: r.changes for r in self.records}),
+            "refused": self.refused,
+            "mismatches": [m.to_dict() for m in self.mismatches],
+            "applied": {a.plan.env: list(a.applied) for a in self.applied},
+            "catalog_changes": list(self.catalog_changes),
+            "notes": list(self.notes),
+        }
