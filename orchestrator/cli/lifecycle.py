@@ -18,6 +18,7 @@ from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
     from orchestrator.lifecycle import decommission as core
+    from orchestrator.lifecycle import restore as restore_core
 
 STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
 
@@ -34,7 +35,7 @@ def _require_confirmation(auto_approve: bool, dry_run: bool, what: str) -> bool:
     return True
 
 
-def _steps(result: core.DecommissionResult | core.RestoreResult, console: Console) -> None:
+def _steps(result: core.DecommissionResult | restore_core.RestoreResult, console: Console) -> None:
     for step in result.steps:
         style = STATUS_STYLE.get(step.status, "")
         console.print(f"  {step.step:<15} [{style}]{step.status:<8}[/] {escape(step.detail)}")
@@ -43,7 +44,9 @@ def _steps(result: core.DecommissionResult | core.RestoreResult, console: Consol
 
 
 def _ask(
-    progress: render.Progress, preview: core.DecommissionResult | core.RestoreResult, question: str
+    progress: render.Progress,
+    preview: core.DecommissionResult | restore_core.RestoreResult,
+    question: str,
 ) -> bool:
     """Show every step and the plan, then ask (with the spinner out of the way)."""
     with progress.paused():
@@ -161,18 +164,18 @@ def restore(
 
     Example: ecrctl restore backups/dev/web-frontend/20260301T101500Z --auto-approve
     """
-    from orchestrator.lifecycle import decommission as core
+    from orchestrator.lifecycle import restore as restore_core
 
     ask = _require_confirmation(auto_approve, dry_run, "restore")
     ws = find_workspace()
 
     with render.Progress() as progress:
 
-        def confirm(preview: core.RestoreResult) -> bool:
+        def confirm(preview: restore_core.RestoreResult) -> bool:
             question = f"Restore {preview.name} in {preview.env} from {preview.bundle}?"
             return not ask or _ask(progress, preview, question)
 
-        result = core.restore(ws, bundle, env, confirm, dry_run=dry_run, progress=progress)
+        result = restore_core.restore(ws, bundle, env, confirm, dry_run=dry_run, progress=progress)
     if output is Output.json:
         render.emit_json(result.to_dict())
         return

@@ -1,110 +1,52 @@
-"""decommission and restore as sequences of the pieces (ADR-0092's lifecycle). Return data.
+"""decommission as a sequence of the pieces (ADR-0092's lifecycle). Returns data.
 
-decommission: active-use check -> destroy plan (made against a copy of the tfvars without the
-entry, so it changes nothing) -> confirmation -> verified backup -> tfvars entry removed and
-catalog entry marked decommissioned (together, under the lock) -> repository emptied (only what
-the backup holds, or with --force --skip-backup) -> the saved plan applied.
+active-use check -> destroy plan (made against a copy of the tfvars without the entry, so it changes
+nothing) -> confirmation -> verified backup -> tfvars entry removed and catalog entry marked
+decommissioned (together, under the lock) -> repository emptied (only what the backup holds, or with
+--force --skip-backup) -> the saved plan applied.
 
 Each step is safe to repeat: when a run stops after the files were changed, the catalog says
-`decommissioned` while Terraform's state still holds the instance, and running the command again
-picks up from there.
+`decommissioned` while Terraform's state still holds the instance, and running the command again picks
+up from there.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator.adapters import ecr
 from orchestrator.adapters.terraform import Progress, target
 from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace, atomic_write, write_together
+from orchestrator.files.workspace import Workspace, write_together
 from orchestrator.lifecycle import backup
-from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status, Violation
-from orchestrator.ops import workflows
-from orchestrator.rules import guard, policy
+from orchestrator.lifecycle.backend import (
+    Backend,
+    Incomplete,
+    Step,
+    TerraformBackend,
+    apply_dict,
+    counted,
+    display,
+    guarded_plan,
+    mark_done,
+    utc_now,
+)
+from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
+from orchestrator.rules import policy
 
 DECOMMISSIONED = Status.DECOMMISSIONED
+
+
 SKIPPED_BACKUP = "none (--skip-backup)"
+
+
 REASON_MAX = 500
-
-
-class Backend(Protocol):
-    """What a decommission or a restore talks to: Terraform and ECR. Tests pass fakes."""
-
-    @property
-    def ecr(self) -> ecr.Ecr: ...
-
-    def state(self) -> dict[str, Any]: ...
-
-    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]: ...
-
-    def apply(self, plan: PlanResult) -> ApplyResult: ...
-
-
-class TerraformBackend:
-    """The real one: workflows.plan/apply (the plan guard, the saved-plan checks) and boto3."""
-
-    def __init__(self, ws: Workspace, env: str, progress: Progress | None = None) -> None:
-        self.ws, self.env, self.progress = ws, env, progress
-        self._ecr: ecr.Ecr | None = None
-
-    @property
-    def ecr(self) -> ecr.Ecr:
-        if self._ecr is None:
-            region = tfvars.load(self.ws.tfvars_file(self.env), self.env).region
-            self._ecr = ecr.connect(self.ws, self.env, region)
-        return self._ecr
-
-    def state(self) -> dict[str, Any]:
-        terraform = workflows.terraform_for(self.ws, self.env, self.progress)
-        terraform.init()
-        return terraform.state_pull()
-
-    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
-        return workflows.plan(
-            self.ws, self.env, [name], out, progress=self.progress, var_file=var_file
-        )
-
-    def apply(self, plan: PlanResult) -> ApplyResult:
-        # Confirmation happened before anything was changed; the guard checks the plan again.
-        return workflows.apply(
-            self.ws,
-            self.env,
-            list(plan.repositories),
-            plan.plan_file,
-            lambda _plan: True,
-            progress=self.progress,
-        )
-
-
-class Incomplete(EcrctlError):
-    """A decommission or restore stopped after it had changed something; rerunning finishes it."""
-
-    def __init__(self, cause: EcrctlError, done: list[str], rerun: str) -> None:
-        super().__init__(
-            f"{cause.message}; stopped part-way, so far: {'; '.join(done)}",
-            f"{cause.hint + '; ' if cause.hint else ''}fix the cause, then run again to finish:"
-            f" {rerun}",
-        )
-        self.exit_code = cause.exit_code
-        self.cause = cause
-        self.done = done
-
-
-@dataclass(frozen=True)
-class Step:
-    step: str  # check | backup | files | empty | destroy | apply | restore-images
-    status: str  # done | would (a dry run, or a preview before confirmation) | skipped
-    detail: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"step": self.step, "status": self.status, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -148,47 +90,9 @@ class DecommissionResult:
             "images": self.images,
             "emptied": self.emptied,
             "plan": self.plan.to_dict() if self.plan else None,
-            **_apply_dict(self.apply),
+            **apply_dict(self.apply),
             "steps": [s.to_dict() for s in self.steps],
         }
-
-
-def _apply_dict(apply: ApplyResult | None) -> dict[str, Any]:
-    """What the apply reported (applied addresses, and whatever follows an apply), less the plan."""
-    if apply is None:
-        return {"applied": []}
-    return {k: v for k, v in apply.to_dict().items() if k != "plan"}
-
-
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-
-
-def _guarded_plan(
-    backend: Backend, ws: Workspace, env: str, kind: str, name: str, text: str, allowed: str
-) -> PlanResult:
-    """The targeted plan of `name` against `text` as the tfvars, refused unless the guard passes.
-
-    It plans against a var-file copy in .ecrctl/, so the plan is shown before any managed file
-    changes. `allowed` says what the plan may hold, for the refusal.
-    """
-    directory = ws.state_dir / "plans" / env
-    directory.mkdir(parents=True, exist_ok=True)
-    var_file = directory / f"{kind}-{name}.tfvars"
-    atomic_write(var_file, text)
-    plan, objections = backend.plan(name, var_file, directory / f"{kind}-{name}.tfplan")
-    if objections:
-        raise guard.refusal(
-            objections, f"{kind} plan", f"nothing was changed; the plan must hold only {allowed}"
-        )
-    return plan
-
-
-def _display(ws: Workspace, path: Path) -> str:
-    return ws.relative(path.resolve())
-
-
-# -- decommission ---------------------------------------------------------------------------
 
 
 def decommission(
@@ -208,7 +112,7 @@ def decommission(
         raise UserError(f"--reason is longer than {REASON_MAX} characters")
     if options.active_days < 0:
         raise UserError("the active-use window must be 0 days or more")
-    moment = _now(now)
+    moment = utc_now(now)
     tiers = policy.load_tiers(ws.tiers_file)
     tfvars_path = ws.tfvars_file(env)
     cat = catalog.load(ws.catalog_file, tiers)
@@ -249,7 +153,7 @@ def decommission(
     need_backup = _backup_needed(ws, entry, options, tiers, digests, result)
     bundle_path = backup.bundle_dir(options.backup_root or ws.root / "backups", env, name, moment)
     if need_backup:
-        result.backup = _display(ws, bundle_path)
+        result.backup = display(ws, bundle_path)
         result.steps.append(
             Step(
                 "backup",
@@ -283,7 +187,7 @@ def decommission(
         )
     plan: PlanResult | None = None
     if in_state:
-        plan = _guarded_plan(
+        plan = guarded_plan(
             backend,
             ws,
             env,
@@ -293,7 +197,7 @@ def decommission(
             "deletes inside the repository's module instance",
         )
         result.plan = plan
-        result.steps.append(Step("destroy", would, f"apply the targeted plan: {_counted(plan)}"))
+        result.steps.append(Step("destroy", would, f"apply the targeted plan: {counted(plan)}"))
     else:
         result.steps.append(Step("destroy", "skipped", "nothing of it in the Terraform state"))
     if options.dry_run:
@@ -336,18 +240,8 @@ def decommission(
         if plan is not None and not result.applied:
             done.append("the repository is not (fully) destroyed yet")
         raise Incomplete(exc, done, rerun) from exc
-    _mark_done(result.steps)
+    mark_done(result.steps)
     return result
-
-
-def _counted(plan: PlanResult) -> str:
-    return ", ".join(f"{n} to {action}" for action, n in plan.counts().items() if n) or "no changes"
-
-
-def _mark_done(steps: list[Step]) -> None:
-    for index, step in enumerate(steps):
-        if step.status == "would":
-            steps[index] = replace(step, status="done")
 
 
 def _history(
@@ -546,252 +440,3 @@ def _write_decommissioned(
         write_together(
             [(ws.catalog_file, cat.text, new_catalog), (tfvars_path, tf.text, new_tfvars)]
         )
-
-
-# -- restore --------------------------------------------------------------------------------
-
-
-@dataclass
-class RestoreResult:
-    name: str
-    env: str
-    bundle: str
-    dry_run: bool
-    resumed: bool
-    plan: PlanResult | None = None
-    apply: ApplyResult | None = None
-    images: list[ecr.PutOutcome] = field(default_factory=list)
-    differences: list[str] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def applied(self) -> tuple[str, ...]:
-        return self.apply.applied if self.apply else ()
-
-    @property
-    def refused(self) -> list[ecr.PutOutcome]:
-        return [o for o in self.images if o.outcome == "refused"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "repository": self.name,
-            "env": self.env,
-            "bundle": self.bundle,
-            "dry_run": self.dry_run,
-            "resumed": self.resumed,
-            "plan": self.plan.to_dict() if self.plan else None,
-            **_apply_dict(self.apply),
-            "images": [o.to_dict() for o in self.images],
-            "refused": len(self.refused),
-            "differences": self.differences,
-            "steps": [s.to_dict() for s in self.steps],
-        }
-
-
-def restore(
-    ws: Workspace,
-    bundle_path: Path,
-    env: str | None,
-    confirm: Callable[[RestoreResult], bool],
-    dry_run: bool = False,
-    progress: Progress | None = None,
-    backend: Backend | None = None,
-    now: datetime | None = None,
-) -> RestoreResult:
-    """Bring a decommissioned repository back from a verified bundle, or finish doing so."""
-    tiers = policy.load_tiers(ws.tiers_file)
-    bundle = backup.load(bundle_path, tiers)
-    env = env or bundle.entry.request.env
-    ws.env_dir(env)
-    moment = _now(now)
-    name = bundle.name
-    wanted = backup.retarget(bundle, env)
-    tfvars_path = ws.tfvars_file(env)
-    cat = catalog.load(ws.catalog_file, tiers)
-    tf = tfvars.load(tfvars_path, env)
-    existing = cat.entries.get(name)
-    resumed = _check_restorable(ws, cat, tf, wanted, existing)
-    shown = _display(ws, bundle.path)
-    result = RestoreResult(name, env, shown, dry_run, resumed)
-    would = "would"
-
-    history = {**(existing.history if existing else {}), **wanted.history}
-    entry = catalog.with_status(
-        replace(wanted, history=history),
-        Status.ACTIVE,
-        restored_at=moment.isoformat(),
-        restored_from=shown,
-    )
-    new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
-    new_tfvars = tf.text if name in tf.entries else tf.with_entry(wanted.request)
-    reread = tfvars.parse(new_tfvars, tfvars_path, env).entries.get(name)
-    recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(name)
-    if reread != wanted.request or recat is None or recat.request != wanted.request:
-        raise UserError(f"internal error: {name!r} would not read back as the backup holds it")
-    files = [
-        what
-        for what, changed in (
-            (
-                f"catalog entry back to active ({ws.relative(ws.catalog_file)})",
-                new_catalog != cat.text,
-            ),
-            (f"entry back in {ws.relative(tfvars_path)}", new_tfvars != tf.text),
-        )
-        if changed
-    ]
-    result.steps.append(
-        Step("files", would if files else "skipped", "; ".join(files) or "already done")
-    )
-
-    backend = backend or TerraformBackend(ws, env, progress)
-    plan = _guarded_plan(
-        backend, ws, env, "restore", name, new_tfvars, "changes to the restored repository"
-    )
-    result.plan = plan
-    result.steps.append(
-        Step(
-            "apply",
-            would if plan.changes else "skipped",
-            _counted(plan) if plan.changes else "the repository is already there",
-        )
-    )
-    tags = sum(len(i.tags) or 1 for i in bundle.images)
-    result.steps.append(
-        Step(
-            "restore-images",
-            would if bundle.images else "skipped",
-            f"put back {len(bundle.images)} manifest(s) under {tags} tag(s)"
-            " where the registry accepts them",
-        )
-    )
-    if dry_run:
-        return result
-    if not confirm(result):
-        raise UserError("restore cancelled; nothing was changed")
-
-    done: list[str] = []
-    rerun = f"ecrctl restore {shown} --env {env} --auto-approve"
-    try:
-        if files:
-            _write_restored(ws, env, name, cat.text, tf.text, new_catalog, new_tfvars, tiers)
-            done.append(f"catalog and tfvars hold {name} again")
-        if plan.changes:
-            result.apply = backend.apply(plan)
-            done.append("the repository is created")
-        for image in sorted(bundle.images, key=lambda i: (i.pushed_at or "", i.digest)):
-            for tag in image.tags or (None,):
-                result.images.append(backend.ecr.put_image(name, image.manifest, tag))
-        result.differences = _differences(backend.ecr, bundle, name, env)
-    except EcrctlError as exc:
-        raise Incomplete(exc, done or ["nothing"], rerun) from exc
-    _mark_done(result.steps)
-    return result
-
-
-def _check_restorable(
-    ws: Workspace,
-    cat: catalog.Catalog,
-    tf: tfvars.Tfvars,
-    wanted: CatalogEntry,
-    existing: CatalogEntry | None,
-) -> bool:
-    """True when a restore of the same bundle already wrote the files (a rerun)."""
-    request = wanted.request
-    name = request.name
-    resumed = False
-    if existing is not None and existing.status != DECOMMISSIONED:
-        if not catalog.same_request(existing.request, request):
-            raise UserError(
-                f"{name!r} is {existing.status} in the catalog with other attributes: "
-                + catalog.describe_difference(existing.request, request)
-                + ". Nothing was changed",
-                "restore brings back a decommissioned repository; decommission this one first",
-            )
-        resumed = True
-    in_tfvars = tf.entries.get(name)
-    if in_tfvars is not None and not catalog.same_request(in_tfvars, request):
-        raise UserError(
-            f"{ws.relative(tf.path)} already holds {name!r} with other attributes: "
-            + catalog.describe_difference(in_tfvars, request)
-            + ". Nothing was changed",
-            "run: ecrctl validate",
-        )
-    for other in cat.entries.values():
-        if other.request.registry_id == request.registry_id and other.request.name != name:
-            raise UserError(
-                f"registry ID {request.registry_id} now belongs to {other.request.name!r}."
-                " Nothing was changed",
-            )
-    return resumed
-
-
-def _write_restored(
-    ws: Workspace,
-    env: str,
-    name: str,
-    catalog_text: str,
-    tfvars_text: str,
-    new_catalog: str,
-    new_tfvars: str,
-    tiers: dict[str, RiskTier],
-) -> None:
-    tfvars_path = ws.tfvars_file(env)
-    with ws.lock():
-        cat = catalog.load(ws.catalog_file, tiers)
-        tf = tfvars.load(tfvars_path, env)
-        if cat.text != catalog_text or tf.text != tfvars_text:
-            raise UserError(
-                f"the catalog or {ws.relative(tfvars_path)} changed while {name!r} was being"
-                " restored; files left as they are",
-            )
-        old_catalog = cat.text if ws.catalog_file.exists() else None
-        write_together(
-            [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
-        )
-
-
-def _differences(client: ecr.Ecr, bundle: backup.Bundle, name: str, env: str) -> list[str]:
-    """How the restored repository differs from the one backed up (a new KMS key is expected)."""
-    import json
-
-    saved = bundle.repository
-    if saved is None:
-        return []
-    live = client.repository(name)
-    if live is None:
-        return ["the repository does not exist after the apply"]
-    found = []
-    for key, path in (
-        ("tag mutability", ("imageTagMutability",)),
-        ("encryption", ("encryptionConfiguration", "encryptionType")),
-        ("scan on push", ("imageScanningConfiguration", "scanOnPush")),
-    ):
-        before, after = _dig(saved, path), _dig(live, path)
-        if before != after:
-            found.append(f"{key}: {before} -> {after}")
-
-    def normal(text: str | None) -> Any:
-        return json.loads(text) if text else None
-
-    for key, before, after in (
-        ("lifecycle policy", bundle.lifecycle_policy, client.lifecycle_policy(name)),
-        ("repository policy", bundle.repository_policy, client.repository_policy(name)),
-    ):
-        if normal(before) != normal(after):
-            found.append(f"{key} differs")
-    retargeted = env != bundle.info.get("environment")
-    before_tags = {t["Key"]: t["Value"] for t in bundle.tags}
-    after_tags = {t["Key"]: t["Value"] for t in client.tags(live["repositoryArn"])}
-    for key in sorted(set(before_tags) | set(after_tags)):
-        if key == "Environment" and retargeted:
-            continue
-        if before_tags.get(key) != after_tags.get(key):
-            found.append(f"tag {key}: {before_tags.get(key)} -> {after_tags.get(key)}")
-    return found
-
-
-def _dig(data: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = data
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value

@@ -22,7 +22,8 @@ from orchestrator.adapters.terraform import target
 from orchestrator.errors import AwsError, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
-from orchestrator.lifecycle import backup, decommission
+from orchestrator.lifecycle import backend, backup, decommission
+from orchestrator.lifecycle import restore as restore_core
 from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
 from orchestrator.ops import workflows
 from orchestrator.rules import guard, policy
@@ -375,7 +376,7 @@ def test_a_destroy_failing_midway_says_where_things_are_and_a_rerun_finishes(
     provisioned(repo, fake)
     push(fake.client, "one", ["v1"])
     fake.fail_applies = 1
-    with pytest.raises(decommission.Incomplete) as info:
+    with pytest.raises(backend.Incomplete) as info:
         run(repo, fake, reason="gone")
     error = info.value
     assert error.exit_code == 3
@@ -409,7 +410,7 @@ def test_a_rerun_backs_up_images_pushed_after_the_first_run(
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", refused)
-        with pytest.raises(decommission.Incomplete):
+        with pytest.raises(backend.Incomplete):
             run(repo, fake)
     first_backup = entry(repo).history["backup"]
     late = push(fake.client, "two", ["v2"])
@@ -431,7 +432,7 @@ def test_a_rerun_reuses_a_backup_that_still_holds_every_image(
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", throttled)
-        with pytest.raises(decommission.Incomplete):
+        with pytest.raises(backend.Incomplete):
             run(repo, fake)
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup == entry(repo).history["backup"] and len(bundles(repo)) == 1
@@ -550,8 +551,8 @@ def decommissioned(repo: Workspace, fake: FakeTerraform) -> tuple[Path, list[str
     return repo.root / str(result.backup), pushed
 
 
-def restore(repo: Workspace, fake: FakeTerraform, bundle: Path) -> decommission.RestoreResult:
-    return decommission.restore(repo, bundle, None, lambda _r: True, backend=fake, now=LATER)
+def restore(repo: Workspace, fake: FakeTerraform, bundle: Path) -> restore_core.RestoreResult:
+    return restore_core.restore(repo, bundle, None, lambda _r: True, backend=fake, now=LATER)
 
 
 def test_restore_brings_back_the_entries_and_the_manifests(
@@ -602,7 +603,7 @@ def test_a_restore_stopped_by_a_failed_apply_is_finished_by_a_rerun(
 ) -> None:
     bundle, pushed = decommissioned(repo, fake)
     fake.fail_applies = 1
-    with pytest.raises(decommission.Incomplete) as info:
+    with pytest.raises(backend.Incomplete) as info:
         restore(repo, fake, bundle)
     assert "catalog and tfvars hold web-frontend again" in info.value.message
     assert "ecrctl restore" in (info.value.hint or "")

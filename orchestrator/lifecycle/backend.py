@@ -1,0 +1,139 @@
+"""What decommission and restore run against: terraform through ops/ (the plan guard, saved plans) and ECR.
+
+`Backend` is the seam the unit tests fake; `guarded_plan` is the targeted plan both commands show before
+any managed file changes (made against a scratch copy of the tfvars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator.adapters import ecr
+from orchestrator.adapters.terraform import Progress
+from orchestrator.errors import EcrctlError
+from orchestrator.files import tfvars
+from orchestrator.files.workspace import Workspace, atomic_write
+from orchestrator.models import ApplyResult, PlanResult, Violation
+from orchestrator.ops import workflows
+from orchestrator.rules import guard
+
+
+class Backend(Protocol):
+    """What a decommission or a restore talks to: Terraform and ECR. Tests pass fakes."""
+
+    @property
+    def ecr(self) -> ecr.Ecr: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]: ...
+
+    def apply(self, plan: PlanResult) -> ApplyResult: ...
+
+
+class TerraformBackend:
+    """The real one: workflows.plan/apply (the plan guard, the saved-plan checks) and boto3."""
+
+    def __init__(self, ws: Workspace, env: str, progress: Progress | None = None) -> None:
+        self.ws, self.env, self.progress = ws, env, progress
+        self._ecr: ecr.Ecr | None = None
+
+    @property
+    def ecr(self) -> ecr.Ecr:
+        if self._ecr is None:
+            region = tfvars.load(self.ws.tfvars_file(self.env), self.env).region
+            self._ecr = ecr.connect(self.ws, self.env, region)
+        return self._ecr
+
+    def state(self) -> dict[str, Any]:
+        terraform = workflows.terraform_for(self.ws, self.env, self.progress)
+        terraform.init()
+        return terraform.state_pull()
+
+    def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
+        return workflows.plan(
+            self.ws, self.env, [name], out, progress=self.progress, var_file=var_file
+        )
+
+    def apply(self, plan: PlanResult) -> ApplyResult:
+        # Confirmation happened before anything was changed; the guard checks the plan again.
+        return workflows.apply(
+            self.ws,
+            self.env,
+            list(plan.repositories),
+            plan.plan_file,
+            lambda _plan: True,
+            progress=self.progress,
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    step: str  # check | backup | files | empty | destroy | apply | restore-images
+    status: str  # done | would (a dry run, or a preview before confirmation) | skipped
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"step": self.step, "status": self.status, "detail": self.detail}
+
+
+def apply_dict(apply: ApplyResult | None) -> dict[str, Any]:
+    """What the apply reported (applied addresses, and whatever follows an apply), less the plan."""
+    if apply is None:
+        return {"applied": []}
+    return {k: v for k, v in apply.to_dict().items() if k != "plan"}
+
+
+def utc_now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def guarded_plan(
+    backend: Backend, ws: Workspace, env: str, kind: str, name: str, text: str, allowed: str
+) -> PlanResult:
+    """The targeted plan of `name` against `text` as the tfvars, refused unless the guard passes.
+
+    It plans against a var-file copy in .ecrctl/, so the plan is shown before any managed file
+    changes. `allowed` says what the plan may hold, for the refusal.
+    """
+    directory = ws.state_dir / "plans" / env
+    directory.mkdir(parents=True, exist_ok=True)
+    var_file = directory / f"{kind}-{name}.tfvars"
+    atomic_write(var_file, text)
+    plan, objections = backend.plan(name, var_file, directory / f"{kind}-{name}.tfplan")
+    if objections:
+        raise guard.refusal(
+            objections, f"{kind} plan", f"nothing was changed; the plan must hold only {allowed}"
+        )
+    return plan
+
+
+def display(ws: Workspace, path: Path) -> str:
+    return ws.relative(path.resolve())
+
+
+def counted(plan: PlanResult) -> str:
+    return ", ".join(f"{n} to {action}" for action, n in plan.counts().items() if n) or "no changes"
+
+
+def mark_done(steps: list[Step]) -> None:
+    for index, step in enumerate(steps):
+        if step.status == "would":
+            steps[index] = replace(step, status="done")
+
+
+class Incomplete(EcrctlError):
+    """A decommission or restore stopped after it had changed something; rerunning finishes it."""
+
+    def __init__(self, cause: EcrctlError, done: list[str], rerun: str) -> None:
+        super().__init__(
+            f"{cause.message}; stopped part-way, so far: {'; '.join(done)}",
+            f"{cause.hint + '; ' if cause.hint else ''}fix the cause, then run again to finish:"
+            f" {rerun}",
+        )
+        self.exit_code = cause.exit_code
+        self.cause = cause
+        self.done = done

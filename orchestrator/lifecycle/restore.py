@@ -1,0 +1,276 @@
+"""restore: bring a decommissioned repository back from a verified backup bundle (lifecycle/backup.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters import ecr
+from orchestrator.adapters.terraform import Progress
+from orchestrator.errors import EcrctlError, UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace, write_together
+from orchestrator.lifecycle import backup
+from orchestrator.lifecycle.backend import (
+    Backend,
+    Incomplete,
+    Step,
+    TerraformBackend,
+    apply_dict,
+    counted,
+    display,
+    guarded_plan,
+    mark_done,
+    utc_now,
+)
+from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
+from orchestrator.rules import policy
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    env: str
+    bundle: str
+    dry_run: bool
+    resumed: bool
+    plan: PlanResult | None = None
+    apply: ApplyResult | None = None
+    images: list[ecr.PutOutcome] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        return self.apply.applied if self.apply else ()
+
+    @property
+    def refused(self) -> list[ecr.PutOutcome]:
+        return [o for o in self.images if o.outcome == "refused"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repository": self.name,
+            "env": self.env,
+            "bundle": self.bundle,
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "plan": self.plan.to_dict() if self.plan else None,
+            **apply_dict(self.apply),
+            "images": [o.to_dict() for o in self.images],
+            "refused": len(self.refused),
+            "differences": self.differences,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+def restore(
+    ws: Workspace,
+    bundle_path: Path,
+    env: str | None,
+    confirm: Callable[[RestoreResult], bool],
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    backend: Backend | None = None,
+    now: datetime | None = None,
+) -> RestoreResult:
+    """Bring a decommissioned repository back from a verified bundle, or finish doing so."""
+    tiers = policy.load_tiers(ws.tiers_file)
+    bundle = backup.load(bundle_path, tiers)
+    env = env or bundle.entry.request.env
+    ws.env_dir(env)
+    moment = utc_now(now)
+    name = bundle.name
+    wanted = backup.retarget(bundle, env)
+    tfvars_path = ws.tfvars_file(env)
+    cat = catalog.load(ws.catalog_file, tiers)
+    tf = tfvars.load(tfvars_path, env)
+    existing = cat.entries.get(name)
+    resumed = _check_restorable(ws, cat, tf, wanted, existing)
+    shown = display(ws, bundle.path)
+    result = RestoreResult(name, env, shown, dry_run, resumed)
+    would = "would"
+
+    history = {**(existing.history if existing else {}), **wanted.history}
+    entry = catalog.with_status(
+        replace(wanted, history=history),
+        Status.ACTIVE,
+        restored_at=moment.isoformat(),
+        restored_from=shown,
+    )
+    new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
+    new_tfvars = tf.text if name in tf.entries else tf.with_entry(wanted.request)
+    reread = tfvars.parse(new_tfvars, tfvars_path, env).entries.get(name)
+    recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(name)
+    if reread != wanted.request or recat is None or recat.request != wanted.request:
+        raise UserError(f"internal error: {name!r} would not read back as the backup holds it")
+    files = [
+        what
+        for what, changed in (
+            (
+                f"catalog entry back to active ({ws.relative(ws.catalog_file)})",
+                new_catalog != cat.text,
+            ),
+            (f"entry back in {ws.relative(tfvars_path)}", new_tfvars != tf.text),
+        )
+        if changed
+    ]
+    result.steps.append(
+        Step("files", would if files else "skipped", "; ".join(files) or "already done")
+    )
+
+    backend = backend or TerraformBackend(ws, env, progress)
+    plan = guarded_plan(
+        backend, ws, env, "restore", name, new_tfvars, "changes to the restored repository"
+    )
+    result.plan = plan
+    result.steps.append(
+        Step(
+            "apply",
+            would if plan.changes else "skipped",
+            counted(plan) if plan.changes else "the repository is already there",
+        )
+    )
+    tags = sum(len(i.tags) or 1 for i in bundle.images)
+    result.steps.append(
+        Step(
+            "restore-images",
+            would if bundle.images else "skipped",
+            f"put back {len(bundle.images)} manifest(s) under {tags} tag(s)"
+            " where the registry accepts them",
+        )
+    )
+    if dry_run:
+        return result
+    if not confirm(result):
+        raise UserError("restore cancelled; nothing was changed")
+
+    done: list[str] = []
+    rerun = f"ecrctl restore {shown} --env {env} --auto-approve"
+    try:
+        if files:
+            _write_restored(ws, env, name, cat.text, tf.text, new_catalog, new_tfvars, tiers)
+            done.append(f"catalog and tfvars hold {name} again")
+        if plan.changes:
+            result.apply = backend.apply(plan)
+            done.append("the repository is created")
+        for image in sorted(bundle.images, key=lambda i: (i.pushed_at or "", i.digest)):
+            for tag in image.tags or (None,):
+                result.images.append(backend.ecr.put_image(name, image.manifest, tag))
+        result.differences = _differences(backend.ecr, bundle, name, env)
+    except EcrctlError as exc:
+        raise Incomplete(exc, done or ["nothing"], rerun) from exc
+    mark_done(result.steps)
+    return result
+
+
+def _check_restorable(
+    ws: Workspace,
+    cat: catalog.Catalog,
+    tf: tfvars.Tfvars,
+    wanted: CatalogEntry,
+    existing: CatalogEntry | None,
+) -> bool:
+    """True when a restore of the same bundle already wrote the files (a rerun)."""
+    request = wanted.request
+    name = request.name
+    resumed = False
+    if existing is not None and existing.status != Status.DECOMMISSIONED:
+        if not catalog.same_request(existing.request, request):
+            raise UserError(
+                f"{name!r} is {existing.status} in the catalog with other attributes: "
+                + catalog.describe_difference(existing.request, request)
+                + ". Nothing was changed",
+                "restore brings back a decommissioned repository; decommission this one first",
+            )
+        resumed = True
+    in_tfvars = tf.entries.get(name)
+    if in_tfvars is not None and not catalog.same_request(in_tfvars, request):
+        raise UserError(
+            f"{ws.relative(tf.path)} already holds {name!r} with other attributes: "
+            + catalog.describe_difference(in_tfvars, request)
+            + ". Nothing was changed",
+            "run: ecrctl validate",
+        )
+    for other in cat.entries.values():
+        if other.request.registry_id == request.registry_id and other.request.name != name:
+            raise UserError(
+                f"registry ID {request.registry_id} now belongs to {other.request.name!r}."
+                " Nothing was changed",
+            )
+    return resumed
+
+
+def _write_restored(
+    ws: Workspace,
+    env: str,
+    name: str,
+    catalog_text: str,
+    tfvars_text: str,
+    new_catalog: str,
+    new_tfvars: str,
+    tiers: dict[str, RiskTier],
+) -> None:
+    tfvars_path = ws.tfvars_file(env)
+    with ws.lock():
+        cat = catalog.load(ws.catalog_file, tiers)
+        tf = tfvars.load(tfvars_path, env)
+        if cat.text != catalog_text or tf.text != tfvars_text:
+            raise UserError(
+                f"the catalog or {ws.relative(tfvars_path)} changed while {name!r} was being"
+                " restored; files left as they are",
+            )
+        old_catalog = cat.text if ws.catalog_file.exists() else None
+        write_together(
+            [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
+        )
+
+
+def _differences(client: ecr.Ecr, bundle: backup.Bundle, name: str, env: str) -> list[str]:
+    """How the restored repository differs from the one backed up (a new KMS key is expected)."""
+    import json
+
+    saved = bundle.repository
+    if saved is None:
+        return []
+    live = client.repository(name)
+    if live is None:
+        return ["the repository does not exist after the apply"]
+    found = []
+    for key, path in (
+        ("tag mutability", ("imageTagMutability",)),
+        ("encryption", ("encryptionConfiguration", "encryptionType")),
+        ("scan on push", ("imageScanningConfiguration", "scanOnPush")),
+    ):
+        before, after = _dig(saved, path), _dig(live, path)
+        if before != after:
+            found.append(f"{key}: {before} -> {after}")
+
+    def normal(text: str | None) -> Any:
+        return json.loads(text) if text else None
+
+    for key, before, after in (
+        ("lifecycle policy", bundle.lifecycle_policy, client.lifecycle_policy(name)),
+        ("repository policy", bundle.repository_policy, client.repository_policy(name)),
+    ):
+        if normal(before) != normal(after):
+            found.append(f"{key} differs")
+    retargeted = env != bundle.info.get("environment")
+    before_tags = {t["Key"]: t["Value"] for t in bundle.tags}
+    after_tags = {t["Key"]: t["Value"] for t in client.tags(live["repositoryArn"])}
+    for key in sorted(set(before_tags) | set(after_tags)):
+        if key == "Environment" and retargeted:
+            continue
+        if before_tags.get(key) != after_tags.get(key):
+            found.append(f"tag {key}: {before_tags.get(key)} -> {after_tags.get(key)}")
+    return found
+
+
+def _dig(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
