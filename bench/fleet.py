@@ -26,7 +26,7 @@ from orchestrator.adapters.terraform import Terraform
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest
-from orchestrator.ops import workflows
+from orchestrator.ops import plan as plan_op
 from orchestrator.rules import policy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
 
 def terraform(ws: Workspace) -> Terraform:
     """ecrctl's own Terraform for the local environment: same data dir, CLI config and env."""
-    return workflows.terraform_for(ws, ENV)
+    return plan_op.terraform_for(ws, ENV)
 
 
 def apply_all(ws: Workspace, parallelism: int, attempts: int = 3) -> int:

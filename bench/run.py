@@ -45,7 +45,7 @@ from bench import fleet, report
 from orchestrator.adapters import emulator
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.ops import workflows
+from orchestrator.ops import create as create_op
 
 REPO = fleet.REPO
 ENV = fleet.ENV
@@ -170,7 +170,7 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     start = time.perf_counter()
     attempts = fleet.apply_all(ws, bench.parallelism)
     apply_s = time.perf_counter() - start
-    workflows.create(ws, fleet.request(fleet.PROBE))
+    create_op.create(ws, fleet.request(fleet.PROBE))
     resources = fleet.state_resource_count(ws)
     if resources < 2 * n:
         raise BenchError(f"setup applied {resources} resources for {n} repositories")
@@ -404,7 +404,7 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
     _git(ws, *identity, "commit", "-q", "-m", "base")
     base = _git(ws, "rev-parse", "HEAD")
     for name in names:
-        workflows.create(ws, fleet.request(name))
+        create_op.create(ws, fleet.request(name))
     _git(ws, "add", "-A")
     _git(ws, *identity, "commit", "-q", "-m", f"request {CI_CHANGED} repositories")
     head = _git(ws, "rev-parse", "HEAD")

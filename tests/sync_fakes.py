@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import pytest
 
 from orchestrator.files.workspace import Workspace
+from orchestrator.ops import create as create_op
 from orchestrator.ops import sync as sync_mod
-from orchestrator.ops import workflows
 from orchestrator.rules import policy
 from tests.backstage_model import (
     catalog_entities,
@@ -114,7 +114,7 @@ ECRCTL_PRIMARY = sync_mod.PRIMARY_ENV_VARIABLE
 
 
 def request(ws: Workspace, name: str, env: str = "local", risk: str = "low") -> None:
-    workflows.create(
+    create_op.create(
         ws,
         policy.build_request(
             name=name,

@@ -29,7 +29,7 @@ from orchestrator.ci.records import (
 )
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import apply as apply_op
 
 
 def _compare(
@@ -127,7 +127,7 @@ def apply(
     applied, notes = [], []
     for record in records:
         names = [str(e["name"]) for e in record.entries]
-        done = workflows.apply(
+        done = apply_op.apply(
             ws, record.env, names, Path(record.plan_file), lambda _plan: True, progress=progress
         )
         applied.append(done)

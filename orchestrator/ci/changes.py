@@ -19,7 +19,7 @@ from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
-from orchestrator.ops import workflows
+from orchestrator.ops import validate as validate_op
 from orchestrator.rules import policy
 
 CATALOG = "catalog/ecr-catalog.yaml"
@@ -221,7 +221,7 @@ def _catalog_detail(old: CatalogEntry | None, new: CatalogEntry | None) -> str:
 
 def validate_head(ws: Workspace) -> None:
     """`ecrctl validate` on the work tree (the head): hand edits must pass it to be planned."""
-    problems = workflows.validate(ws)
+    problems = validate_op.validate(ws)
     if problems:
         listed = "; ".join(str(p) for p in problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""

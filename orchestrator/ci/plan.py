@@ -21,7 +21,7 @@ from orchestrator.ci.markdown import render_plan
 from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ResourceChange, Violation
-from orchestrator.ops import workflows
+from orchestrator.ops import plan as plan_op
 
 
 def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -48,10 +48,10 @@ def _plan_env(
 ) -> EnvRecord:
     entries = cs.planned(env)
     names = [e.name for e in entries]
-    result, objections = workflows.plan(ws, env, names, out, progress=progress)
+    result, objections = plan_op.plan(ws, env, names, out, progress=progress)
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
-        text = workflows.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
+        text = plan_op.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
     return EnvRecord(
         env=env,
         base=cs.base,

@@ -1,4 +1,4 @@
-"""The ecrctl command line: one thin layer over orchestrator.ops.workflows.
+"""The ecrctl command line: one thin layer over the core (ops/, lifecycle/, ci/).
 
 Each command imports the core it calls inside its function: Typer builds every command on every
 run, so a module-level import would make `ecrctl create` pay for terraform, boto3 and the YAML

@@ -313,7 +313,7 @@ def unlock(
 
     Example: ecrctl unlock prod 7c0a8b4e-2f7e-4a47-9d51-0f4c4a3c2a10
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import plan as plan_op
 
     ws = find_workspace()
     ws.env_dir(env)
@@ -327,7 +327,7 @@ def unlock(
             f"Release lock {lock_id} of {env}? Only if the run that holds it is gone.", err=True
         ):
             raise UserError("unlock cancelled; the lock is still held")
-    terraform = workflows.terraform_for(ws, env)
+    terraform = plan_op.terraform_for(ws, env)
     terraform.init()
     terraform.force_unlock(lock_id)
     render.out.print(f"released lock {lock_id} of {env}")

@@ -74,7 +74,7 @@ def create(
 
     Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import create as create_op
     from orchestrator.rules import policy
 
     ws = find_workspace()
@@ -89,7 +89,7 @@ def create(
         push_principals=push_principal or [],
         pull_principals=pull_principal or [],
     )
-    result = workflows.create(ws, request, dry_run=dry_run)
+    result = create_op.create(ws, request, dry_run=dry_run)
     if output is Output.json:
         render.emit_json(result.to_dict())
         return
@@ -127,13 +127,13 @@ def plan(
 
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import plan as plan_op
     from orchestrator.rules import guard
 
     ws = find_workspace()
     ws.env_dir(env)
     with render.Progress() as progress:
-        result, objections = workflows.plan(ws, env, names, out, progress=progress)
+        result, objections = plan_op.plan(ws, env, names, out, progress=progress)
     if output is Output.json:
         render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections]})
     else:
@@ -168,7 +168,7 @@ def apply(
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import apply as apply_op
 
     if not env:
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
@@ -197,7 +197,7 @@ def apply(
             return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
     with lock_timeout(lock_timeout_), progress:
-        result = workflows.apply(
+        result = apply_op.apply(
             ws, env, names or [], plan, confirm, progress=progress, sync=not no_sync
         )
     if output is Output.json:
@@ -218,11 +218,11 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
 
     Example: ecrctl list --env dev --output json
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import listing as listing_op
 
     ws = find_workspace()
     ws.env_dir(env)
-    listing = workflows.list_repositories(ws, env)
+    listing = listing_op.list_repositories(ws, env)
     if output is Output.json:
         render.emit_json(listing.to_dict())
         return
@@ -251,10 +251,10 @@ def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> Non
 
     Example: ecrctl validate --env dev
     """
-    from orchestrator.ops import workflows
+    from orchestrator.ops import validate as validate_op
 
     ws = find_workspace()
-    problems = workflows.validate(ws, env)
+    problems = validate_op.validate(ws, env)
     if output is Output.json:
         render.emit_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})
     elif not problems:

@@ -17,7 +17,8 @@ from orchestrator.errors import EcrctlError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ApplyResult, PlanResult, Violation
-from orchestrator.ops import workflows
+from orchestrator.ops import apply as apply_op
+from orchestrator.ops import plan as plan_op
 from orchestrator.rules import guard
 
 
@@ -35,7 +36,7 @@ class Backend(Protocol):
 
 
 class TerraformBackend:
-    """The real one: workflows.plan/apply (the plan guard, the saved-plan checks) and boto3."""
+    """The real one: plan_op.plan/apply (the plan guard, the saved-plan checks) and boto3."""
 
     def __init__(self, ws: Workspace, env: str, progress: Progress | None = None) -> None:
         self.ws, self.env, self.progress = ws, env, progress
@@ -49,18 +50,18 @@ class TerraformBackend:
         return self._ecr
 
     def state(self) -> dict[str, Any]:
-        terraform = workflows.terraform_for(self.ws, self.env, self.progress)
+        terraform = plan_op.terraform_for(self.ws, self.env, self.progress)
         terraform.init()
         return terraform.state_pull()
 
     def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
-        return workflows.plan(
+        return plan_op.plan(
             self.ws, self.env, [name], out, progress=self.progress, var_file=var_file
         )
 
     def apply(self, plan: PlanResult) -> ApplyResult:
         # Confirmation happened before anything was changed; the guard checks the plan again.
-        return workflows.apply(
+        return apply_op.apply(
             self.ws,
             self.env,
             list(plan.repositories),

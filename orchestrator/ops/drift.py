@@ -23,7 +23,7 @@ from orchestrator.errors import AwsError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange, Status
-from orchestrator.ops import workflows
+from orchestrator.ops import plan as plan_op
 from orchestrator.rules import policy
 
 KINDS = {
@@ -156,7 +156,7 @@ def drift(
         for n, e in cat.entries.items()
         if e.request.env == env and e.status != Status.DECOMMISSIONED
     }
-    terraform = workflows.terraform_for(ws, env, progress)
+    terraform = plan_op.terraform_for(ws, env, progress)
     terraform.init()
     (progress or (lambda _m: None))(f"terraform state pull ({env})")
     managed = managed_repositories(terraform.state_pull())

@@ -15,7 +15,7 @@ import typer
 from bench import fleet
 from orchestrator.cli import app
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import create as create_op
 from tests.helpers import REPO, build_repo_tree
 
 FIGURES = {
@@ -54,7 +54,7 @@ def test_bulk_creation_writes_what_successive_creates_write(tmp_path: Path) -> N
     names = ["bench-0002", "bench-0000", "bench-0001", "bench-probe", "bench-0010"]
     one_by_one = Workspace(build_repo_tree(tmp_path / "one-by-one"))
     for name in names:
-        workflows.create(one_by_one, fleet.request(name))
+        create_op.create(one_by_one, fleet.request(name))
     bulk = fleet.build_tree(tmp_path / "bulk")
     fleet.bulk_create(bulk, [fleet.request(name) for name in names])
     for path in (Path("catalog/ecr-catalog.yaml"), Path("envs/local/terraform.tfvars")):

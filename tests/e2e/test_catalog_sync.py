@@ -10,7 +10,7 @@ import yaml
 
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops.workflows import terraform_for
+from orchestrator.ops.plan import terraform_for
 from tests.backstage_model import (
     all_entities,
     assert_relations_resolve,

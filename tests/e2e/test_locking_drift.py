@@ -17,7 +17,7 @@ import pytest
 
 from orchestrator.adapters.terraform import target
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import plan as plan_op
 from tests.conftest import Aws
 from tests.helpers import cli
 
@@ -66,7 +66,7 @@ class Holder:
 
 @contextmanager
 def lock_holder(ws: Workspace, name: str) -> Iterator[Holder]:
-    terraform = workflows.terraform_for(ws, "local")
+    terraform = plan_op.terraform_for(ws, "local")
     terraform.init()
     environ = {
         k: v for k, v in terraform.environ.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")

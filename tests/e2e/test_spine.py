@@ -176,7 +176,7 @@ def test_terraform_module_is_formatted_and_valid(local: Workspace) -> None:
         text=True,
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-    from orchestrator.ops.workflows import terraform_for
+    from orchestrator.ops.plan import terraform_for
 
     tf = terraform_for(local, "local")
     tf.init()

@@ -25,7 +25,8 @@ from orchestrator.cli import run
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, hcl, tfvars
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import create as create_op
+from orchestrator.ops import validate as validate_op
 from orchestrator.rules import policy
 from tests.adversarial import TerraformReader, managed_files
 from tests.helpers import build_repo_tree
@@ -100,7 +101,7 @@ def test_terraform_reads_exactly_what_create_wrote(
             request = policy.build_request(env="local", **raw)
             # The one transformation ecrctl makes: descriptions are stored as Terraform reads them.
             assert request.description == nfc
-            workflows.create(ws, request)
+            create_op.create(ws, request)
             requests.append(request)
         expected = {
             r.name: {
@@ -321,7 +322,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         ),
         ("gamma", "medium", {"registry_id": "REGISTRY_GAMMA_X"}),
     ):
-        workflows.create(
+        create_op.create(
             ws,
             policy.build_request(name=name, env="local", owner="app-team-core", risk=risk, **extra),
         )
@@ -395,7 +396,7 @@ def test_damaged_file_gives_one_located_error_and_no_write(
     # validate never crashes on the same damage either, and places every problem at a line.
     _restore(root, pristine)
     (root / target).write_bytes(damaged)
-    for problem in workflows.validate(Workspace(root)):
+    for problem in validate_op.validate(Workspace(root)):
         assert problem.line >= 1 and problem.path and problem.message
 
 

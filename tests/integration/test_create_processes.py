@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import listing as listing_op
 
 
 def test_two_concurrent_creates_both_land(repo: Workspace) -> None:
@@ -34,6 +34,6 @@ def test_two_concurrent_creates_both_land(repo: Workspace) -> None:
         for name in ("alpha-svc", "bravo-svc", "charlie-svc")
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
-    listing = workflows.list_repositories(repo, "dev")
+    listing = listing_op.list_repositories(repo, "dev")
     assert [e.request.name for e in listing.entries] == ["alpha-svc", "bravo-svc", "charlie-svc"]
     assert listing.in_tfvars == {"alpha-svc", "bravo-svc", "charlie-svc"}

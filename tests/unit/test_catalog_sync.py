@@ -11,7 +11,8 @@ import pytest
 from orchestrator.errors import AwsError, TerraformError, UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ApplyResult, PlanResult
-from orchestrator.ops import backstage, workflows
+from orchestrator.ops import apply as apply_op
+from orchestrator.ops import backstage
 from orchestrator.ops import sync as sync_mod
 from orchestrator.rules import policy
 from tests.helpers import cli
@@ -343,7 +344,7 @@ def test_apply_reports_the_sync_and_fails_when_only_the_sync_failed(
         error = AwsError("state bucket unreachable", "check the network") if sync else None
         return ApplyResult(_plan("local"), (), sync_error=error)
 
-    monkeypatch.setattr(workflows, "apply", fake_apply)
+    monkeypatch.setattr(apply_op, "apply", fake_apply)
     failed = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
     assert seen["sync"] is True
     assert failed.code == 3

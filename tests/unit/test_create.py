@@ -8,7 +8,8 @@ import pytest
 
 from orchestrator.files import workspace
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import workflows
+from orchestrator.ops import create as create_op
+from orchestrator.rules import policy
 from tests.helpers import cli, snapshot
 
 CREATE = [
@@ -144,9 +145,9 @@ def test_failed_second_write_rolls_back_the_first(
 
     monkeypatch.setattr(workspace, "atomic_write", failing)
     with pytest.raises(OSError):
-        workflows.create(
+        create_op.create(
             repo,
-            workflows.policy.build_request(
+            policy.build_request(
                 name="payments-gateway", env="dev", owner="app-team-pay", risk="low"
             ),
         )

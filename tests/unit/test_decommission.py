@@ -25,7 +25,8 @@ from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backend, backup, decommission
 from orchestrator.lifecycle import restore as restore_core
 from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
-from orchestrator.ops import workflows
+from orchestrator.ops import create as create_op
+from orchestrator.ops import validate as validate_op
 from orchestrator.rules import guard, policy
 from tests.helpers import cli, snapshot
 
@@ -129,7 +130,7 @@ def request(name: str = NAME, risk: str = "low") -> Any:
 
 
 def provisioned(ws: Workspace, fake: FakeTerraform, name: str = NAME, risk: str = "low") -> None:
-    workflows.create(ws, request(name, risk))
+    create_op.create(ws, request(name, risk))
     fake.provision(name, risk)
 
 
@@ -257,7 +258,7 @@ def test_decommission_refuses_a_repository_pulled_within_the_window(repo: Worksp
     ecr_client, stub = stubbed(NOW - timedelta(days=200), NOW - timedelta(days=1), True)
     backend = FakeTerraform(ecr_client)
     backend.instances.add(NAME)
-    workflows.create(repo, request())
+    create_op.create(repo, request())
     before = snapshot(repo.root)
     with stub, pytest.raises(UserError) as info:
         run(repo, backend, now=NOW)
@@ -523,7 +524,7 @@ def test_dry_run_shows_every_step_and_changes_nothing(repo: Workspace, fake: Fak
 def test_a_repository_terraform_does_not_manage_is_refused(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    workflows.create(repo, request())
+    create_op.create(repo, request())
     fake.client.create_repository(repositoryName=NAME)
     before = snapshot(repo.root)
     with pytest.raises(UserError, match="does not manage it"):
@@ -534,7 +535,7 @@ def test_a_repository_terraform_does_not_manage_is_refused(
 def test_a_repository_never_applied_leaves_only_the_files(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    workflows.create(repo, request())
+    create_op.create(repo, request())
     result = run(repo, fake)
     assert fake.calls == ["state"] and result.plan is None
     assert entry(repo).status == "decommissioned" and not in_tfvars(repo)
@@ -571,7 +572,7 @@ def test_restore_brings_back_the_entries_and_the_manifests(
 
 
 def cli_validate_ok(repo: Workspace) -> bool:
-    return not workflows.validate(repo, ENV)
+    return not validate_op.validate(repo, ENV)
 
 
 def test_a_damaged_bundle_is_refused(repo: Workspace, fake: FakeTerraform) -> None:

@@ -1,0 +1,127 @@
+"""apply: a saved plan (or a plan made now), after the guard and a confirmation, then the catalog sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import EcrctlError, PlanRefused, TerraformError, UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import (
+    Action,
+    ApplyResult,
+    PlanResult,
+    Rule,
+    Status,
+    Violation,
+)
+from orchestrator.ops.plan import load_saved_plan, plan, terraform_for
+from orchestrator.rules import guard, policy
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.terraform import Progress, Terraform
+
+Confirm = Callable[[PlanResult], bool]
+
+
+def apply(
+    ws: Workspace,
+    env: str,
+    names: list[str],
+    plan_file: Path | None,
+    confirm: Confirm,
+    progress: Progress | None = None,
+    sync: bool = True,
+) -> ApplyResult:
+    """Apply a saved plan (or plan now), after the guard and a confirmation have passed it.
+
+    Then, unless `sync` is off, write the Backstage catalog from the new state (even when there
+    was nothing to apply, so that the catalog never lags the registry).
+    """
+    if plan_file is not None:
+        result, configured = load_saved_plan(ws, env, plan_file.resolve(), names)
+    else:
+        result, _ = plan(ws, env, names, progress=progress)
+        configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
+    guard.check(result.changes, set(result.repositories), configured)
+    _refuse_live_deletes(ws, env, result)
+    terraform = terraform_for(ws, env, progress)
+    if not result.changes:
+        return _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+    if not confirm(result):
+        raise UserError("apply cancelled; nothing was changed")
+    terraform.init()
+    try:
+        applied = terraform.apply(result.plan_file, [c.address for c in result.changes])
+    except TerraformError as exc:
+        # A partial apply still changed the registry: record what exists, then report the failure.
+        # Unless the backend never got the state: it has nothing new, and it may be down (retries).
+        if exc.state_saved:
+            _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+        raise
+    return _synced(ApplyResult(result, tuple(applied)), ws, env, terraform, sync, progress)
+
+
+def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
+    """A repository leaves Terraform through a decommission, which backs it up first.
+
+    The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
+    removes one as well. Refuse while the catalog still lists the repository as live.
+    """
+    deleting = {c.instance for c in plan.changes if c.action == Action.DELETE and c.instance}
+    if not deleting:
+        return
+    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    live = sorted(
+        name
+        for name in deleting
+        if name in entries
+        and entries[name].request.env == env
+        and entries[name].status != Status.DECOMMISSIONED
+    )
+    if live:
+        found = [
+            Violation(c, Rule.CATALOG_STILL_LIVE, f"the catalog lists {c.instance} as live")
+            for c in plan.changes
+            if c.instance in live and c.action == Action.DELETE
+        ]
+        raise PlanRefused(
+            f"plan refused: it deletes {', '.join(live)}, which the catalog lists as"
+            f" {entries[live[0]].status} (its tfvars entry is gone, but it was not decommissioned):"
+            f" {', '.join(v.change.address for v in found)}",
+            found,
+            f"restore the tfvars entry, or retire it with: ecrctl decommission {live[0]} --env {env}"
+            " (which backs it up first)",
+        )
+
+
+def _synced(
+    result: ApplyResult,
+    ws: Workspace,
+    env: str,
+    terraform: Terraform,
+    sync: bool,
+    progress: Progress | None,
+) -> ApplyResult:
+    """`result` with the catalog sync that follows an apply; its failure leaves the apply be."""
+    from orchestrator.ops import sync as catalog_sync
+
+    if not sync:
+        return result
+    # The region the apply just ran in, not the shell's: a stray AWS_REGION must not fail it.
+    region = tfvars.load(ws.tfvars_file(env), env).region
+    try:
+        done = catalog_sync.sync(
+            ws,
+            env,
+            region,
+            terraform=terraform,
+            progress=progress,
+            region_source=f"envs/{env}/terraform.tfvars, as applied",
+        )
+    except EcrctlError as exc:
+        return replace(result, sync_error=exc)
+    return replace(result, sync=done)

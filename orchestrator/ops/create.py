@@ -1,0 +1,97 @@
+"""create: record a validated request in the catalog and the environment's tfvars, both or neither. Runs no terraform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.errors import UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace, write_together
+from orchestrator.models import (
+    CatalogEntry,
+    RegistryRequest,
+    Status,
+)
+from orchestrator.rules import policy
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    request: RegistryRequest
+    catalog_changed: bool
+    tfvars_changed: bool
+    dry_run: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.catalog_changed or self.tfvars_changed
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "repository": self.request.name,
+            "env": self.request.env,
+            "request": self.request.attributes(),
+            "catalog_changed": self.catalog_changed,
+            "tfvars_changed": self.tfvars_changed,
+            "dry_run": self.dry_run,
+        }
+
+
+def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> CreateResult:
+    """Record the request in the catalog and the environment's tfvars, both or neither."""
+    tfvars_path = ws.tfvars_file(request.env)
+    with ws.lock():
+        tiers = policy.load_tiers(ws.tiers_file)
+        cat = catalog.load(ws.catalog_file, tiers)
+        tf = tfvars.load(tfvars_path, request.env)
+        _check_conflicts(cat, tf, request)
+        in_catalog = request.name in cat.entries
+        new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), tiers)
+        new_tfvars = tf.text if request.name in tf.entries else tf.with_entry(request)
+        # Read back what is about to be written: it must hold exactly the request.
+        reread = tfvars.parse(new_tfvars, tfvars_path, request.env).entries.get(request.name)
+        recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(request.name)
+        if reread != request or recat is None or recat.request != request:
+            raise UserError(f"internal error: {request.name!r} would not read back as requested")
+        result = CreateResult(request, new_catalog != cat.text, new_tfvars != tf.text, dry_run)
+        if not dry_run:
+            old_catalog = cat.text if ws.catalog_file.exists() else None
+            write_together(
+                [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
+            )
+        return result
+
+
+def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryRequest) -> None:
+    existing = cat.entries.get(request.name)
+    if existing is not None:
+        if existing.status == Status.DECOMMISSIONED:
+            raise UserError(
+                f"{request.name!r} was decommissioned"
+                f" ({existing.history.get('decommissioned_at', 'date unknown')})",
+                "bring it back with: ecrctl restore BACKUP_DIR, or choose another name",
+            )
+        if existing.request.env != request.env:
+            raise UserError(
+                f"{request.name!r} already exists in environment {existing.request.env!r}",
+                "repository names are unique across the catalog; choose another name",
+            )
+        if not catalog.same_request(existing.request, request):
+            raise UserError(
+                f"{request.name!r} already exists with different attributes: "
+                + catalog.describe_difference(existing.request, request),
+                "repeat the original request, or change the entry through review",
+            )
+    in_tfvars = tf.entries.get(request.name)
+    if in_tfvars is not None and not catalog.same_request(in_tfvars, request):
+        raise UserError(
+            f"{tf.path} already holds {request.name!r} with different attributes: "
+            + catalog.describe_difference(in_tfvars, request),
+            "run: ecrctl validate",
+        )
+    for other in cat.entries.values():
+        if other.request.registry_id == request.registry_id and other.request.name != request.name:
+            raise UserError(
+                f"registry ID {request.registry_id} already belongs to {other.request.name!r}",
+                "pass a distinct --id",
+            )

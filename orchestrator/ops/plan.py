@@ -1,0 +1,144 @@
+"""plan: one saved, targeted plan (`-target=module.ecr_repositories["NAME"]`) and the guard's verdicts on it.
+
+The summary ecrctl writes beside a saved plan (PLAN.json: its sha256, the changes, the verdicts) is what
+`apply --plan` checks before it applies anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.adapters.environments import process_environ
+from orchestrator.errors import UserError
+from orchestrator.files import tfvars
+from orchestrator.files.workspace import Workspace, atomic_write
+from orchestrator.models import (
+    Action,
+    PlanResult,
+    ResourceChange,
+    Violation,
+)
+from orchestrator.rules import guard, policy
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.terraform import Progress, Terraform
+
+
+REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
+
+
+def terraform_for(ws: Workspace, env: str, progress: Progress | None = None) -> Terraform:
+    from orchestrator.adapters.terraform import Terraform
+
+    tf = tfvars.load(ws.tfvars_file(env), env)
+    return Terraform(ws, env, process_environ(ws, env, tf.region), progress=progress)
+
+
+def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+    path = ws.state_dir / "plans" / env / f"{digest}.tfplan"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sidecar(plan_file: Path) -> Path:
+    return plan_file.with_name(plan_file.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _names(names: list[str]) -> list[str]:
+    if not names:
+        raise UserError(
+            "name at least one repository", "e.g. ecrctl plan payments-gateway --env dev"
+        )
+    return sorted({policy.check_name(n) for n in names})
+
+
+def plan(
+    ws: Workspace,
+    env: str,
+    names: list[str],
+    out: Path | None = None,
+    progress: Progress | None = None,
+    var_file: Path | None = None,
+) -> tuple[PlanResult, list[Violation]]:
+    """One saved, targeted plan for `names`; returns it with the guard's verdicts (if any).
+
+    `var_file` plans against a copy of the tfvars (decommission and restore show their plan
+    before they change the managed file); by default the environment's own tfvars.
+    """
+    from orchestrator.adapters.terraform import target
+
+    names = _names(names)
+    var_file = var_file or ws.tfvars_file(env)
+    configured = set(tfvars.load(var_file, env).entries)
+    out = (out or _default_plan_file(ws, env, names)).resolve()
+    terraform = terraform_for(ws, env, progress)
+    terraform.init()
+    targets = [target(n) for n in names] + REGISTRY_TARGETS
+    changes = terraform.plan(targets, out, var_file)
+    unmatched = [
+        n for n in names if n not in configured and not any(c.instance == n for c in changes)
+    ]
+    if unmatched:
+        with contextlib.suppress(FileNotFoundError):
+            out.unlink()
+        raise UserError(
+            f"no repository {', '.join(map(repr, unmatched))} in envs/{env}/terraform.tfvars"
+            " or in its Terraform state: the target matches nothing",
+            f"list what exists with: ecrctl list --env {env}",
+        )
+    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes))
+    objections = guard.violations(changes, set(names), configured & set(names))
+    atomic_write(
+        _sidecar(out),
+        json.dumps(
+            {
+                **result.to_dict(),
+                "plan_sha256": _sha256(out),
+                "configured": sorted(configured & set(names)),
+                "guard": [v.to_dict() for v in objections],
+            },
+            indent=2,
+        ),
+    )
+    return result, objections
+
+
+def load_saved_plan(
+    ws: Workspace, env: str, plan_file: Path, names: list[str]
+) -> tuple[PlanResult, set[str]]:
+    if not plan_file.is_file():
+        raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
+    try:
+        saved = json.loads(_sidecar(plan_file).read_text())
+    except (OSError, ValueError):
+        raise UserError(
+            f"{plan_file} has no readable ecrctl summary beside it ({_sidecar(plan_file).name})",
+            "apply only plans made by `ecrctl plan`, or plan again",
+        ) from None
+    if saved.get("plan_sha256") != _sha256(plan_file):
+        raise UserError(f"{plan_file} changed after ecrctl planned it", "plan again")
+    if saved.get("env") != env:
+        raise UserError(
+            f"{plan_file} was planned for environment {saved.get('env')!r}, not {env!r}"
+        )
+    if names and sorted(set(names)) != saved["repositories"]:
+        raise UserError(
+            f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
+        )
+    changes = tuple(
+        ResourceChange(c["address"], Action(c["action"]), c["repository"], c.get("reason"))
+        for c in saved["changes"]
+    )
+    result = PlanResult(
+        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes
+    )
+    return result, set(saved["configured"])

@@ -1,0 +1,125 @@
+"""validate: every problem in the catalog and the tfvars, each with its file and line."""
+
+from __future__ import annotations
+
+from orchestrator.errors import UserError
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import (
+    Problem,
+    Status,
+)
+from orchestrator.rules import policy
+
+
+def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
+    """Every problem in the catalog and the tfvars of `env` (or of every environment)."""
+    import hcl2  # deferred: only validate needs the second, independent HCL reader
+
+    problems: list[Problem] = []
+    tiers = policy.load_tiers(ws.tiers_file)
+    envs = [env] if env else ws.environments()
+    if env:
+        ws.env_dir(env)
+    cat_path = ws.relative(ws.catalog_file)
+    cat: catalog.Catalog | None = None
+    try:
+        cat, entry_problems = catalog.parse_file(ws.catalog_file, tiers)
+        problems += entry_problems
+    except UserError as exc:
+        problems.append(Problem(cat_path, _line(exc.message), exc.message))
+    known_envs = set(ws.environments())
+    all_tfvars: dict[str, tfvars.Tfvars] = {}
+    for name in envs:
+        path = ws.tfvars_file(name)
+        rel = ws.relative(path)
+        try:
+            all_tfvars[name] = tfvars.load(path, name)
+        except UserError as exc:
+            problems.append(Problem(rel, _line(exc.message), exc.message))
+            continue
+        try:
+            hcl2.loads(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # python-hcl2 raises lark errors of many kinds
+            problems.append(
+                Problem(rel, 1, f"python-hcl2 cannot parse it: {str(exc).splitlines()[0]}")
+            )
+    if cat is None:
+        return problems
+    ids: dict[str, str] = {}
+    for entry in cat.entries.values():
+        req = entry.request
+        line = cat.lines.get(req.name, 1)
+        if req.registry_id in ids:
+            problems.append(
+                Problem(
+                    cat_path,
+                    line,
+                    f"registry ID {req.registry_id} is used by"
+                    f" both {ids[req.registry_id]!r} and {req.name!r}",
+                )
+            )
+        ids[req.registry_id] = req.name
+        if req.env not in known_envs:
+            problems.append(
+                Problem(
+                    cat_path,
+                    line,
+                    f"{req.name!r}: environment {req.env!r} does not exist under envs/",
+                )
+            )
+            continue
+        tf = all_tfvars.get(req.env)
+        if tf is None:
+            continue
+        rel = ws.relative(tf.path)
+        in_tf = tf.entries.get(req.name)
+        if entry.status == Status.DECOMMISSIONED:
+            if in_tf is not None:
+                problems.append(
+                    Problem(
+                        rel,
+                        _tf_line(tf, req.name),
+                        f"{req.name!r} is decommissioned in the catalog but still in the tfvars",
+                    )
+                )
+        elif in_tf is None:
+            problems.append(
+                Problem(cat_path, line, f"{req.name!r} ({entry.status}) is missing from {rel}")
+            )
+        elif not catalog.same_request(in_tf, req):
+            problems.append(
+                Problem(
+                    rel,
+                    _tf_line(tf, req.name),
+                    f"{req.name!r} differs from the"
+                    " catalog: " + catalog.describe_difference(req, in_tf),
+                )
+            )
+    for name, tf in all_tfvars.items():
+        for repo in tf.entries:
+            if repo not in cat.entries:
+                problems.append(
+                    Problem(
+                        ws.relative(tf.path), _tf_line(tf, repo), f"{repo!r} is not in {cat_path}"
+                    )
+                )
+            elif cat.entries[repo].request.env != name:
+                problems.append(
+                    Problem(
+                        ws.relative(tf.path),
+                        _tf_line(tf, repo),
+                        f"{repo!r} is catalogued for environment {cat.entries[repo].request.env!r}",
+                    )
+                )
+    return problems
+
+
+def _tf_line(tf: tfvars.Tfvars, name: str) -> int:
+    spans = tf.document.spans.get(tfvars.VARIABLE)
+    return spans.lines.get(name, 1) if spans else 1
+
+
+def _line(message: str) -> int:
+    parts = message.split(":")
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 1
