@@ -15,6 +15,8 @@ from pathlib import Path
 import boto3
 import yaml
 
+from orchestrator.adapters.emulator import CREDENTIALS
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -26,8 +28,8 @@ def main() -> None:
         "ecr",
         endpoint_url=args.endpoint,
         region_name=args.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     repositories = [
         {"name": repo["repositoryName"], "url": repo["repositoryUri"], "arn": repo["repositoryArn"]}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import emulator
+from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import Terraform
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -209,8 +210,8 @@ def _delete_orphans(ws: Workspace, endpoint: str) -> None:
         "ecr",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     for page in ecr.get_paginator("describe_repositories").paginate():
         for repo in page["repositories"]:

@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1  # invalid input, or a plan the guard refused
 EXIT_USAGE = 2  # command-line usage error (Click's own convention)
 EXIT_BACKEND = 3  # terraform or AWS failed
+EXIT_BUG = 70  # ecrctl's own bug (EX_SOFTWARE): an unexpected exception, a failed read-back
 EXIT_INTERRUPTED = 130
 
 
@@ -79,6 +80,18 @@ class CatalogSyncFailed(EcrctlError):
         )
         self.exit_code = cause.exit_code
         self.cause = cause
+
+
+class InternalError(EcrctlError):
+    """ecrctl caught itself about to do something wrong (a write that would not read back)."""
+
+    exit_code = EXIT_BUG
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"internal error: {message}",
+            "this is a bug in ecrctl, not in your input; please report it with the command you ran",
+        )
 
 
 class Interrupted(EcrctlError):

@@ -17,6 +17,7 @@ import pytest
 
 from orchestrator.adapters import emulator as emulator_mod
 from orchestrator.adapters import terraform as terraform_mod
+from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.files.workspace import Workspace
 from tests.helpers import build_repo_tree
 
@@ -167,8 +168,8 @@ class Aws:
             service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
 

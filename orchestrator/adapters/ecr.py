@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
 from orchestrator.errors import AwsError
 from orchestrator.files.workspace import Workspace
@@ -116,9 +117,9 @@ class Ecr:
         try:
             found = self.client.describe_repositories(repositoryNames=[name])["repositories"]
         except Exception as exc:
-            if _code(exc) == "RepositoryNotFoundException":
+            if aws.error_code(exc) == "RepositoryNotFoundException":
                 return None
-            raise _aws_error("DescribeRepositories", name, exc) from None
+            raise aws.error("DescribeRepositories", repr(name), exc) from None
         return dict(found[0]) if found else None
 
     def images(self, name: str) -> list[ImageInfo]:
@@ -136,9 +137,9 @@ class Ecr:
                         )
                     )
         except Exception as exc:
-            if _code(exc) == "RepositoryNotFoundException":
+            if aws.error_code(exc) == "RepositoryNotFoundException":
                 return []
-            raise _aws_error("DescribeImages", name, exc) from None
+            raise aws.error("DescribeImages", repr(name), exc) from None
         return sorted(images, key=lambda i: (i.pushed_at is None, i.pushed_at, i.digest))
 
     def repository_policy(self, name: str) -> str | None:
@@ -155,7 +156,7 @@ class Ecr:
         try:
             tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
         except Exception as exc:
-            raise _aws_error("ListTagsForResource", arn, exc) from None
+            raise aws.error("ListTagsForResource", repr(arn), exc) from None
         return sorted(
             ({"Key": t["Key"], "Value": t["Value"]} for t in tags), key=lambda t: t["Key"]
         )
@@ -171,7 +172,7 @@ class Ecr:
                     acceptedMediaTypes=MANIFEST_MEDIA_TYPES,
                 )
             except Exception as exc:
-                raise _aws_error("BatchGetImage", name, exc) from None
+                raise aws.error("BatchGetImage", repr(name), exc) from None
             for image in response.get("images", []):
                 digest = image["imageId"]["imageDigest"]
                 manifest = image["imageManifest"]
@@ -200,7 +201,7 @@ class Ecr:
                     repositoryName=name, imageIds=[{"imageDigest": d} for d in chunk]
                 )
             except Exception as exc:
-                raise _aws_error("BatchDeleteImage", name, exc) from None
+                raise aws.error("BatchDeleteImage", repr(name), exc) from None
             failures = [
                 f for f in response.get("failures", []) if f.get("failureCode") != "ImageNotFound"
             ]
@@ -230,22 +231,22 @@ class Ecr:
         try:
             self.client.put_image(**params)
         except Exception as exc:
-            code = _code(exc)
+            code = aws.error_code(exc)
             if code == "ImageAlreadyExistsException":
                 return PutOutcome(manifest.digest, tag, "present")
             if code is None or code in _NOT_REFUSALS:
-                raise _aws_error("PutImage", name, exc) from None
-            return PutOutcome(manifest.digest, tag, "refused", f"{code}: {_message(exc)}")
+                raise aws.error("PutImage", repr(name), exc) from None
+            return PutOutcome(manifest.digest, tag, "refused", f"{code}: {aws.error_message(exc)}")
         return PutOutcome(manifest.digest, tag, "restored")
 
     def _optional_text(self, name: str, method: str, key: str, absent: str) -> str | None:
         try:
             text: str = getattr(self.client, method)(repositoryName=name)[key]
         except Exception as exc:
-            if _code(exc) in (absent, "RepositoryNotFoundException"):
+            if aws.error_code(exc) in (absent, "RepositoryNotFoundException"):
                 return None
             operation = "".join(part.title() for part in method.split("_"))
-            raise _aws_error(operation, name, exc) from None
+            raise aws.error(operation, repr(name), exc) from None
         return text
 
 
@@ -263,72 +264,12 @@ _NOT_REFUSALS = {
 
 def connect(ws: Workspace, env: str, region: str | None) -> Ecr:
     """An ECR client with the environment's credentials, endpoint and region (as terraform's)."""
-    import boto3  # deferred: slow to import, and most commands never need it
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
-
-    environ = process_environ(ws, env, region)
-    key = environ.get("AWS_ACCESS_KEY_ID")
-    try:
-        session = boto3.session.Session(
-            aws_access_key_id=key,
-            aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") if key else None,
-            aws_session_token=environ.get("AWS_SESSION_TOKEN") if key else None,
-            profile_name=None if key else environ.get("AWS_PROFILE"),
-            region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or region,
-        )
-        client = session.client(
-            "ecr",
-            endpoint_url=environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL"),
-            config=Config(
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-            ),
-        )
-    except BotoCoreError as exc:
-        raise AwsError(
-            f"cannot make an ECR client for {env}: {exc}",
-            "check AWS_PROFILE / credentials and the region",
-        ) from None
-    return Ecr(client)
+    return Ecr(aws.client("ecr", process_environ(ws, env, region), region))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), BATCH):
         yield items[start : start + BATCH]
-
-
-def _code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def _message(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        message = response.get("Error", {}).get("Message")
-        if message:
-            return " ".join(str(message).split())
-    return " ".join(str(exc).split())
-
-
-def _aws_error(operation: str, name: str, exc: Exception) -> AwsError:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if not isinstance(exc, ClientError | BotoCoreError):
-        raise exc
-    code = _code(exc)
-    hint = None
-    if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
-        hint = "check the AWS credentials and that they may call ecr:" + operation
-    elif code is None:
-        hint = "check the network, AWS_ENDPOINT_URL and the region"
-    reason = f"{code}: {_message(exc)}" if code else _message(exc)
-    return AwsError(f"ECR {operation} on {name!r} failed: {reason}", hint)
 
 
 def _media_type(manifest: str) -> str:

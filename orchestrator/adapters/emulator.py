@@ -153,18 +153,11 @@ def backend_settings(ws: Workspace, env: str) -> dict[str, object]:
 
 def bootstrap(ws: Workspace, url: str) -> None:
     """Create what the local environment's S3 backend needs: its state bucket."""
-    import boto3  # deferred: boto3 is slow to import and most commands never need it
-    from botocore.exceptions import BotoCoreError, ClientError
+    from orchestrator.adapters import aws
 
     settings = backend_settings(ws, LOCAL_ENV)
     bucket, region = str(settings.get("bucket", "")), str(settings.get("region", "us-east-1"))
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    s3 = aws.client("s3", {**CREDENTIALS, "AWS_ENDPOINT_URL": url}, region)
     try:
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in existing:
@@ -174,5 +167,5 @@ def bootstrap(ws: Workspace, url: str) -> None:
                 s3.create_bucket(
                     Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
                 )
-    except (BotoCoreError, ClientError) as exc:
-        raise AwsError(f"could not create the state bucket {bucket!r} on {url}: {exc}") from None
+    except Exception as exc:
+        raise aws.error("CreateBucket", f"{bucket!r} at {url}", exc, service="S3") from None

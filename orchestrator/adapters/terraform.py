@@ -49,20 +49,6 @@ def instance_of(address: str) -> str | None:
     return match.group(1) if match else None
 
 
-def repository_of(resource: dict[str, Any]) -> str | None:
-    """The repository name if a state resource is module.ecr_repositories[NAME]'s repository."""
-    name = instance_of(str(resource.get("module") or ""))
-    if (
-        name is None
-        or resource.get("mode") != "managed"
-        or resource.get("module") != f'module.{MODULE}["{name}"]'
-        or resource.get("type") != "aws_ecr_repository"
-        or resource.get("name") != "this"
-    ):
-        return None
-    return name
-
-
 class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]
     """python-terraform, used only to build argument lists (generate_cmd_string).
 

@@ -14,9 +14,7 @@ import traceback
 import typer
 
 from orchestrator.cli import catalog, ci, lifecycle, local, registry
-from orchestrator.errors import EXIT_INTERRUPTED, EcrctlError
-
-EXIT_UNEXPECTED = 70
+from orchestrator.errors import EXIT_BUG, EXIT_INTERRUPTED, EcrctlError
 
 app = typer.Typer(
     name="ecrctl",
@@ -67,7 +65,7 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(
             f"unexpected {type(exc).__name__}: {exc}",
             "this is a bug in ecrctl; rerun with ECRCTL_DEBUG=1 and report the traceback",
-            EXIT_UNEXPECTED,
+            EXIT_BUG,
         )
     return 0
 

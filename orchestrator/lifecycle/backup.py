@@ -103,16 +103,6 @@ class Bundle:
         return {i.digest for i in self.images}
 
 
-def instance_state(state: dict[str, Any], module_address: str) -> dict[str, Any]:
-    """The state with only the resources of one module instance (and its header)."""
-    return {
-        **{
-            k: state[k] for k in ("version", "terraform_version", "serial", "lineage") if k in state
-        },
-        "resources": [r for r in state.get("resources", []) if r.get("module") == module_address],
-    }
-
-
 def manifest_file(digest: str) -> str:
     algorithm, _, hexdigest = digest.partition(":")
     safe = "".join(c for c in f"{algorithm}-{hexdigest}" if c.isalnum() or c == "-")

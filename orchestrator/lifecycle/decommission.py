@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import ecr
+from orchestrator.adapters.state import instance_state
 from orchestrator.adapters.terraform import Progress, target
 from orchestrator.errors import EcrctlError, UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace, write_together
+from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
     Backend,
@@ -125,7 +126,7 @@ def decommission(
 
     backend = backend or TerraformBackend(ws, env, progress)
     state = backend.state()
-    instance = backup.instance_state(state, target(name))
+    instance = instance_state(state, target(name))
     in_state = bool(instance["resources"])
     if resumed and name not in tf.entries and not in_state:
         raise UserError(
@@ -419,24 +420,23 @@ def _write_decommissioned(
     history: dict[str, str],
 ) -> None:
     """Catalog entry -> decommissioned (with history), tfvars entry removed: both or neither."""
-    tfvars_path = ws.tfvars_file(env)
-    with ws.lock():
-        cat = catalog.load(ws.catalog_file, tiers)
-        tf = tfvars.load(tfvars_path, env)
-        if cat.entries.get(name) != planned or tf.text != planned_tfvars:
+    with transaction.begin(ws, env) as txn:
+        cat, tf = txn.catalog, txn.tfvars
+        if cat.entries.get(name) != planned or tf is None or tf.text != planned_tfvars:
             raise UserError(
-                f"the catalog or {ws.relative(tfvars_path)} changed while {name!r} was being"
-                " decommissioned; files left as they are",
+                f"the catalog or {ws.relative(ws.tfvars_file(env))} changed while {name!r} was"
+                " being decommissioned; files left as they are",
             )
         entry = catalog.with_status(planned, DECOMMISSIONED, **history)
-        new_catalog = cat.with_entry(entry, tiers)
-        reread = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(name)
-        if (
-            reread is None
-            or reread.status != DECOMMISSIONED
-            or (name in tfvars.parse(new_tfvars, tfvars_path, env).entries)
-        ):
-            raise UserError(f"internal error: {name!r} would not read back as decommissioned")
-        write_together(
-            [(ws.catalog_file, cat.text, new_catalog), (tfvars_path, tf.text, new_tfvars)]
-        )
+
+        def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
+            got = reread.entries.get(name)
+            if (
+                got is None
+                or got.status != DECOMMISSIONED
+                or name in getattr(reread_tf, "entries", {})
+            ):
+                return f"{name!r} would not read back as decommissioned"
+            return None
+
+        txn.commit(catalog=cat.with_entry(entry, tiers), tfvars=new_tfvars, expect=expect)

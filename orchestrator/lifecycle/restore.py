@@ -11,8 +11,8 @@ from typing import Any
 from orchestrator.adapters import ecr
 from orchestrator.adapters.terraform import Progress
 from orchestrator.errors import EcrctlError, UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace, write_together
+from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
     Backend,
@@ -26,7 +26,14 @@ from orchestrator.lifecycle.backend import (
     mark_done,
     utc_now,
 )
-from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
+from orchestrator.models import (
+    ApplyResult,
+    CatalogEntry,
+    PlanResult,
+    RegistryRequest,
+    Status,
+)
+from orchestrator.ops.create import holds_request
 from orchestrator.rules import policy
 
 
@@ -103,10 +110,6 @@ def restore(
     )
     new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
     new_tfvars = tf.text if name in tf.entries else tf.with_entry(wanted.request)
-    reread = tfvars.parse(new_tfvars, tfvars_path, env).entries.get(name)
-    recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(name)
-    if reread != wanted.request or recat is None or recat.request != wanted.request:
-        raise UserError(f"internal error: {name!r} would not read back as the backup holds it")
     files = [
         what
         for what, changed in (
@@ -152,7 +155,7 @@ def restore(
     rerun = f"ecrctl restore {shown} --env {env} --auto-approve"
     try:
         if files:
-            _write_restored(ws, env, name, cat.text, tf.text, new_catalog, new_tfvars, tiers)
+            _write_restored(ws, env, wanted.request, cat.text, tf.text, new_catalog, new_tfvars)
             done.append(f"catalog and tfvars hold {name} again")
         if plan.changes:
             result.apply = backend.apply(plan)
@@ -207,26 +210,21 @@ def _check_restorable(
 def _write_restored(
     ws: Workspace,
     env: str,
-    name: str,
+    request: RegistryRequest,
     catalog_text: str,
     tfvars_text: str,
     new_catalog: str,
     new_tfvars: str,
-    tiers: dict[str, RiskTier],
 ) -> None:
-    tfvars_path = ws.tfvars_file(env)
-    with ws.lock():
-        cat = catalog.load(ws.catalog_file, tiers)
-        tf = tfvars.load(tfvars_path, env)
-        if cat.text != catalog_text or tf.text != tfvars_text:
+    """The restored entry back in both files, unless either changed since it was planned."""
+    name = request.name
+    with transaction.begin(ws, env) as txn:
+        if txn.catalog.text != catalog_text or txn.tfvars is None or txn.tfvars.text != tfvars_text:
             raise UserError(
-                f"the catalog or {ws.relative(tfvars_path)} changed while {name!r} was being"
-                " restored; files left as they are",
+                f"the catalog or {ws.relative(ws.tfvars_file(env))} changed while {name!r} was"
+                " being restored; files left as they are",
             )
-        old_catalog = cat.text if ws.catalog_file.exists() else None
-        write_together(
-            [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
-        )
+        txn.commit(catalog=new_catalog, tfvars=new_tfvars, expect=holds_request(request))
 
 
 def _differences(client: ecr.Ecr, bundle: backup.Bundle, name: str, env: str) -> list[str]:

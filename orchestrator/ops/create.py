@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace, write_together
+from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     CatalogEntry,
     RegistryRequest,
     Status,
 )
-from orchestrator.rules import policy
 
 
 @dataclass(frozen=True)
@@ -39,27 +38,33 @@ class CreateResult:
 
 def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> CreateResult:
     """Record the request in the catalog and the environment's tfvars, both or neither."""
-    tfvars_path = ws.tfvars_file(request.env)
-    with ws.lock():
-        tiers = policy.load_tiers(ws.tiers_file)
-        cat = catalog.load(ws.catalog_file, tiers)
-        tf = tfvars.load(tfvars_path, request.env)
+    with transaction.begin(ws, request.env) as txn:
+        cat, tf = txn.catalog, txn.tfvars
+        assert tf is not None
         _check_conflicts(cat, tf, request)
         in_catalog = request.name in cat.entries
-        new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), tiers)
+        new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), txn.tiers)
         new_tfvars = tf.text if request.name in tf.entries else tf.with_entry(request)
-        # Read back what is about to be written: it must hold exactly the request.
-        reread = tfvars.parse(new_tfvars, tfvars_path, request.env).entries.get(request.name)
-        recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(request.name)
-        if reread != request or recat is None or recat.request != request:
-            raise UserError(f"internal error: {request.name!r} would not read back as requested")
-        result = CreateResult(request, new_catalog != cat.text, new_tfvars != tf.text, dry_run)
-        if not dry_run:
-            old_catalog = cat.text if ws.catalog_file.exists() else None
-            write_together(
-                [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
-            )
-        return result
+        written = txn.commit(
+            catalog=new_catalog,
+            tfvars=new_tfvars,
+            expect=holds_request(request),
+            dry_run=dry_run,
+        )
+        return CreateResult(request, written.catalog, written.tfvars, dry_run)
+
+
+def holds_request(request: RegistryRequest) -> transaction.Expect:
+    """The read-back check of a write that records `request` in both files."""
+
+    def expect(cat: catalog.Catalog, tf: tfvars.Tfvars | None) -> str | None:
+        entry = cat.entries.get(request.name)
+        in_tfvars = tf.entries.get(request.name) if tf is not None else None
+        if in_tfvars != request or entry is None or entry.request != request:
+            return f"{request.name!r} would not read back as requested"
+        return None
+
+    return expect
 
 
 def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryRequest) -> None:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.adapters import emulator
+from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
-from orchestrator.adapters.terraform import Progress, repository_of
-from orchestrator.errors import AwsError
+from orchestrator.adapters.state import managed_repositories
+from orchestrator.adapters.terraform import Progress
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange, Status
@@ -72,19 +72,6 @@ Lister = Callable[[], dict[str, dict[str, Any]]]
 Tagger = Callable[[str], dict[str, str]]
 
 
-def managed_repositories(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """name -> attributes of every module.ecr_repositories[NAME].aws_ecr_repository.this."""
-    found: dict[str, dict[str, Any]] = {}
-    for resource in state.get("resources") or []:
-        name = repository_of(resource) if isinstance(resource, dict) else None
-        if name is None:
-            continue
-        for instance in resource.get("instances") or []:
-            if isinstance(instance, dict) and isinstance(instance.get("attributes"), dict):
-                found[name] = instance["attributes"]
-    return found
-
-
 class Registry:
     """The few ECR reads drift needs, on a client with the environment's endpoint and region."""
 
@@ -92,52 +79,27 @@ class Registry:
         self.client = client
 
     def repositories(self) -> dict[str, dict[str, Any]]:
-        from botocore.exceptions import BotoCoreError, ClientError
 
         found: dict[str, dict[str, Any]] = {}
         try:
             for page in self.client.get_paginator("describe_repositories").paginate():
                 for repo in page.get("repositories", []):
                     found[repo["repositoryName"]] = repo
-        except (BotoCoreError, ClientError) as exc:
-            raise AwsError(
-                f"ECR DescribeRepositories failed: {exc}",
-                "check the credentials (ecr:DescribeRepositories), the region and the endpoint",
-            ) from None
+        except Exception as exc:
+            raise aws.error("DescribeRepositories", "the registry", exc) from None
         return found
 
     def tags(self, arn: str) -> dict[str, str]:
-        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
-        except (BotoCoreError, ClientError) as exc:
-            raise AwsError(f"ECR ListTagsForResource on {arn} failed: {exc}") from None
+        except Exception as exc:
+            raise aws.error("ListTagsForResource", arn, exc) from None
         return {t["Key"]: t["Value"] for t in tags}
 
 
 def connect(ws: Workspace, env: str, region: str | None) -> Registry:
-    import boto3  # deferred: slow to import
-    from botocore.config import Config
-
-    environ = process_environ(ws, env, region)
-    key = environ.get("AWS_ACCESS_KEY_ID")
-    session = boto3.session.Session(
-        aws_access_key_id=key,
-        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") if key else None,
-        aws_session_token=environ.get("AWS_SESSION_TOKEN") if key else None,
-        profile_name=None if key else environ.get("AWS_PROFILE"),
-        region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or region,
-    )
-    endpoint = environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL")
-    if env == emulator.LOCAL_ENV:
-        endpoint = environ["AWS_ENDPOINT_URL"]
-    client = session.client(
-        "ecr",
-        endpoint_url=endpoint,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, read_timeout=60),
-    )
-    return Registry(client)
+    return Registry(aws.client("ecr", process_environ(ws, env, region), region))
 
 
 def drift(

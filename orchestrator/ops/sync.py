@@ -22,19 +22,18 @@ from typing import Any
 
 from orchestrator.adapters import emulator
 from orchestrator.adapters.environments import process_environ
-from orchestrator.adapters.terraform import MODULE, Progress, Terraform, repository_of
+from orchestrator.adapters.state import read_state
+from orchestrator.adapters.terraform import Progress, Terraform
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import ENV_NAME, Workspace, read_text, write_together
+from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
 from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
 from orchestrator.ops import backstage
 from orchestrator.ops.backstage import Entity, Placement
-from orchestrator.rules import policy
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 PRIMARY_ENV_VARIABLE = "ECRCTL_PRIMARY_ENV"
 DEFAULT_PRIMARY_ENV = "prod"
-_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
 
 
 # -- region ----------------------------------------------------------------------------------
@@ -96,107 +95,6 @@ def primary_env(environ: Mapping[str, str] = os.environ) -> str:
     if not ENV_NAME.fullmatch(value):
         raise UserError(f"{PRIMARY_ENV_VARIABLE}={value!r} is not an environment name")
     return value
-
-
-# -- state -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StateOutputs:
-    repositories: tuple[RepoOutputs, ...]
-    accounts: frozenset[str]  # AWS accounts the state's registry-level resources name
-
-
-def read_state(state: dict[str, Any], env: str) -> StateOutputs:
-    """The repositories in a raw state (`terraform state pull`), refusing what is not one."""
-    where = f"the Terraform state of {env}"
-    # A backend with no state object yet gives nothing, or an empty state with no lineage.
-    if not state or (not state.get("lineage") and not state.get("resources")):
-        raise UserError(
-            f"{env} has no Terraform state yet: nothing was ever applied there",
-            f"apply a repository first: ecrctl apply NAME --env {env}",
-        )
-    if state.get("version") != 4 or not isinstance(state.get("resources", []), list):
-        raise UserError(
-            f"{where} is not a Terraform state ecrctl reads (version {state.get('version')!r})",
-            "check the backend configuration in envs/ENV/backend.hcl",
-        )
-    repos: dict[str, RepoOutputs] = {}
-    accounts: set[str] = set()
-    for resource in state.get("resources") or []:
-        if not isinstance(resource, dict) or resource.get("mode") != "managed":
-            continue
-        instances = resource.get("instances") or []
-        if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
-            raise UserError(f"{where}: resource {resource.get('type')} has malformed instances")
-        if resource.get("module") is None and resource.get("type") == (
-            "aws_ecr_registry_scanning_configuration"
-        ):
-            for instance in instances:
-                registry = (instance.get("attributes") or {}).get("registry_id")
-                if (
-                    isinstance(registry, str)
-                    and registry
-                    and not _sensitive(instance, "registry_id")
-                ):
-                    accounts.add(registry)
-        name = repository_of(resource)
-        if name is None:
-            continue
-        current = [i for i in instances if "attributes" in i]
-        if not current:
-            continue  # only deposed objects left: the repository no longer exists
-        repos[name] = _repository(name, current[0], where)
-    return StateOutputs(
-        tuple(repos[n] for n in sorted(repos)),
-        frozenset(accounts | {r.aws_registry_id for r in repos.values()}),
-    )
-
-
-def _sensitive(instance: dict[str, Any], attribute: str) -> bool:
-    """Whether terraform marked `attribute` (or anything inside it) sensitive."""
-    for path in instance.get("sensitive_attributes") or []:
-        steps = path if isinstance(path, list) else [path]
-        first = steps[0] if steps else None
-        if isinstance(first, dict) and first.get("value") == attribute:
-            return True
-    return False
-
-
-def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
-    address = f'module.{MODULE}["{name}"].aws_ecr_repository.this'
-    attributes = instance.get("attributes")
-    if not isinstance(attributes, dict):
-        raise UserError(f"{where}: {address} has no attributes")
-    values: dict[str, str] = {}
-    for key in ("repository_url", "arn", "registry_id"):
-        value = attributes.get(key)
-        if _sensitive(instance, key):
-            raise UserError(
-                f"{where}: {address}.{key} is marked sensitive; it is never written to the catalog"
-            )
-        if not isinstance(value, str) or not value:
-            raise UserError(
-                f"{where}: {address} has no {key}",
-                f"the state is incomplete; run a plan to see what terraform thinks: ecrctl plan"
-                f" {name} --env ENV",
-            )
-        values[key] = value
-    match = _ARN.match(values["arn"])
-    if not match or match.group(3) != name:
-        raise UserError(f"{where}: {address} has an unexpected ARN {values['arn']!r}")
-    tags: dict[str, str] = {}
-    raw_tags = attributes.get("tags")
-    if isinstance(raw_tags, dict) and not _sensitive(instance, "tags"):
-        tags = {str(k): v for k, v in raw_tags.items() if isinstance(v, str)}
-    return RepoOutputs(
-        name=name,
-        url=values["repository_url"],
-        arn=values["arn"],
-        aws_registry_id=values["registry_id"],
-        region=match.group(1),
-        tags=tags,
-    )
 
 
 # -- the sync --------------------------------------------------------------------------------
@@ -264,15 +162,15 @@ def sync(
         )
     account = next(iter(outputs.accounts), None)
     last_sync = now()
-    with ws.lock():
-        tiers = policy.load_tiers(ws.tiers_file)
-        cat = catalog.load(ws.catalog_file, tiers)
+    with transaction.begin(ws) as txn:
+        cat, tiers = txn.catalog, txn.tiers
         warnings: list[str] = []
         planned = [
             _registry_file(ws, placement, outputs.repositories, cat, account, last_sync, warnings),
             *_shared_files(ws),
         ]
-        planned.append(_catalog_file(ws, cat, env, outputs.repositories, tiers, warnings))
+        catalog_urls, filled = _catalog_file(ws, cat, env, outputs.repositories, tiers, warnings)
+        planned.append(catalog_urls)
         warnings += _stale_files(ws, placement)
         changes = tuple(
             FileChange(
@@ -282,8 +180,22 @@ def sync(
             for p in planned
             if p.old is not None or p.new
         )
-        if not check:
-            write_together([(p.path, p.old, p.new) for p in planned if p.old is not None or p.new])
+        # Every entry as it was, but for the URLs filled in.
+        expected = {**cat.entries, **{e.request.name: e for e in filled}}
+        txn.commit(
+            catalog=None if catalog_urls.unchanged else catalog_urls.new,
+            others=tuple(
+                (p.path, p.old, p.new)
+                for p in planned
+                if p is not catalog_urls and (p.old is not None or p.new)
+            ),
+            expect=lambda reread, _tf: (
+                None
+                if reread.entries == expected
+                else "the catalog would not read back with the URLs filled in"
+            ),
+            dry_run=check,
+        )
     return SyncResult(
         env=env,
         region=resolved.name,
@@ -439,10 +351,13 @@ def _catalog_file(
     repos: tuple[RepoOutputs, ...],
     tiers: dict[str, Any],
     warnings: list[str],
-) -> _Planned:
-    """The registry catalog with aws.repository_url of each of env's entries as Terraform has it."""
+) -> tuple[_Planned, list[CatalogEntry]]:
+    """The registry catalog with aws.repository_url of each of env's entries as Terraform has it.
+
+    Returns the planned file and the entries whose URL it fills in.
+    """
     if not ws.catalog_file.exists():
-        return _Planned(ws.catalog_file, None, "", True)  # an empty catalog has nothing to fill
+        return _Planned(ws.catalog_file, None, "", True), []  # an empty catalog has nothing to fill
     urls = {r.name: r.url for r in repos}
     filled = []
     for name in sorted(cat.entries):
@@ -457,13 +372,8 @@ def _catalog_file(
         if entry.repository_url != url:
             filled.append(replace(entry, repository_url=url))
     if not filled:
-        return _Planned(ws.catalog_file, cat.text, cat.text, True)
-    text = cat.with_replaced(filled, tiers)
-    # Read back what is about to be written: every entry as it was, but for the URLs filled in.
-    expected = {**cat.entries, **{e.request.name: e for e in filled}}
-    if catalog.load_text(text, ws.catalog_file, tiers).entries != expected:
-        raise UserError("internal error: the catalog would not read back with the URLs filled in")
-    return _Planned(ws.catalog_file, cat.text, text, False)
+        return _Planned(ws.catalog_file, cat.text, cat.text, True), []
+    return _Planned(ws.catalog_file, cat.text, cat.with_replaced(filled, tiers), False), filled
 
 
 def _stale_files(ws: Workspace, placement: Placement) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters import terraform as terraform_mod
+from orchestrator.adapters.emulator import CREDENTIALS
 
 pytest_plugins = ["pytester"]
 OUTSIDE = "192.0.2.1"
@@ -46,8 +47,8 @@ def test_boto3_to_a_non_loopback_endpoint_fails_the_test() -> None:
         "ecr",
         endpoint_url=f"http://{OUTSIDE}:80",
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     # botocore wraps the guard's AssertionError in HTTPClientError; either way the test fails.

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from orchestrator.adapters.ecr import Ecr, ImageInfo, Manifest, activity
+from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import target
 from orchestrator.errors import AwsError, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
@@ -39,7 +40,10 @@ LATER = datetime.now(UTC) + timedelta(days=60)
 
 def client() -> Any:
     return boto3.client(
-        "ecr", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+        "ecr",
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
 
 

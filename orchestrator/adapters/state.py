@@ -1,0 +1,152 @@
+"""The one reader of Terraform state (`terraform state pull`, which loads no provider).
+
+catalog sync reads the repositories it holds (validated: a state ecrctl cannot vouch for is refused),
+drift reads each repository's attributes, backup keeps the resources of one module instance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.adapters.terraform import MODULE, instance_of
+from orchestrator.errors import UserError
+from orchestrator.models import RepoOutputs
+
+_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
+
+
+def repository_of(resource: dict[str, Any]) -> str | None:
+    """The repository name if a state resource is module.ecr_repositories[NAME]'s repository."""
+    name = instance_of(str(resource.get("module") or ""))
+    if (
+        name is None
+        or resource.get("mode") != "managed"
+        or resource.get("module") != f'module.{MODULE}["{name}"]'
+        or resource.get("type") != "aws_ecr_repository"
+        or resource.get("name") != "this"
+    ):
+        return None
+    return name
+
+
+def managed_repositories(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> attributes of every module.ecr_repositories[NAME].aws_ecr_repository.this."""
+    found: dict[str, dict[str, Any]] = {}
+    for resource in state.get("resources") or []:
+        name = repository_of(resource) if isinstance(resource, dict) else None
+        if name is None:
+            continue
+        for instance in resource.get("instances") or []:
+            if isinstance(instance, dict) and isinstance(instance.get("attributes"), dict):
+                found[name] = instance["attributes"]
+    return found
+
+
+def instance_state(state: dict[str, Any], module_address: str) -> dict[str, Any]:
+    """The state with only the resources of one module instance (and its header)."""
+    return {
+        **{
+            k: state[k] for k in ("version", "terraform_version", "serial", "lineage") if k in state
+        },
+        "resources": [r for r in state.get("resources", []) if r.get("module") == module_address],
+    }
+
+
+@dataclass(frozen=True)
+class StateOutputs:
+    repositories: tuple[RepoOutputs, ...]
+    accounts: frozenset[str]  # AWS accounts the state's registry-level resources name
+
+
+def read_state(state: dict[str, Any], env: str) -> StateOutputs:
+    """The repositories in a raw state (`terraform state pull`), refusing what is not one."""
+    where = f"the Terraform state of {env}"
+    # A backend with no state object yet gives nothing, or an empty state with no lineage.
+    if not state or (not state.get("lineage") and not state.get("resources")):
+        raise UserError(
+            f"{env} has no Terraform state yet: nothing was ever applied there",
+            f"apply a repository first: ecrctl apply NAME --env {env}",
+        )
+    if state.get("version") != 4 or not isinstance(state.get("resources", []), list):
+        raise UserError(
+            f"{where} is not a Terraform state ecrctl reads (version {state.get('version')!r})",
+            "check the backend configuration in envs/ENV/backend.hcl",
+        )
+    repos: dict[str, RepoOutputs] = {}
+    accounts: set[str] = set()
+    for resource in state.get("resources") or []:
+        if not isinstance(resource, dict) or resource.get("mode") != "managed":
+            continue
+        instances = resource.get("instances") or []
+        if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
+            raise UserError(f"{where}: resource {resource.get('type')} has malformed instances")
+        if resource.get("module") is None and resource.get("type") == (
+            "aws_ecr_registry_scanning_configuration"
+        ):
+            for instance in instances:
+                registry = (instance.get("attributes") or {}).get("registry_id")
+                if (
+                    isinstance(registry, str)
+                    and registry
+                    and not _sensitive(instance, "registry_id")
+                ):
+                    accounts.add(registry)
+        name = repository_of(resource)
+        if name is None:
+            continue
+        current = [i for i in instances if "attributes" in i]
+        if not current:
+            continue  # only deposed objects left: the repository no longer exists
+        repos[name] = _repository(name, current[0], where)
+    return StateOutputs(
+        tuple(repos[n] for n in sorted(repos)),
+        frozenset(accounts | {r.aws_registry_id for r in repos.values()}),
+    )
+
+
+def _sensitive(instance: dict[str, Any], attribute: str) -> bool:
+    """Whether terraform marked `attribute` (or anything inside it) sensitive."""
+    for path in instance.get("sensitive_attributes") or []:
+        steps = path if isinstance(path, list) else [path]
+        first = steps[0] if steps else None
+        if isinstance(first, dict) and first.get("value") == attribute:
+            return True
+    return False
+
+
+def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
+    address = f'module.{MODULE}["{name}"].aws_ecr_repository.this'
+    attributes = instance.get("attributes")
+    if not isinstance(attributes, dict):
+        raise UserError(f"{where}: {address} has no attributes")
+    values: dict[str, str] = {}
+    for key in ("repository_url", "arn", "registry_id"):
+        value = attributes.get(key)
+        if _sensitive(instance, key):
+            raise UserError(
+                f"{where}: {address}.{key} is marked sensitive; it is never written to the catalog"
+            )
+        if not isinstance(value, str) or not value:
+            raise UserError(
+                f"{where}: {address} has no {key}",
+                f"the state is incomplete; run a plan to see what terraform thinks: ecrctl plan"
+                f" {name} --env ENV",
+            )
+        values[key] = value
+    match = _ARN.match(values["arn"])
+    if not match or match.group(3) != name:
+        raise UserError(f"{where}: {address} has an unexpected ARN {values['arn']!r}")
+    tags: dict[str, str] = {}
+    raw_tags = attributes.get("tags")
+    if isinstance(raw_tags, dict) and not _sensitive(instance, "tags"):
+        tags = {str(k): v for k, v in raw_tags.items() if isinstance(v, str)}
+    return RepoOutputs(
+        name=name,
+        url=values["repository_url"],
+        arn=values["arn"],
+        aws_registry_id=values["registry_id"],
+        region=match.group(1),
+        tags=tags,
+    )
