@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import EXIT_BUG
+from orchestrator.files import tfvars as tfvars_file
 from orchestrator.files import workspace
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
@@ -179,3 +182,22 @@ def test_validate_lists_every_problem(repo: Workspace, capsys: pytest.CaptureFix
         "envs/staging/terraform.tfvars:" in result.stdout
         and "'stray-svc' is not in" in result.stdout
     )
+
+
+def test_a_write_that_would_not_read_back_is_ecrctls_bug_and_writes_nothing(
+    repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A renderer that loses a field: the transaction's read-back must catch it before writing.
+    real = tfvars_file.render_entry
+    monkeypatch.setattr(
+        tfvars_file,
+        "render_entry",
+        lambda request: real(dataclasses.replace(request, owner="app-team-someone-else")),
+    )
+    before = snapshot(repo.root)
+    result = cli(capsys, *CREATE)
+    assert result.code == EXIT_BUG
+    assert (
+        "internal error: nothing was written" in result.stderr and "bug in ecrctl" in result.stderr
+    )
+    assert snapshot(repo.root) == before
