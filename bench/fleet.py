@@ -24,6 +24,7 @@ from typing import Any
 from orchestrator.adapters import emulator
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import Terraform
+from orchestrator.context import Session
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest
@@ -161,7 +162,7 @@ def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
 
 def terraform(ws: Workspace) -> Terraform:
     """ecrctl's own Terraform for the local environment: same data dir, CLI config and env."""
-    return plan_op.terraform_for(ws, ENV)
+    return plan_op.terraform_for(Session(ws).at(ENV))
 
 
 def apply_all(ws: Workspace, parallelism: int, attempts: int = 3) -> int:

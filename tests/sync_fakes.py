@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import sync as sync_mod
@@ -136,7 +138,8 @@ def three_tiers(ws: Workspace) -> None:
 
 
 def run_sync(ws: Workspace, env: str = "local", at: str = T1, **kwargs: Any) -> Any:
-    return sync_mod.sync(ws, env, now=lambda: at, **kwargs)
+    clock = lambda: datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)  # noqa: E731
+    return sync_mod.sync(Session(ws, clock=clock).at(env), **kwargs)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
+from orchestrator.context import Context
 from orchestrator.errors import AwsError
-from orchestrator.files.workspace import Workspace
 
 DEFAULT_ACTIVE_DAYS = 30
 BATCH = 100  # batch_get_image and batch_delete_image take at most 100 image IDs
@@ -262,9 +262,10 @@ _NOT_REFUSALS = {
 }
 
 
-def connect(ws: Workspace, env: str, region: str | None) -> Ecr:
+def connect(ctx: Context, region: str | None) -> Ecr:
     """An ECR client with the environment's credentials, endpoint and region (as terraform's)."""
-    return Ecr(aws.client("ecr", process_environ(ws, env, region), region))
+    environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
+    return Ecr(aws.client("ecr", environ, region))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

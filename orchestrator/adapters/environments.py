@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from orchestrator.adapters import emulator
 from orchestrator.files.workspace import Workspace
@@ -18,8 +19,10 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-def process_environ(ws: Workspace, env: str, region: str | None) -> dict[str, str]:
-    environ = dict(os.environ)
+def process_environ(
+    ws: Workspace, env: str, region: str | None, base: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    environ = dict(base)
     if region:
         environ.setdefault("AWS_REGION", region)
         environ.setdefault("AWS_DEFAULT_REGION", region)

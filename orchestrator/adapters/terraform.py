@@ -17,7 +17,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,11 @@ from typing import Any
 import python_terraform
 from python_terraform import IsFlagged
 
+from orchestrator.context import Progress, quiet
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import Action, ResourceChange
 
-Progress = Callable[[str], None]
 MODULE = "ecr_repositories"
 _INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
 # The "Lock Info:" block terraform prints when the state lock is held (the S3 backend's own
@@ -101,7 +100,7 @@ class Terraform:
         self.workspace = workspace
         self.env = env
         self.settings = settings or Settings.from_environ()
-        self.progress = progress or (lambda _line: None)
+        self.progress = progress or quiet
         self.data_dir = workspace.state_dir / "tf" / env
         self._builder = _CommandBuilder(terraform_bin_path=self.settings.binary)
         self.environ = {

@@ -7,17 +7,14 @@ reviewed the new plan may pass its fingerprint explicitly instead.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.git import Git
-from orchestrator.adapters.terraform import Progress
 from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_apply
-from orchestrator.ci.plan import _in_scope, _plan_env, change_set
+from orchestrator.ci.plan import _in_scope, change_set, plan_env
 from orchestrator.ci.records import (
     CiApply,
     EnvRecord,
@@ -27,6 +24,7 @@ from orchestrator.ci.records import (
     load_records,
     plan_dir,
 )
+from orchestrator.context import Session
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import apply as apply_op
@@ -80,24 +78,23 @@ def _compare(
 
 
 def apply(
-    ws: Workspace,
+    session: Session,
     base_ref: str,
     head_ref: str,
     env: str | None = None,
     reviewed_dir: Path | None = None,
     accepted: str | None = None,
-    progress: Progress | None = None,
-    environ: Mapping[str, str] = os.environ,
 ) -> CiApply:
     """Re-plan the merged change; apply it only where it is exactly what was reviewed.
 
     Every environment in scope is planned and compared before anything is applied: one
     mismatch and nothing is applied anywhere.
     """
+    ws = session.workspace
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
-    pr = pull_request(environ)
+    pr = pull_request(session.environ)
     envs = _in_scope(cs, env)
     if accepted is not None and len(envs) > 1:
         raise UserError(
@@ -112,7 +109,7 @@ def apply(
     out_dir.mkdir(parents=True, exist_ok=True)
     records, mismatches = [], []
     for name in envs:
-        now = _plan_env(ws, cs, name, out_dir / f"{name}.tfplan", pr, progress)
+        now = plan_env(session.at(name), cs, out_dir / f"{name}.tfplan", pr)
         records.append(now)
         mismatch = _compare(reviewed.get(name), now, accepted, pr)
         if mismatch is None and now.guard:
@@ -128,7 +125,7 @@ def apply(
     for record in records:
         names = [str(e["name"]) for e in record.entries]
         done = apply_op.apply(
-            ws, record.env, names, Path(record.plan_file), lambda _plan: True, progress=progress
+            session.at(record.env), names, Path(record.plan_file), lambda _plan: True
         )
         applied.append(done)
         sync_error = getattr(done, "sync_error", None)  # the catalog sync that follows an apply

@@ -8,17 +8,16 @@ guard and is written as a record (ci/records.py). The pull-request comment is re
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.terraform import Progress
 from orchestrator.ci import changes
 from orchestrator.ci.changes import ChangeSet, EntryChange
 from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_plan
 from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
+from orchestrator.context import Context, Session
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ResourceChange, Violation
 from orchestrator.ops import plan as plan_op
@@ -37,21 +36,21 @@ def _in_scope(cs: ChangeSet, env: str | None) -> list[str]:
     return cs.environments()
 
 
-def _plan_env(
-    ws: Workspace,
+def plan_env(
+    ctx: Context,
     cs: ChangeSet,
-    env: str,
     out: Path,
     pr: dict[str, Any] | None,
-    progress: Progress | None,
     full_plan: bool = False,
 ) -> EnvRecord:
+    """One environment's targeted plan of what the change set asks there, as a record."""
+    env = ctx.env
     entries = cs.planned(env)
     names = [e.name for e in entries]
-    result, objections = plan_op.plan(ws, env, names, out, progress=progress)
+    result, objections = plan_op.plan(ctx, names, out)
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
-        text = plan_op.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
+        text = plan_op.terraform_for(ctx).show_plan_text(result.plan_file)
     return EnvRecord(
         env=env,
         base=cs.base,
@@ -77,30 +76,29 @@ def _entry_dict(
 
 
 def plan(
-    ws: Workspace,
+    session: Session,
     base_ref: str,
     head_ref: str = "HEAD",
     env: str | None = None,
     out_dir: Path | None = None,
-    progress: Progress | None = None,
-    environ: Mapping[str, str] = os.environ,
     full_plan: bool = False,
 ) -> CiPlan:
-    """One targeted plan per environment the change touches; records and a summary.
+    """One targeted plan per environment the change touches (or `env` only); records, summary.
 
     `full_plan` adds terraform's own rendering of each plan (one more provider load each).
     """
+    ws = session.workspace
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
-    pr = pull_request(environ)
+    pr = pull_request(session.environ)
     out_dir = (out_dir or plan_dir(ws)).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("plan-*.json"), out_dir / REFUSED]:
         stale.unlink(missing_ok=True)  # an earlier run's records must never pass for this one's
     records = []
     for name in _in_scope(cs, env):
-        record = _plan_env(ws, cs, name, out_dir / f"{name}.tfplan", pr, progress, full_plan)
+        record = plan_env(session.at(name), cs, out_dir / f"{name}.tfplan", pr, full_plan)
         atomic_write(record_file(out_dir, name), json.dumps(record.to_dict(), indent=2) + "\n")
         records.append(record)
     summary = render_plan(cs, records, pr, env)

@@ -8,8 +8,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli import render
-from orchestrator.cli.options import EnvOpt, Output, OutputOpt
-from orchestrator.files.workspace import find_workspace
+from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context
 
 if TYPE_CHECKING:
     from orchestrator.models import SyncResult
@@ -51,10 +50,8 @@ def sync(
     """
     from orchestrator.ops import sync as core
 
-    ws = find_workspace()
-    ws.env_dir(env)
     with render.Progress() as progress:
-        result = core.sync(ws, env, region, check, progress=progress)
+        result = core.sync(context(env, progress), region, check)
     if output is Output.json:
         render.emit_json(result.to_dict())
     else:

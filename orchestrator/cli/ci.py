@@ -10,7 +10,16 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli import render
-from orchestrator.cli.options import EnvOpt, LockTimeoutOpt, Output, OutputOpt, lock_timeout
+from orchestrator.cli.options import (
+    EnvOpt,
+    LockTimeoutOpt,
+    Output,
+    OutputOpt,
+    context,
+    lock_timeout,
+    session,
+)
+from orchestrator.context import Session
 from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files.workspace import find_workspace
 
@@ -138,7 +147,7 @@ def plan(
     try:
         with lock_timeout(lock_timeout_), render.Progress() as progress:
             result = ci_plan.plan(
-                ws, base, head, env, out_dir, progress=progress, full_plan=full_plan
+                Session(ws, progress), base, head, env, out_dir, full_plan=full_plan
             )
     except EcrctlError as exc:
         _refused(exc, summary_file, out_dir or records.plan_dir(ws))
@@ -205,9 +214,8 @@ def apply(
 
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
-    ws = find_workspace()
     with lock_timeout(lock_timeout_), render.Progress() as progress:
-        result = ci_apply.apply(ws, base, head, env, reviewed, fingerprint, progress=progress)
+        result = ci_apply.apply(session(progress), base, head, env, reviewed, fingerprint)
     _publish(result.summary, summary_file)
     if output is Output.json:
         render.emit_json(result.to_dict())
@@ -282,9 +290,8 @@ def drift(
     from orchestrator.ci import github
     from orchestrator.ops import drift as drift_core
 
-    ws = find_workspace()
     with lock_timeout(lock_timeout_), render.Progress() as progress:
-        result = drift_core.drift(ws, env, progress=progress)
+        result = drift_core.drift(context(env, progress))
     github.publish(drift_core.render_markdown(result), None)
     if output is Output.json:
         render.emit_json(result.to_dict())
@@ -327,7 +334,7 @@ def unlock(
             f"Release lock {lock_id} of {env}? Only if the run that holds it is gone.", err=True
         ):
             raise UserError("unlock cancelled; the lock is still held")
-    terraform = plan_op.terraform_for(ws, env)
+    terraform = plan_op.terraform_for(Session(ws).at(env))
     terraform.init()
     terraform.force_unlock(lock_id)
     render.out.print(f"released lock {lock_id} of {env}")

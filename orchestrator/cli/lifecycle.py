@@ -12,9 +12,8 @@ from rich.markup import escape
 
 from orchestrator.adapters.ecr import DEFAULT_ACTIVE_DAYS
 from orchestrator.cli import render
-from orchestrator.cli.options import AutoApproveOpt, EnvOpt, Output, OutputOpt
+from orchestrator.cli.options import AutoApproveOpt, EnvOpt, Output, OutputOpt, context, session
 from orchestrator.errors import UserError
-from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
     from orchestrator.lifecycle import decommission as core
@@ -110,7 +109,6 @@ def decommission(
     from orchestrator.lifecycle import decommission as core
 
     ask = _require_confirmation(auto_approve, dry_run, "decommission")
-    ws = find_workspace()
     options = core.Options(
         reason=reason,
         backup_root=backup_dir.resolve() if backup_dir else None,
@@ -125,7 +123,7 @@ def decommission(
         def confirm(preview: core.DecommissionResult) -> bool:
             return not ask or _ask(progress, preview, f"Decommission {name} in {env}?")
 
-        result = core.decommission(ws, env, name, options, confirm, progress=progress)
+        result = core.decommission(context(env, progress), name, options, confirm)
     if output is Output.json:
         render.emit_json(result.to_dict())
         return
@@ -167,7 +165,6 @@ def restore(
     from orchestrator.lifecycle import restore as restore_core
 
     ask = _require_confirmation(auto_approve, dry_run, "restore")
-    ws = find_workspace()
 
     with render.Progress() as progress:
 
@@ -175,7 +172,7 @@ def restore(
             question = f"Restore {preview.name} in {preview.env} from {preview.bundle}?"
             return not ask or _ask(progress, preview, question)
 
-        result = restore_core.restore(ws, bundle, env, confirm, dry_run=dry_run, progress=progress)
+        result = restore_core.restore(session(progress), bundle, env, confirm, dry_run=dry_run)
     if output is Output.json:
         render.emit_json(result.to_dict())
         return

@@ -12,6 +12,9 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.context import Context, Progress, Session, quiet
+from orchestrator.files.workspace import find_workspace
+
 
 class Output(StrEnum):
     text = "text"
@@ -85,3 +88,13 @@ def lock_timeout(value: str | None) -> Iterator[None]:
             os.environ.pop("ECRCTL_LOCK_TIMEOUT", None)
         else:
             os.environ["ECRCTL_LOCK_TIMEOUT"] = before
+
+
+def session(progress: Progress = quiet) -> Session:
+    """The session of one command: the workspace ecrctl finds from here, and its progress."""
+    return Session(find_workspace(), progress)
+
+
+def context(env: str, progress: Progress = quiet) -> Context:
+    """The session of one command bound to --env (refused unless envs/ENV exists)."""
+    return session(progress).at(env)

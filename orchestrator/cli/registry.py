@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,7 @@ from orchestrator.cli.options import (
     Output,
     OutputOpt,
     PlanFileOpt,
+    context,
     lock_timeout,
 )
 from orchestrator.errors import CatalogSyncFailed, UserError
@@ -130,10 +132,8 @@ def plan(
     from orchestrator.ops import plan as plan_op
     from orchestrator.rules import guard
 
-    ws = find_workspace()
-    ws.env_dir(env)
     with render.Progress() as progress:
-        result, objections = plan_op.plan(ws, env, names, out, progress=progress)
+        result, objections = plan_op.plan(context(env, progress), names, out)
     if output is Output.json:
         render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections]})
     else:
@@ -182,9 +182,7 @@ def apply(
             "refusing to apply without confirmation: no terminal to ask on",
             "review the plan (ecrctl plan), then pass --auto-approve",
         )
-    ws = find_workspace()
-    ws.env_dir(env)
-
+    ctx = context(env)
     progress = render.Progress()
 
     def confirm(result: PlanResult) -> bool:
@@ -197,9 +195,8 @@ def apply(
             return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
     with lock_timeout(lock_timeout_), progress:
-        result = apply_op.apply(
-            ws, env, names or [], plan, confirm, progress=progress, sync=not no_sync
-        )
+        ctx = replace(ctx, progress=progress)
+        result = apply_op.apply(ctx, names or [], plan, confirm, sync=not no_sync)
     if output is Output.json:
         render.emit_json(result.to_dict())
     else:

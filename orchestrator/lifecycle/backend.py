@@ -7,12 +7,11 @@ any managed file changes (made against a scratch copy of the tfvars).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.adapters import ecr
-from orchestrator.adapters.terraform import Progress
+from orchestrator.context import Context
 from orchestrator.errors import EcrctlError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -38,37 +37,28 @@ class Backend(Protocol):
 class TerraformBackend:
     """The real one: plan_op.plan/apply (the plan guard, the saved-plan checks) and boto3."""
 
-    def __init__(self, ws: Workspace, env: str, progress: Progress | None = None) -> None:
-        self.ws, self.env, self.progress = ws, env, progress
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self._ecr: ecr.Ecr | None = None
 
     @property
     def ecr(self) -> ecr.Ecr:
         if self._ecr is None:
-            region = tfvars.load(self.ws.tfvars_file(self.env), self.env).region
-            self._ecr = ecr.connect(self.ws, self.env, region)
+            ws, env = self.ctx.workspace, self.ctx.env
+            self._ecr = ecr.connect(self.ctx, tfvars.load(ws.tfvars_file(env), env).region)
         return self._ecr
 
     def state(self) -> dict[str, Any]:
-        terraform = plan_op.terraform_for(self.ws, self.env, self.progress)
+        terraform = plan_op.terraform_for(self.ctx)
         terraform.init()
         return terraform.state_pull()
 
     def plan(self, name: str, var_file: Path, out: Path) -> tuple[PlanResult, list[Violation]]:
-        return plan_op.plan(
-            self.ws, self.env, [name], out, progress=self.progress, var_file=var_file
-        )
+        return plan_op.plan(self.ctx, [name], out, var_file=var_file)
 
     def apply(self, plan: PlanResult) -> ApplyResult:
         # Confirmation happened before anything was changed; the guard checks the plan again.
-        return apply_op.apply(
-            self.ws,
-            self.env,
-            list(plan.repositories),
-            plan.plan_file,
-            lambda _plan: True,
-            progress=self.progress,
-        )
+        return apply_op.apply(self.ctx, list(plan.repositories), plan.plan_file, lambda _p: True)
 
 
 @dataclass(frozen=True)
@@ -86,10 +76,6 @@ def apply_dict(apply: ApplyResult | None) -> dict[str, Any]:
     if apply is None:
         return {"applied": []}
     return {k: v for k, v in apply.to_dict().items() if k != "plan"}
-
-
-def utc_now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
 
 
 def guarded_plan(

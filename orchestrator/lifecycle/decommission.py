@@ -21,7 +21,8 @@ from typing import Any
 
 from orchestrator.adapters import ecr
 from orchestrator.adapters.state import instance_state
-from orchestrator.adapters.terraform import Progress, target
+from orchestrator.adapters.terraform import target
+from orchestrator.context import Context
 from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import Workspace
@@ -36,7 +37,6 @@ from orchestrator.lifecycle.backend import (
     display,
     guarded_plan,
     mark_done,
-    utc_now,
 )
 from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
 from orchestrator.rules import policy
@@ -97,23 +97,21 @@ class DecommissionResult:
 
 
 def decommission(
-    ws: Workspace,
-    env: str,
+    ctx: Context,
     name: str,
     options: Options,
     confirm: Callable[[DecommissionResult], bool],
-    progress: Progress | None = None,
     backend: Backend | None = None,
-    now: datetime | None = None,
 ) -> DecommissionResult:
     """Decommission one repository, or finish a decommission that stopped part-way."""
+    ws, env = ctx.workspace, ctx.env
     name = policy.check_name(name)
     ws.env_dir(env)
     if len(options.reason) > REASON_MAX:
         raise UserError(f"--reason is longer than {REASON_MAX} characters")
     if options.active_days < 0:
         raise UserError("the active-use window must be 0 days or more")
-    moment = utc_now(now)
+    moment = ctx.now()
     tiers = policy.load_tiers(ws.tiers_file)
     tfvars_path = ws.tfvars_file(env)
     cat = catalog.load(ws.catalog_file, tiers)
@@ -124,7 +122,7 @@ def decommission(
     result = DecommissionResult(name, env, request.risk, options.dry_run, resumed)
     would = "would"  # until it is done: a dry run and the preview before confirmation show this
 
-    backend = backend or TerraformBackend(ws, env, progress)
+    backend = backend or TerraformBackend(ctx)
     state = backend.state()
     instance = instance_state(state, target(name))
     in_state = bool(instance["resources"])

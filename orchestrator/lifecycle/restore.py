@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import ecr
-from orchestrator.adapters.terraform import Progress
+from orchestrator.context import Session
 from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import Workspace
@@ -24,7 +23,6 @@ from orchestrator.lifecycle.backend import (
     display,
     guarded_plan,
     mark_done,
-    utc_now,
 )
 from orchestrator.models import (
     ApplyResult,
@@ -75,21 +73,23 @@ class RestoreResult:
 
 
 def restore(
-    ws: Workspace,
+    session: Session,
     bundle_path: Path,
     env: str | None,
     confirm: Callable[[RestoreResult], bool],
     dry_run: bool = False,
-    progress: Progress | None = None,
     backend: Backend | None = None,
-    now: datetime | None = None,
 ) -> RestoreResult:
-    """Bring a decommissioned repository back from a verified bundle, or finish doing so."""
+    """Bring a decommissioned repository back from a verified bundle, or finish doing so.
+
+    `env` defaults to the environment the bundle was taken in.
+    """
+    ws = session.workspace
     tiers = policy.load_tiers(ws.tiers_file)
     bundle = backup.load(bundle_path, tiers)
     env = env or bundle.entry.request.env
-    ws.env_dir(env)
-    moment = utc_now(now)
+    ctx = session.at(env)
+    moment = ctx.now()
     name = bundle.name
     wanted = backup.retarget(bundle, env)
     tfvars_path = ws.tfvars_file(env)
@@ -125,7 +125,7 @@ def restore(
         Step("files", would if files else "skipped", "; ".join(files) or "already done")
     )
 
-    backend = backend or TerraformBackend(ws, env, progress)
+    backend = backend or TerraformBackend(ctx)
     plan = guarded_plan(
         backend, ws, env, "restore", name, new_tfvars, "changes to the restored repository"
     )

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.context import Context
 from orchestrator.errors import EcrctlError, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
@@ -22,18 +23,16 @@ from orchestrator.ops.plan import load_saved_plan, plan, terraform_for
 from orchestrator.rules import guard, policy
 
 if TYPE_CHECKING:
-    from orchestrator.adapters.terraform import Progress, Terraform
+    from orchestrator.adapters.terraform import Terraform
 
 Confirm = Callable[[PlanResult], bool]
 
 
 def apply(
-    ws: Workspace,
-    env: str,
+    ctx: Context,
     names: list[str],
     plan_file: Path | None,
     confirm: Confirm,
-    progress: Progress | None = None,
     sync: bool = True,
 ) -> ApplyResult:
     """Apply a saved plan (or plan now), after the guard and a confirmation have passed it.
@@ -41,16 +40,17 @@ def apply(
     Then, unless `sync` is off, write the Backstage catalog from the new state (even when there
     was nothing to apply, so that the catalog never lags the registry).
     """
+    ws, env = ctx.workspace, ctx.env
     if plan_file is not None:
-        result, configured = load_saved_plan(ws, env, plan_file.resolve(), names)
+        result, configured = load_saved_plan(ctx, plan_file.resolve(), names)
     else:
-        result, _ = plan(ws, env, names, progress=progress)
+        result, _ = plan(ctx, names)
         configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
     guard.check(result.changes, set(result.repositories), configured)
     _refuse_live_deletes(ws, env, result)
-    terraform = terraform_for(ws, env, progress)
+    terraform = terraform_for(ctx)
     if not result.changes:
-        return _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+        return _synced(ApplyResult(result, ()), ctx, terraform, sync)
     if not confirm(result):
         raise UserError("apply cancelled; nothing was changed")
     terraform.init()
@@ -60,9 +60,9 @@ def apply(
         # A partial apply still changed the registry: record what exists, then report the failure.
         # Unless the backend never got the state: it has nothing new, and it may be down (retries).
         if exc.state_saved:
-            _synced(ApplyResult(result, ()), ws, env, terraform, sync, progress)
+            _synced(ApplyResult(result, ()), ctx, terraform, sync)
         raise
-    return _synced(ApplyResult(result, tuple(applied)), ws, env, terraform, sync, progress)
+    return _synced(ApplyResult(result, tuple(applied)), ctx, terraform, sync)
 
 
 def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
@@ -98,28 +98,20 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
         )
 
 
-def _synced(
-    result: ApplyResult,
-    ws: Workspace,
-    env: str,
-    terraform: Terraform,
-    sync: bool,
-    progress: Progress | None,
-) -> ApplyResult:
+def _synced(result: ApplyResult, ctx: Context, terraform: Terraform, sync: bool) -> ApplyResult:
     """`result` with the catalog sync that follows an apply; its failure leaves the apply be."""
     from orchestrator.ops import sync as catalog_sync
 
     if not sync:
         return result
     # The region the apply just ran in, not the shell's: a stray AWS_REGION must not fail it.
-    region = tfvars.load(ws.tfvars_file(env), env).region
+    env = ctx.env
+    region = tfvars.load(ctx.workspace.tfvars_file(env), env).region
     try:
         done = catalog_sync.sync(
-            ws,
-            env,
+            ctx,
             region,
             terraform=terraform,
-            progress=progress,
             region_source=f"envs/{env}/terraform.tfvars, as applied",
         )
     except EcrctlError as exc:

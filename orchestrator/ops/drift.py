@@ -19,9 +19,8 @@ from typing import Any
 from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
 from orchestrator.adapters.state import managed_repositories
-from orchestrator.adapters.terraform import Progress
+from orchestrator.context import Context
 from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange, Status
 from orchestrator.ops import plan as plan_op
 from orchestrator.rules import policy
@@ -98,16 +97,13 @@ class Registry:
         return {t["Key"]: t["Value"] for t in tags}
 
 
-def connect(ws: Workspace, env: str, region: str | None) -> Registry:
-    return Registry(aws.client("ecr", process_environ(ws, env, region), region))
+def connect(ctx: Context, region: str | None) -> Registry:
+    environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
+    return Registry(aws.client("ecr", environ, region))
 
 
-def drift(
-    ws: Workspace,
-    env: str,
-    progress: Progress | None = None,
-    registry: Registry | None = None,
-) -> DriftReport:
+def drift(ctx: Context, registry: Registry | None = None) -> DriftReport:
+    ws, env, progress = ctx.workspace, ctx.env, ctx.progress
     ws.env_dir(env)
     tiers = policy.load_tiers(ws.tiers_file)
     env_tfvars = tfvars.load(ws.tfvars_file(env), env)
@@ -118,13 +114,13 @@ def drift(
         for n, e in cat.entries.items()
         if e.request.env == env and e.status != Status.DECOMMISSIONED
     }
-    terraform = plan_op.terraform_for(ws, env, progress)
+    terraform = plan_op.terraform_for(ctx)
     terraform.init()
-    (progress or (lambda _m: None))(f"terraform state pull ({env})")
+    progress(f"terraform state pull ({env})")
     managed = managed_repositories(terraform.state_pull())
     refreshed: list[ResourceChange] = terraform.refresh_only(ws.tfvars_file(env))
-    registry = registry or connect(ws, env, env_tfvars.region)
-    (progress or (lambda _m: None))(f"ECR describe_repositories ({env})")
+    registry = registry or connect(ctx, env_tfvars.region)
+    progress(f"ECR describe_repositories ({env})")
     existing = registry.repositories()
 
     findings: list[Finding] = []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.adapters.environments import process_environ
+from orchestrator.context import Context
 from orchestrator.errors import UserError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -25,17 +26,20 @@ from orchestrator.models import (
 from orchestrator.rules import guard, policy
 
 if TYPE_CHECKING:
-    from orchestrator.adapters.terraform import Progress, Terraform
+    from orchestrator.adapters.terraform import Terraform
 
 
 REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
 
 
-def terraform_for(ws: Workspace, env: str, progress: Progress | None = None) -> Terraform:
+def terraform_for(ctx: Context) -> Terraform:
+    """terraform for the context's environment, with the process environment it runs with."""
     from orchestrator.adapters.terraform import Terraform
 
+    ws, env = ctx.workspace, ctx.env
     tf = tfvars.load(ws.tfvars_file(env), env)
-    return Terraform(ws, env, process_environ(ws, env, tf.region), progress=progress)
+    environ = process_environ(ws, env, tf.region, ctx.environ)
+    return Terraform(ws, env, environ, progress=ctx.progress)
 
 
 def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
@@ -62,11 +66,9 @@ def _names(names: list[str]) -> list[str]:
 
 
 def plan(
-    ws: Workspace,
-    env: str,
+    ctx: Context,
     names: list[str],
     out: Path | None = None,
-    progress: Progress | None = None,
     var_file: Path | None = None,
 ) -> tuple[PlanResult, list[Violation]]:
     """One saved, targeted plan for `names`; returns it with the guard's verdicts (if any).
@@ -76,11 +78,12 @@ def plan(
     """
     from orchestrator.adapters.terraform import target
 
+    ws, env = ctx.workspace, ctx.env
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
     configured = set(tfvars.load(var_file, env).entries)
     out = (out or _default_plan_file(ws, env, names)).resolve()
-    terraform = terraform_for(ws, env, progress)
+    terraform = terraform_for(ctx)
     terraform.init()
     targets = [target(n) for n in names] + REGISTRY_TARGETS
     changes = terraform.plan(targets, out, var_file)
@@ -112,9 +115,8 @@ def plan(
     return result, objections
 
 
-def load_saved_plan(
-    ws: Workspace, env: str, plan_file: Path, names: list[str]
-) -> tuple[PlanResult, set[str]]:
+def load_saved_plan(ctx: Context, plan_file: Path, names: list[str]) -> tuple[PlanResult, set[str]]:
+    env = ctx.env
     if not plan_file.is_file():
         raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
     try:

@@ -16,14 +16,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import emulator
 from orchestrator.adapters.environments import process_environ
 from orchestrator.adapters.state import read_state
-from orchestrator.adapters.terraform import Progress, Terraform
+from orchestrator.adapters.terraform import Terraform
+from orchestrator.context import Context
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
@@ -100,10 +100,6 @@ def primary_env(environ: Mapping[str, str] = os.environ) -> str:
 # -- the sync --------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class _Planned:
     path: Path
@@ -113,21 +109,18 @@ class _Planned:
 
 
 def sync(
-    ws: Workspace,
-    env: str,
+    ctx: Context,
     region: str | None = None,
     check: bool = False,
     *,
     terraform: Terraform | None = None,
-    progress: Progress | None = None,
-    now: Callable[[], str] = _now,
-    environ: Mapping[str, str] = os.environ,
     region_source: str = "--region",
 ) -> SyncResult:
     """Write (or with `check`, compare) the catalog of `env` from its Terraform state.
 
     `region_source` names where an explicit `region` came from, for the report.
     """
+    ws, env, environ, progress = ctx.workspace, ctx.env, ctx.environ, ctx.progress
     ws.env_dir(env)
     env_tfvars = tfvars.load(ws.tfvars_file(env), env)
     resolved = resolve_region(region, env, env_tfvars.region, environ)
@@ -144,10 +137,13 @@ def sync(
     placement = Placement(env, resolved.name, primary=env == primary_env(environ))
     if terraform is None:
         terraform = Terraform(
-            ws, env, process_environ(ws, env, env_tfvars.region or resolved.name), progress=progress
+            ws,
+            env,
+            process_environ(ws, env, env_tfvars.region or resolved.name, environ),
+            progress=progress,
         )
     terraform.init()
-    (progress or (lambda _m: None))(f"terraform state pull ({env})")
+    progress(f"terraform state pull ({env})")
     outputs = read_state(terraform.state_pull(), env)
     elsewhere = sorted({r.region for r in outputs.repositories} - {resolved.name})
     if elsewhere:
@@ -161,7 +157,7 @@ def sync(
             f"the state of {env} names several AWS accounts: {', '.join(sorted(outputs.accounts))}"
         )
     account = next(iter(outputs.accounts), None)
-    last_sync = now()
+    last_sync = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     with transaction.begin(ws) as txn:
         cat, tiers = txn.catalog, txn.tiers
         warnings: list[str] = []

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from orchestrator.adapters import terraform as terraform_mod
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops.plan import terraform_for
 from tests.backstage_model import (
@@ -84,7 +85,9 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
     assert "4 repositories in local" in targeted.stdout
     assert _assert_matches_emulator(local, aws) == 4
     # No root output lists the repositories (it would go stale, and slow every targeted plan).
-    assert set(terraform_for(local, "local").state_pull()["outputs"]) == {"registry_scan_type"}
+    assert set(terraform_for(Session(local).at("local")).state_pull()["outputs"]) == {
+        "registry_scan_type"
+    }
     ledger = yaml.safe_load(local.catalog_file.read_text())["repositories"]["ledger-api"]
     assert ledger["aws"]["repository_url"] == ""
 

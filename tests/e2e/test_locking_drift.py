@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from orchestrator.adapters.terraform import target
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import plan as plan_op
 from tests.conftest import Aws
@@ -66,7 +67,7 @@ class Holder:
 
 @contextmanager
 def lock_holder(ws: Workspace, name: str) -> Iterator[Holder]:
-    terraform = plan_op.terraform_for(ws, "local")
+    terraform = plan_op.terraform_for(Session(ws).at("local"))
     terraform.init()
     environ = {
         k: v for k, v in terraform.environ.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")

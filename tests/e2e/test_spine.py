@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
 from tests.helpers import cli, snapshot
@@ -178,7 +179,7 @@ def test_terraform_module_is_formatted_and_valid(local: Workspace) -> None:
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     from orchestrator.ops.plan import terraform_for
 
-    tf = terraform_for(local, "local")
+    tf = terraform_for(Session(local).at("local"))
     tf.init()
     from python_terraform import IsFlagged
 

@@ -20,6 +20,7 @@ from moto import mock_aws
 from orchestrator.adapters.ecr import Ecr, ImageInfo, Manifest, activity
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import target
+from orchestrator.context import Session
 from orchestrator.errors import AwsError, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
@@ -163,8 +164,9 @@ def run(
     confirm: bool = True,
     **options: Any,
 ) -> decommission.DecommissionResult:
+    ctx = Session(ws, clock=lambda: now).at(ENV)
     return decommission.decommission(
-        ws, ENV, name, decommission.Options(**options), lambda _r: confirm, backend=fake, now=now
+        ctx, name, decommission.Options(**options), lambda _r: confirm, backend=fake
     )
 
 
@@ -557,7 +559,8 @@ def decommissioned(repo: Workspace, fake: FakeTerraform) -> tuple[Path, list[str
 
 
 def restore(repo: Workspace, fake: FakeTerraform, bundle: Path) -> restore_core.RestoreResult:
-    return restore_core.restore(repo, bundle, None, lambda _r: True, backend=fake, now=LATER)
+    session = Session(repo, clock=lambda: LATER)
+    return restore_core.restore(session, bundle, None, lambda _r: True, backend=fake)
 
 
 def test_restore_brings_back_the_entries_and_the_manifests(
