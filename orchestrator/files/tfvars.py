@@ -176,11 +176,8 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
         spans.items[name] = (item.start(), end)
         spans.lines[name] = line
         line += text.count("\n", item.start(), end)
-    document = hcl.Document(
-        text,
-        {**head.values, VARIABLE: raw},
-        {**head.spans, VARIABLE: spans},
-        {**head.attr_lines, VARIABLE: text.count("\n", 0, opening.start()) + 1},
+    document = hcl.extended(
+        head, text, VARIABLE, raw, spans, text.count("\n", 0, opening.start()) + 1
     )
     return Tfvars(path, env, document, entries)
 
