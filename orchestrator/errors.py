@@ -82,6 +82,20 @@ class CatalogSyncFailed(EcrctlError):
         self.cause = cause
 
 
+class Incomplete(EcrctlError):
+    """A decommission or restore stopped after it had changed something; rerunning finishes it."""
+
+    def __init__(self, cause: EcrctlError, done: list[str], rerun: str) -> None:
+        super().__init__(
+            f"{cause.message}; stopped part-way, so far: {'; '.join(done)}",
+            f"{cause.hint + '; ' if cause.hint else ''}fix the cause, then run again to finish:"
+            f" {rerun}",
+        )
+        self.exit_code = cause.exit_code
+        self.cause = cause
+        self.done = done
+
+
 class InternalError(EcrctlError):
     """ecrctl caught itself about to do something wrong (a write that would not read back)."""
 

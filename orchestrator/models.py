@@ -149,6 +149,10 @@ class PlanResult:
     def counts(self) -> dict[str, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
 
+    def counted(self) -> str:
+        """The counts as a person reads them: "1 to create, 2 to update", or "no changes"."""
+        return ", ".join(f"{n} to {a}" for a, n in self.counts().items() if n) or "no changes"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "env": self.env,
@@ -225,6 +229,10 @@ class ApplyResult:
     applied: tuple[str, ...]  # addresses terraform reported complete
     sync: SyncResult | None = None  # the catalog sync that followed; None with --no-sync
     sync_error: EcrctlError | None = None  # the apply stands; the catalog lags until a sync
+
+    def outcome(self) -> dict[str, Any]:
+        """What the apply reported (applied addresses, the catalog sync after it), less the plan."""
+        return {k: v for k, v in self.to_dict().items() if k != "plan"}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -142,11 +142,7 @@ class Terraform:
         self.progress(f"terraform plan ({self.env}): {', '.join(targets)}")
         result = self._run(
             "plan",
-            input=False,
-            no_color=IsFlagged,
-            json=IsFlagged,
-            lock_timeout=self.settings.lock_timeout,
-            var_file=str(var_file),
+            **self._plan_options(var_file),
             out=str(out),
             target=targets,
             destroy=IsFlagged if destroy else None,
@@ -159,15 +155,21 @@ class Terraform:
         self.progress(f"terraform plan -refresh-only ({self.env})")
         result = self._run(
             "plan",
-            input=False,
-            no_color=IsFlagged,
-            json=IsFlagged,
+            **self._plan_options(var_file),
             refresh_only=IsFlagged,
-            lock_timeout=self.settings.lock_timeout,
-            var_file=str(var_file),
             what="terraform plan -refresh-only",
         )
         return drift_from_messages(result.messages)
+
+    def _plan_options(self, var_file: Path) -> dict[str, Any]:
+        """What every plan passes: no prompts, no colour, the JSON stream, the lock timeout."""
+        return {
+            "input": False,
+            "no_color": IsFlagged,
+            "json": IsFlagged,
+            "lock_timeout": self.settings.lock_timeout,
+            "var_file": str(var_file),
+        }
 
     def show_plan_text(self, plan_file: Path) -> str:
         """A saved plan as terraform prints it for people (sensitive values stay masked)."""
@@ -432,32 +434,29 @@ def interrupted_apply(planned: list[str], started: list[str], applied: list[str]
     return "interrupted during terraform apply; " + "; ".join(parts)
 
 
-def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
-    changes = []
+def _stream_changes(messages: list[dict[str, Any]], kind: str) -> list[ResourceChange]:
+    """The resource changes in the `kind` messages of terraform's -json stream."""
+    found = []
     for message in messages:
-        if message.get("type") != "planned_change":
+        if message.get("type") != kind:
             continue
         change = message.get("change", {})
         action = change.get("action", "")
         address = change.get("resource", {}).get("addr", "")
         if action in set(Action):
             reason = change.get("reason")
-            changes.append(ResourceChange(address, Action(action), instance_of(address), reason))
-    return changes
+            found.append(ResourceChange(address, Action(action), instance_of(address), reason))
+    return found
+
+
+def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
+    """The `planned_change` messages of a plan: what applying it would do."""
+    return _stream_changes(messages, "planned_change")
 
 
 def drift_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
     """The `resource_drift` messages of a plan: resources changed or deleted outside Terraform."""
-    drift = []
-    for message in messages:
-        if message.get("type") != "resource_drift":
-            continue
-        change = message.get("change", {})
-        address = change.get("resource", {}).get("addr", "")
-        action = change.get("action", "")
-        if action in set(Action):
-            drift.append(ResourceChange(address, Action(action), instance_of(address)))
-    return drift
+    return _stream_changes(messages, "resource_drift")
 
 
 def lock_holder(text: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli import render
-from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context
+from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context, flag
 
 if TYPE_CHECKING:
     from orchestrator.models import SyncResult
@@ -32,8 +32,7 @@ def sync(
     env: EnvOpt,
     region: RegionOpt = None,
     check: Annotated[
-        bool,
-        typer.Option("--check", help="Change nothing; exit 1 when the catalog is out of date."),
+        bool, flag("--check", "Change nothing; exit 1 when the catalog is out of date.")
     ] = False,
     output: OutputOpt = Output.text,
 ) -> None:

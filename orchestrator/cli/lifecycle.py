@@ -12,7 +12,15 @@ from rich.markup import escape
 
 from orchestrator.adapters.ecr import DEFAULT_ACTIVE_DAYS
 from orchestrator.cli import render
-from orchestrator.cli.options import AutoApproveOpt, EnvOpt, Output, OutputOpt, context, session
+from orchestrator.cli.options import (
+    AutoApproveOpt,
+    DryRunOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    context,
+    session,
+)
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
@@ -32,6 +40,21 @@ def _require_confirmation(auto_approve: bool, dry_run: bool, what: str) -> bool:
             "look first with --dry-run, then pass --auto-approve",
         )
     return True
+
+
+def _reported(
+    result: core.DecommissionResult | restore_core.RestoreResult,
+    output: Output,
+    dry_run: bool,
+    head: str,
+) -> bool:
+    """Print the result's steps (or its JSON); True when nothing more is to be said."""
+    if output is Output.json:
+        render.emit_json(result.to_dict())
+        return True
+    render.out.print("dry run, nothing changed:" if dry_run else head)
+    _steps(result, render.out)
+    return False
 
 
 def _steps(result: core.DecommissionResult | restore_core.RestoreResult, console: Console) -> None:
@@ -89,10 +112,7 @@ def decommission(
         ),
     ] = DEFAULT_ACTIVE_DAYS,
     auto_approve: AutoApproveOpt = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Show every step and the destroy plan; change nothing."),
-    ] = False,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Decommission a repository: active-use check, verified backup, catalog and tfvars, destroy.
@@ -124,12 +144,8 @@ def decommission(
             return not ask or _ask(progress, preview, f"Decommission {name} in {env}?")
 
         result = core.decommission(context(env, progress), name, options, confirm)
-    if output is Output.json:
-        render.emit_json(result.to_dict())
+    if _reported(result, output, dry_run, f"decommissioned {name} in {env}:"):
         return
-    head = "dry run, nothing changed:" if dry_run else f"decommissioned {name} in {env}:"
-    render.out.print(head)
-    _steps(result, render.out)
     if result.backup and not dry_run:
         render.note(f"restore with: ecrctl restore {result.backup} --env {env}")
 
@@ -148,9 +164,7 @@ def restore(
         ),
     ] = None,
     auto_approve: AutoApproveOpt = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Verify the bundle and show the plan; change nothing.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Bring a decommissioned repository back from a backup bundle.
@@ -173,13 +187,8 @@ def restore(
             return not ask or _ask(progress, preview, question)
 
         result = restore_core.restore(session(progress), bundle, env, confirm, dry_run=dry_run)
-    if output is Output.json:
-        render.emit_json(result.to_dict())
-        return
-    head = "dry run, nothing changed:" if dry_run else f"restored {result.name} in {result.env}:"
-    render.out.print(head)
-    _steps(result, render.out)
-    if dry_run:
+    head = f"restored {result.name} in {result.env}:"
+    if _reported(result, output, dry_run, head) or dry_run:
         return
     restored = sum(1 for o in result.images if o.outcome in ("restored", "present"))
     render.out.print(f"{restored} of {len(result.images)} tag(s)/image(s) back in the registry")

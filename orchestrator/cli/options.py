@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +44,30 @@ OutputOpt = Annotated[
 ]
 NamesArg = Annotated[
     list[str], typer.Argument(help="Repository names, e.g. payments-gateway.", show_default=False)
+]
+
+
+def flag(name: str, help: str) -> Any:
+    """A boolean --NAME option, off by default."""
+    return typer.Option(name, help=help)
+
+
+def principals_option(flag: str, help: str) -> Any:
+    """A repeatable IAM principal ARN option."""
+    return typer.Option(flag, help=f"{help} (repeatable).", show_default=False)
+
+
+PushPrincipalsOpt = Annotated[
+    list[str] | None, principals_option("--push-principal", "IAM role/user ARN allowed to push")
+]
+PullPrincipalsOpt = Annotated[
+    list[str] | None, principals_option("--pull-principal", "IAM role/user ARN allowed to pull")
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Validate and show what would change (and the plan); write nothing."
+    ),
 ]
 PlanFileOpt = Annotated[Path | None, typer.Option(help="Saved plan file.", show_default=False)]
 AutoApproveOpt = Annotated[

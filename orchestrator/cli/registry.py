@@ -15,6 +15,7 @@ from orchestrator.cli import catalog as catalog_cli
 from orchestrator.cli import render
 from orchestrator.cli.options import (
     AutoApproveOpt,
+    DryRunOpt,
     EnvOpt,
     LockTimeoutOpt,
     NamesArg,
@@ -22,7 +23,10 @@ from orchestrator.cli.options import (
     Output,
     OutputOpt,
     PlanFileOpt,
+    PullPrincipalsOpt,
+    PushPrincipalsOpt,
     context,
+    flag,
     lock_timeout,
 )
 from orchestrator.errors import CatalogSyncFailed, UserError
@@ -48,25 +52,9 @@ def create(
         ),
     ] = None,
     description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
-    push_principal: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--push-principal",
-            help="IAM role/user ARN allowed to push (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    pull_principal: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--pull-principal",
-            help="IAM role/user ARN allowed to pull (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate and show; write nothing.")
-    ] = False,
+    push_principal: PushPrincipalsOpt = None,
+    pull_principal: PullPrincipalsOpt = None,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Request a repository: validate it, add it to the catalog and to envs/ENV/terraform.tfvars.
@@ -151,8 +139,7 @@ def apply(
     plan: PlanFileOpt = None,
     auto_approve: AutoApproveOpt = False,
     no_sync: Annotated[
-        bool,
-        typer.Option("--no-sync", help="Skip the Backstage catalog sync that follows the apply."),
+        bool, flag("--no-sync", "Skip the Backstage catalog sync that follows the apply.")
     ] = False,
     lock_timeout_: LockTimeoutOpt = None,
     output: OutputOpt = Output.text,

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from orchestrator.adapters import ecr
 from orchestrator.context import Context
-from orchestrator.errors import EcrctlError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ApplyResult, PlanResult, Violation
@@ -71,13 +70,6 @@ class Step:
         return {"step": self.step, "status": self.status, "detail": self.detail}
 
 
-def apply_dict(apply: ApplyResult | None) -> dict[str, Any]:
-    """What the apply reported (applied addresses, and whatever follows an apply), less the plan."""
-    if apply is None:
-        return {"applied": []}
-    return {k: v for k, v in apply.to_dict().items() if k != "plan"}
-
-
 def guarded_plan(
     backend: Backend, ws: Workspace, env: str, kind: str, name: str, text: str, allowed: str
 ) -> PlanResult:
@@ -98,29 +90,7 @@ def guarded_plan(
     return plan
 
 
-def display(ws: Workspace, path: Path) -> str:
-    return ws.relative(path.resolve())
-
-
-def counted(plan: PlanResult) -> str:
-    return ", ".join(f"{n} to {action}" for action, n in plan.counts().items() if n) or "no changes"
-
-
 def mark_done(steps: list[Step]) -> None:
     for index, step in enumerate(steps):
         if step.status == "would":
             steps[index] = replace(step, status="done")
-
-
-class Incomplete(EcrctlError):
-    """A decommission or restore stopped after it had changed something; rerunning finishes it."""
-
-    def __init__(self, cause: EcrctlError, done: list[str], rerun: str) -> None:
-        super().__init__(
-            f"{cause.message}; stopped part-way, so far: {'; '.join(done)}",
-            f"{cause.hint + '; ' if cause.hint else ''}fix the cause, then run again to finish:"
-            f" {rerun}",
-        )
-        self.exit_code = cause.exit_code
-        self.cause = cause
-        self.done = done

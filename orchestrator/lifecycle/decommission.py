@@ -23,18 +23,14 @@ from orchestrator.adapters import ecr
 from orchestrator.adapters.state import instance_state
 from orchestrator.adapters.terraform import target
 from orchestrator.context import Context
-from orchestrator.errors import EcrctlError, UserError
+from orchestrator.errors import EcrctlError, Incomplete, UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
     Backend,
-    Incomplete,
     Step,
     TerraformBackend,
-    apply_dict,
-    counted,
-    display,
     guarded_plan,
     mark_done,
 )
@@ -42,11 +38,7 @@ from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier,
 from orchestrator.rules import policy
 
 DECOMMISSIONED = Status.DECOMMISSIONED
-
-
 SKIPPED_BACKUP = "none (--skip-backup)"
-
-
 REASON_MAX = 500
 
 
@@ -91,7 +83,7 @@ class DecommissionResult:
             "images": self.images,
             "emptied": self.emptied,
             "plan": self.plan.to_dict() if self.plan else None,
-            **apply_dict(self.apply),
+            **(self.apply.outcome() if self.apply else {"applied": []}),
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -152,7 +144,7 @@ def decommission(
     need_backup = _backup_needed(ws, entry, options, tiers, digests, result)
     bundle_path = backup.bundle_dir(options.backup_root or ws.root / "backups", env, name, moment)
     if need_backup:
-        result.backup = display(ws, bundle_path)
+        result.backup = ws.relative(bundle_path.resolve())
         result.steps.append(
             Step(
                 "backup",
@@ -196,7 +188,7 @@ def decommission(
             "deletes inside the repository's module instance",
         )
         result.plan = plan
-        result.steps.append(Step("destroy", would, f"apply the targeted plan: {counted(plan)}"))
+        result.steps.append(Step("destroy", would, f"apply the targeted plan: {plan.counted()}"))
     else:
         result.steps.append(Step("destroy", "skipped", "nothing of it in the Terraform state"))
     if options.dry_run:

@@ -9,18 +9,14 @@ from typing import Any
 
 from orchestrator.adapters import ecr
 from orchestrator.context import Session
-from orchestrator.errors import EcrctlError, UserError
+from orchestrator.errors import EcrctlError, Incomplete, UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
     Backend,
-    Incomplete,
     Step,
     TerraformBackend,
-    apply_dict,
-    counted,
-    display,
     guarded_plan,
     mark_done,
 )
@@ -64,7 +60,7 @@ class RestoreResult:
             "dry_run": self.dry_run,
             "resumed": self.resumed,
             "plan": self.plan.to_dict() if self.plan else None,
-            **apply_dict(self.apply),
+            **(self.apply.outcome() if self.apply else {"applied": []}),
             "images": [o.to_dict() for o in self.images],
             "refused": len(self.refused),
             "differences": self.differences,
@@ -97,7 +93,7 @@ def restore(
     tf = tfvars.load(tfvars_path, env)
     existing = cat.entries.get(name)
     resumed = _check_restorable(ws, cat, tf, wanted, existing)
-    shown = display(ws, bundle.path)
+    shown = ws.relative(bundle.path.resolve())
     result = RestoreResult(name, env, shown, dry_run, resumed)
     would = "would"
 
@@ -134,7 +130,7 @@ def restore(
         Step(
             "apply",
             would if plan.changes else "skipped",
-            counted(plan) if plan.changes else "the repository is already there",
+            plan.counted() if plan.changes else "the repository is already there",
         )
     )
     tags = sum(len(i.tags) or 1 for i in bundle.images)

@@ -21,10 +21,10 @@ from orchestrator.adapters.ecr import Ecr, ImageInfo, Manifest, activity
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import target
 from orchestrator.context import Session
-from orchestrator.errors import AwsError, PlanRefused, TerraformError, UserError
+from orchestrator.errors import AwsError, Incomplete, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
-from orchestrator.lifecycle import backend, backup, decommission
+from orchestrator.lifecycle import backup, decommission
 from orchestrator.lifecycle import restore as restore_core
 from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
 from orchestrator.ops import create as create_op
@@ -383,7 +383,7 @@ def test_a_destroy_failing_midway_says_where_things_are_and_a_rerun_finishes(
     provisioned(repo, fake)
     push(fake.client, "one", ["v1"])
     fake.fail_applies = 1
-    with pytest.raises(backend.Incomplete) as info:
+    with pytest.raises(Incomplete) as info:
         run(repo, fake, reason="gone")
     error = info.value
     assert error.exit_code == 3
@@ -417,7 +417,7 @@ def test_a_rerun_backs_up_images_pushed_after_the_first_run(
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", refused)
-        with pytest.raises(backend.Incomplete):
+        with pytest.raises(Incomplete):
             run(repo, fake)
     first_backup = entry(repo).history["backup"]
     late = push(fake.client, "two", ["v2"])
@@ -439,7 +439,7 @@ def test_a_rerun_reuses_a_backup_that_still_holds_every_image(
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", throttled)
-        with pytest.raises(backend.Incomplete):
+        with pytest.raises(Incomplete):
             run(repo, fake)
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup == entry(repo).history["backup"] and len(bundles(repo)) == 1
@@ -611,7 +611,7 @@ def test_a_restore_stopped_by_a_failed_apply_is_finished_by_a_rerun(
 ) -> None:
     bundle, pushed = decommissioned(repo, fake)
     fake.fail_applies = 1
-    with pytest.raises(backend.Incomplete) as info:
+    with pytest.raises(Incomplete) as info:
         restore(repo, fake, bundle)
     assert "catalog and tfvars hold web-frontend again" in info.value.message
     assert "ecrctl restore" in (info.value.hint or "")
