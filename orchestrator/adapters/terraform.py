@@ -1,4 +1,5 @@
-"""The only place that runs terraform.
+"""The only place that runs terraform (over 400 lines: the commands, the one subprocess wrapper,
+the Ctrl-C hand-off and the readers of terraform's JSON stream belong together).
 
 python-terraform builds each command line (an argument list, never a shell string); one
 subprocess wrapper runs it with ecrctl's environment, streams `-json` messages to a progress

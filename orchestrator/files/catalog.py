@@ -1,5 +1,8 @@
 """catalog/ecr-catalog.yaml, the registry catalog of ADR-0092: read safely, edit one entry.
 
+Over 400 lines because it holds one format whole: the strict YAML reader, the line reader for
+files exactly as ecrctl writes them (and the proof they agree), and the writer.
+
 The file is read with the safe loader (no tags, duplicate keys refused; imported only when a
 file is not in the form ecrctl writes, which a line reader handles faster) and each entry is
 written by a small deterministic emitter, so unrelated lines stay byte-for-byte and names such

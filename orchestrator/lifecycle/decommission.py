@@ -1,5 +1,8 @@
 """decommission as a sequence of the pieces (ADR-0092's lifecycle). Returns data.
 
+A little over 400 lines: the steps below and the rules each one checks (active use, backups)
+read best in one place.
+
 active-use check -> destroy plan (made against a copy of the tfvars without the entry, so it changes
 nothing) -> confirmation -> verified backup -> tfvars entry removed and catalog entry marked
 decommissioned (together, under the lock) -> repository emptied (only what the backup holds, or with
