@@ -470,7 +470,11 @@ def _unresolved_owners(
     groups: owners.Groups | None, owned: dict[str, list[str]], warnings: list[str]
 ) -> tuple[str, ...]:
     """Each owner with no Group in the catalog, with what it owns; a warning if none are known."""
-    owned = {backstage.PLATFORM_OWNER: [f"system:{backstage.SYSTEM}"], **owned}
+    shared = [
+        f"{e['kind'].lower()}:{e['metadata']['name']}" for e in backstage.shared_entities().values()
+    ]
+    owned = {**owned}
+    owned[backstage.PLATFORM_OWNER] = [*owned.get(backstage.PLATFORM_OWNER, []), *shared]
     if groups is None:
         warnings.append(
             "owners not checked: no catalog/groups/ and no"
