@@ -82,3 +82,26 @@ def catalog_entities(catalog_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
 def all_entities(catalog_dir: Path) -> list[dict[str, Any]]:
     return [e for docs in catalog_entities(catalog_dir).values() for e in docs]
+
+
+SCAFFOLDER = VALIDATOR_DIR / "node_modules" / "@backstage" / "plugin-scaffolder-common"
+
+
+def validate_templates(templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scaffolder's verdict on each Template entity: [{ref, error}], error None when valid."""
+    ensure_installed()
+    if not (SCAFFOLDER / "package.json").is_file():
+        pytest.fail(
+            "@backstage/plugin-scaffolder-common is missing: npm ci --prefix tests/backstage"
+        )
+    done = subprocess.run(
+        ["node", str(VALIDATOR_DIR / "validate-template.js")],
+        input=json.dumps(templates),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode not in (0, 1):
+        pytest.fail(f"validate-template.js failed (exit {done.returncode}): {done.stderr}")
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
