@@ -9,6 +9,10 @@ export ECRCTL_PROVIDER_MIRROR
 .PHONY: install test lint unit integration e2e demo demo-down bench clean
 # Backstage's own entity validator (@backstage/catalog-model), used by the tests.
 NODE_VALIDATOR := tests/backstage/node_modules/.installed
+# Backstage's own catalog backend (tests/backstage-backend/), started by the e2e tests. Its
+# better-sqlite3 builds from source: node-gyp gets the installed node headers, not a download.
+NODE_BACKEND := tests/backstage-backend/node_modules/.installed
+NODE_HEADERS ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
 
 $(BIN)/ecrctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +26,17 @@ $(NODE_VALIDATOR): tests/backstage/package.json tests/backstage/package-lock.jso
 	npm ci --prefix tests/backstage --no-audit --no-fund
 	touch $@
 
+$(NODE_BACKEND): tests/backstage-backend/package.json tests/backstage-backend/package-lock.json
+	$(if $(NODE_HEADERS),npm_config_nodedir=$(NODE_HEADERS)) \
+	  npm ci --prefix tests/backstage-backend --no-audit --no-fund
+	touch $@
+
 lint: install
 	$(BIN)/ruff check orchestrator tests
 	$(BIN)/ruff format --check orchestrator tests
 	$(BIN)/mypy
 
-test: install lint $(NODE_VALIDATOR)
+test: install lint $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q
 
 # A test's kind is its directory (tests/unit, tests/integration, tests/e2e); see README.
@@ -37,7 +46,7 @@ unit: install
 integration: install $(NODE_VALIDATOR)
 	$(BIN)/pytest -q tests/integration
 
-e2e: install $(NODE_VALIDATOR)
+e2e: install $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q tests/e2e
 
 bench: install

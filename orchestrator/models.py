@@ -201,6 +201,10 @@ class SyncResult:
     files: tuple[FileChange, ...]
     warnings: tuple[str, ...] = ()
     check: bool = False
+    # Owners with no Group entity where the platform keeps them (orchestrator/owners.py), each
+    # with the entities it owns; owners_checked is False when no Groups are configured at all.
+    unresolved_owners: tuple[str, ...] = ()
+    owners_checked: bool = False
 
     @property
     def up_to_date(self) -> bool:
@@ -220,6 +224,8 @@ class SyncResult:
             "warnings": list(self.warnings),
             "check": self.check,
             "up_to_date": self.up_to_date,
+            "owners_checked": self.owners_checked,
+            "unresolved_owners": list(self.unresolved_owners),
         }
 
 

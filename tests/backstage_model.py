@@ -98,3 +98,26 @@ def assert_relations_resolve(entities: list[dict[str, Any]], refs: list[str]) ->
             kind_part, name = ref.split(":", 1)
             full = f"{kind_part.lower()}:{name if '/' in name else 'default/' + name}"
             assert full in known, f"{entity['metadata']['name']} refers to missing {full}"
+
+
+SCAFFOLDER = VALIDATOR_DIR / "node_modules" / "@backstage" / "plugin-scaffolder-common"
+
+
+def validate_templates(templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scaffolder's verdict on each Template entity: [{ref, error}], error None when valid."""
+    ensure_installed()
+    if not (SCAFFOLDER / "package.json").is_file():
+        pytest.fail(
+            "@backstage/plugin-scaffolder-common is missing: npm ci --prefix tests/backstage"
+        )
+    done = subprocess.run(
+        ["node", str(VALIDATOR_DIR / "validate-template.js")],
+        input=json.dumps(templates),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode not in (0, 1):
+        pytest.fail(f"validate-template.js failed (exit {done.returncode}): {done.stderr}")
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results

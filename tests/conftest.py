@@ -19,6 +19,8 @@ from orchestrator.adapters import emulator as emulator_mod
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.files.workspace import Workspace
+from tests.backstage_backend import Backstage
+from tests.backstage_backend import running as backstage_running
 from tests.helpers import build_repo_tree
 
 # terraform subcommands that reach the backend or AWS (fmt, validate, console, version do not).
@@ -176,3 +178,10 @@ class Aws:
 @pytest.fixture
 def aws(local: Workspace, emulator_endpoint: str) -> Aws:
     return Aws(emulator_endpoint)
+
+
+@pytest.fixture(scope="session")
+def backstage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backstage]:
+    """One real Backstage catalog backend for the whole session, on 127.0.0.1."""
+    with backstage_running(tmp_path_factory.mktemp("backstage")) as backend:
+        yield backend

@@ -32,7 +32,11 @@ def sync(
     env: EnvOpt,
     region: RegionOpt = None,
     check: Annotated[
-        bool, flag("--check", "Change nothing; exit 1 when the catalog is out of date.")
+        bool,
+        flag(
+            "--check",
+            "Change nothing; exit 1 when the catalog is out of date or an owner is unresolved.",
+        ),
     ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -43,6 +47,8 @@ def sync(
     default prod; catalog/resources/ENV/ecr-registry-REGION.yaml otherwise), creates the System,
     Domain, Component and Location files once, and fills aws.repository_url in
     catalog/ecr-catalog.yaml. A sync with nothing new changes only platform/last-sync.
+    Every owner must be a Group in catalog/groups/ or ECRCTL_BACKSTAGE_GROUPS: an unresolved
+    owner is reported (and fails --check).
 
     Examples: ecrctl catalog sync --env dev
               ecrctl catalog sync --env prod --region eu-west-2 --check
@@ -55,7 +61,7 @@ def sync(
         render.emit_json(result.to_dict())
     else:
         summary(result)
-    if check and not result.up_to_date:
+    if check and (not result.up_to_date or result.unresolved_owners):
         raise typer.Exit(1)
 
 
@@ -63,6 +69,13 @@ def summary(result: SyncResult) -> None:
     """Text for people: what the sync found and did (or, with --check, would do)."""
     for warning in result.warnings:
         render.note(f"warning: {warning}")
+    for owner in result.unresolved_owners:
+        render.note(f"unresolved owner: {owner}: no such Group in the catalog")
+    if result.unresolved_owners:
+        render.note(
+            "add each Group entity to catalog/groups/ (or to what ECRCTL_BACKSTAGE_GROUPS lists),"
+            " or correct the owner; see docs/BACKSTAGE.md"
+        )
     where = f"{result.env} ({result.region}, region from {result.region_source})"
     render.out.print(escape(f"{result.repo_count} repositories in {where}; {result.registry_file}"))
     changed = [f for f in result.files if f.action != "unchanged"]

@@ -28,7 +28,7 @@ from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
 from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
-from orchestrator.ops import backstage
+from orchestrator.ops import backstage, owners
 from orchestrator.ops.backstage import Entity, Placement
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -161,13 +161,19 @@ def sync(
     with transaction.begin(ws) as txn:
         cat, tiers = txn.catalog, txn.tiers
         warnings: list[str] = []
+        groups = owners.load(ws, environ)
+        owned: dict[str, list[str]] = {}
         planned = [
-            _registry_file(ws, placement, outputs.repositories, cat, account, last_sync, warnings),
+            _registry_file(
+                ws, placement, outputs.repositories, cat, account, last_sync, warnings, owned
+            ),
             *_shared_files(ws),
+            _root_location(ws, placement, groups),
         ]
         catalog_urls, filled = _catalog_file(ws, cat, env, outputs.repositories, tiers, warnings)
         planned.append(catalog_urls)
         warnings += _stale_files(ws, placement)
+        unresolved = _unresolved_owners(groups, owned, warnings)
         changes = tuple(
             FileChange(
                 ws.relative(p.path),
@@ -203,6 +209,8 @@ def sync(
         files=changes,
         warnings=tuple(warnings),
         check=check,
+        unresolved_owners=unresolved,
+        owners_checked=groups is not None,
     )
 
 
@@ -218,7 +226,9 @@ def _registry_file(
     account: str | None,
     last_sync: str,
     warnings: list[str],
+    owned: dict[str, list[str]] | None = None,
 ) -> _Planned:
+    """The registry file; `owned` gets each owner ref with the entities it owns."""
     path = placement.registry_file(ws.catalog_dir)
     old = _existing(path)
     env = placement.env
@@ -239,6 +249,10 @@ def _registry_file(
         entities.append(
             backstage.repository_entity(placement, repo, owner, risk, registry_id, entry)
         )
+    if owned is not None:
+        for entity in entities:
+            ref = f"resource:{entity['metadata']['name']}"
+            owned.setdefault(entity["spec"]["owner"], []).append(ref)
     comment = (
         f"{backstage.REGISTRY_TITLE}: environment {env}, region {placement.region}.\n"
         f"{backstage.GENERATED}\n"
@@ -338,6 +352,52 @@ def _shared_files(ws: Workspace) -> list[_Planned]:
         new = backstage.with_location_target(path, old, name, target)
         planned.append(_Planned(path, old, new, new == old))
     return planned
+
+
+def _root_location(ws: Workspace, placement: Placement, groups: owners.Groups | None) -> _Planned:
+    """catalog/all.yaml: the Location to register, listing every file Backstage should read.
+
+    Created once; afterwards each target missing from it (this environment's registry file, a
+    new Group file or template) is added once, keeping every other byte."""
+    path = ws.catalog_dir / backstage.ROOT_LOCATION_FILE
+    targets = [f"./{relative}" for relative in backstage.LOCATIONS]
+    targets += [f"./{backstage.COMPONENT_FILE}", f"./{placement.registry_path}"]
+    found = [
+        *(groups.catalog_files if groups else ()),
+        *ws.catalog_dir.glob(backstage.TEMPLATES_GLOB),
+    ]
+    targets += [f"./{p.relative_to(ws.catalog_dir).as_posix()}" for p in sorted(found)]
+    old = _existing(path)
+    if old is None:
+        entity = backstage.location_entity(backstage.ROOT_LOCATION_NAME, targets)
+        return _Planned(path, None, backstage.render([entity], backstage.CREATED_ONCE), False)
+    new = old
+    for target in targets:
+        new = backstage.with_location_target(path, new, backstage.ROOT_LOCATION_NAME, target)
+    return _Planned(path, old, new, new == old)
+
+
+def _unresolved_owners(
+    groups: owners.Groups | None, owned: dict[str, list[str]], warnings: list[str]
+) -> tuple[str, ...]:
+    """Each owner with no Group in the catalog, with what it owns; a warning if none are known."""
+    shared = [
+        f"{e['kind'].lower()}:{e['metadata']['name']}" for e in backstage.shared_entities().values()
+    ]
+    owned = {**owned}
+    owned[backstage.PLATFORM_OWNER] = [*owned.get(backstage.PLATFORM_OWNER, []), *shared]
+    if groups is None:
+        warnings.append(
+            "owners not checked: no catalog/groups/ and no"
+            f" {owners.GROUPS_VARIABLE} to say which Groups the catalog holds"
+            " (docs/BACKSTAGE.md)"
+        )
+        return ()
+    return tuple(
+        f"{owner} (owner of {', '.join(sorted(owned[owner]))})"
+        for owner in sorted(owned)
+        if not groups.resolves(owner)
+    )
 
 
 def _catalog_file(

@@ -41,6 +41,7 @@ def test_every_generated_entity_passes_backstages_validator(repo: Workspace) -> 
         [
             "all-domains.yaml",
             "all-systems.yaml",
+            "all.yaml",
             "components/ecr-registry.yaml",
             "domains/delivery-domain.yaml",
             LOCAL_FILE,
@@ -79,6 +80,7 @@ def test_every_generated_entity_passes_backstages_validator(repo: Workspace) -> 
         "platform/environment": "local",
         "platform/region": "us-east-1",
         "platform/catalog-status": "active",
+        "aws.amazon.com/amazon-ecr-arn": f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/payments-gateway",
     }
     system = files["systems/container-registry-system.yaml"][0]
     assert system["kind"] == "System" and system["spec"]["domain"] == "delivery"
@@ -86,6 +88,13 @@ def test_every_generated_entity_passes_backstages_validator(repo: Workspace) -> 
         "./systems/container-registry-system.yaml"
     ]
     assert files["all-domains.yaml"][0]["spec"]["targets"] == ["./domains/delivery-domain.yaml"]
+    # The one Location to register lists every file Backstage should read.
+    assert files["all.yaml"][0]["spec"]["targets"] == [
+        "./all-systems.yaml",
+        "./all-domains.yaml",
+        "./components/ecr-registry.yaml",
+        f"./{LOCAL_FILE}",
+    ]
     # The registry catalog now knows each repository's URL.
     text = repo.catalog_file.read_text()
     for name in TIERS:
@@ -143,10 +152,16 @@ def test_several_environments_never_clobber_each_other(repo: Workspace) -> None:
         LOCAL_FILE: "3",
     }
     entities = all_entities(repo.catalog_dir)
-    # One System, one Domain, one Component, two Locations however many environments sync.
+    # One System, one Domain, one Component, three Locations however many environments sync.
     kinds = [e["kind"] for e in entities]
     assert kinds.count("System") == kinds.count("Domain") == kinds.count("Component") == 1
-    assert kinds.count("Location") == 2
+    assert kinds.count("Location") == 3
+    # The root Location lists each environment's registry file once, in the order first synced.
+    assert files["all.yaml"][0]["spec"]["targets"][3:] == [
+        f"./{LOCAL_FILE}",
+        "./resources/dev/ecr-registry-eu-west-2.yaml",
+        "./resources/ecr-registry.yaml",
+    ]
     assert_relations_resolve(entities, assert_valid(entities))
 
 
