@@ -66,6 +66,8 @@ class Document:
     values: dict[str, Any]
     spans: dict[str, ObjectSpans]  # top-level attribute name -> spans of its object value
     attr_lines: dict[str, int]
+    # top-level attribute name -> (start, end) offsets of its whole line(s), newline included
+    attr_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def line_of(self, offset: int) -> int:
         return _line_of(self.text, offset)
@@ -189,8 +191,10 @@ class _Parser:
         values: dict[str, Any] = {}
         spans: dict[str, ObjectSpans] = {}
         lines: dict[str, int] = {}
+        attr_spans: dict[str, tuple[int, int]] = {}
         self.skip_newlines()
         while self.token.kind != "eof":
+            start = self.token.start
             name = self.expect("ident", "a variable name").value
             line = self.lexer.line(self.token.start)
             if name in values:
@@ -203,8 +207,9 @@ class _Parser:
             lines[name] = line
             if self.token.kind not in ("newline", "eof"):
                 raise self.lexer.error("expected a new line after the value", self.token.start)
+            attr_spans[name] = (start, self.token.end)
             self.skip_newlines()
-        return Document(self.lexer.text, values, spans, lines)
+        return Document(self.lexer.text, values, spans, lines, attr_spans)
 
     def value(self) -> Any:
         token = self.token
