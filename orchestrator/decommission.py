@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import backup, catalog, ecr, policy, tfvars, workflows
+from . import backup, catalog, ecr, policy, scanning, tfvars, workflows
 from .errors import EcrctlError, PlanRefused, UserError
 from .models import ApplyResult, CatalogEntry, PlanResult, RiskTier
 from .terraform import Progress, target
@@ -258,7 +258,9 @@ def decommission(
         )
 
     # 3. The managed files as they will be, and the destroy plan made against that tfvars.
-    new_tfvars = tf.without_entry(name) if name in tf.entries else tf.text
+    new_tfvars = tf.text
+    if name in tf.entries:
+        new_tfvars = scanning.with_filters(tf.without_entry(name), tfvars_path, env, tiers)
     changes = [
         what
         for what, changed in (
@@ -621,7 +623,9 @@ def restore(
         restored_from=shown,
     )
     new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
-    new_tfvars = tf.text if name in tf.entries else tf.with_entry(wanted.request)
+    new_tfvars = tf.text
+    if name not in tf.entries:
+        new_tfvars = scanning.with_filters(tf.with_entry(wanted.request), tfvars_path, env, tiers)
     reread = tfvars.parse(new_tfvars, tfvars_path, env).entries.get(name)
     recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(name)
     if reread != wanted.request or recat is None or recat.request != wanted.request:

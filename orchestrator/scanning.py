@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import hcl, tfvars
+from . import hcl, policy, tfvars
 from .errors import UserError
-from .models import RegistryRequest, RiskTier
+from .models import PlanResult, RegistryRequest, RiskTier
 from .policy import LIMIT
+from .workspace import Workspace
 
 VARIABLE = "registry_scan_filters"
 CONTINUOUS = "CONTINUOUS_SCAN"
@@ -365,3 +366,25 @@ def over_scan(
             n: h for n in registry_names if n not in tf.entries and (h := hit(n)) is not None
         }
     return OverScan(tuple(filters), len(wanted), managed, unmanaged)
+
+
+SCANNING_ADDRESS = "aws_ecr_registry_scanning_configuration.this"
+
+
+def plan_report(
+    ws: Workspace, env: str, plan: PlanResult, unmanaged: bool = False
+) -> OverScan | None:
+    """The over-scan report to show beside a plan that changes the scanning configuration.
+
+    `unmanaged` also lists the registry's repositories that ecrctl does not manage but a
+    filter matches: one ECR DescribeRepositories call (paginated), no provider load.
+    """
+    if not unmanaged and not any(c.address == SCANNING_ADDRESS for c in plan.changes):
+        return None
+    tf = tfvars.load(ws.tfvars_file(env), env)
+    names = None
+    if unmanaged:
+        from . import drift  # deferred: boto3 is slow to import
+
+        names = list(drift.connect(ws, env, tf.region).repositories())
+    return over_scan(tf, policy.load_tiers(ws.tiers_file), names)

@@ -180,7 +180,7 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
         {**head.values, VARIABLE: raw},
         {**head.spans, VARIABLE: spans},
         {**head.attr_lines, VARIABLE: text.count("\n", 0, opening.start()) + 1},
-        head.attr_spans,
+        {**head.attr_spans, VARIABLE: (opening.start(), len(text))},
     )
     return Tfvars(path, env, document, entries)
 

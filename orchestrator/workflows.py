@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import catalog, guard, policy, tfvars
+from . import catalog, guard, policy, scanning, tfvars
 from .environments import process_environ
 from .errors import EcrctlError, PlanRefused, TerraformError, UserError
 from .models import (
@@ -63,9 +63,14 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
         cat = catalog.load(ws.catalog_file, tiers)
         tf = tfvars.load(tfvars_path, request.env)
         _check_conflicts(cat, tf, request)
+        policy.check_limits(request, tiers)
         in_catalog = request.name in cat.entries
         new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), tiers)
-        new_tfvars = tf.text if request.name in tf.entries else tf.with_entry(request)
+        new_tfvars = tf.text
+        if request.name not in tf.entries:
+            new_tfvars = scanning.with_filters(
+                tf.with_entry(request), tfvars_path, request.env, tiers
+            )
         # Read back what is about to be written: it must hold exactly the request.
         reread = tfvars.parse(new_tfvars, tfvars_path, request.env).entries.get(request.name)
         recat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries.get(request.name)
@@ -379,9 +384,12 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         rel = ws.relative(path)
         try:
             all_tfvars[name] = tfvars.load(path, name)
+            scan_problems = scanning.check_file(all_tfvars[name], tiers)
         except UserError as exc:
             problems.append(Problem(rel, _line(exc.message), exc.message))
             continue
+        line = all_tfvars[name].document.attr_lines.get(scanning.VARIABLE, 1)
+        problems += [Problem(rel, line, message) for message in scan_problems]
         try:
             hcl2.loads(path.read_text(encoding="utf-8"))
         except Exception as exc:  # python-hcl2 raises lark errors of many kinds

@@ -23,6 +23,7 @@ from .gitrepo import commit, event, git, init_repo
 from .helpers import REPO, cli
 
 TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
+TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 WORKFLOWS = REPO / ".github" / "workflows"
 
 
@@ -253,7 +254,12 @@ def _template() -> dict[str, Any]:
 
 def _form_schema() -> dict[str, Any]:
     page = _template()["spec"]["parameters"][0]
-    return {"type": "object", "required": page["required"], "properties": page["properties"]}
+    return {
+        "type": "object",
+        "required": page["required"],
+        "properties": page["properties"],
+        "allOf": page.get("allOf", []),
+    }
 
 
 def _form_accepts_all(samples: list[dict[str, str]]) -> list[bool]:
@@ -274,8 +280,16 @@ const ok = (prop, value) => {
   if (s.maxLength !== undefined && n > s.maxLength) return false;
   return true;
 };
+// allOf: [{if: {properties: {P: {const: V}}}, then: {properties: {Q: {maxLength: N}}}}]
+const conditional = (form) => (schema.allOf || []).every((rule) => {
+  const when = Object.entries(rule.if.properties).every(([k, s]) => form[k] === s.const);
+  if (!when) return true;
+  return Object.entries(rule.then.properties).every(
+    ([k, s]) => s.maxLength === undefined || [...form[k]].length <= s.maxLength);
+});
 process.stdout.write(JSON.stringify(samples.map(
-  (form) => schema.required.every((k) => k in form) && Object.keys(form).every((k) => ok(k, form[k]))
+  (form) => schema.required.every((k) => k in form)
+    && Object.keys(form).every((k) => ok(k, form[k])) && conditional(form)
 )));
 """
     node = shutil.which("node")
@@ -301,7 +315,10 @@ def _ecrctl_accepts(**values: str) -> bool:
     form = {"name": "payments-gateway", "owner": "app-team-payments", "risk": "low"}
     form.update(values)
     try:
-        policy.build_request(name=form["name"], env="dev", owner=form["owner"], risk=form["risk"])
+        request = policy.build_request(
+            name=form["name"], env="dev", owner=form["owner"], risk=form["risk"]
+        )
+        policy.check_limits(request, TIERS)
     except UserError:
         return False
     return True
@@ -315,6 +332,9 @@ NAMES = [
     "ml-inference-engine",
     "012",
     "on",
+    "a" * 246,
+    "a" * 247,
+    "a" * 248,
     "a" * 256,
     "a" * 257,
     "Payments",
@@ -336,6 +356,8 @@ OWNERS = [
     "app-team-Payments",
     "app-team-payments\n",
     "app-team-pay--ments",
+    "app-team-" + "x" * 247,
+    "app-team-" + "x" * 248,
 ]
 
 
@@ -344,7 +366,7 @@ def _generated(count: int) -> list[str]:
     rng = random.Random(92)
     alphabet = "abz09-_A \n\té"
     found = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(count)]
-    found += [rng.choice(["a", "0"]) * n for n in (1, 2, 255, 256, 257)]
+    found += [rng.choice(["a", "0"]) * n for n in (1, 2, 245, 246, 247, 248, 255, 256, 257)]
     return found
 
 
@@ -352,8 +374,12 @@ def test_template_validation_matches_ecrctl_on_every_sample() -> None:
     names = NAMES + _generated(600)
     owners = OWNERS + [f"app-team-{n}" for n in names]
     samples = [_form(name=n) for n in names] + [_form(owner=o) for o in owners]
+    # The AWS limits that depend on the tier: the KMS alias of a high-tier name.
+    high = [n for n in names if len(n) > 200]
+    samples += [_form(name=n, risk="high") for n in high]
     form = _form_accepts_all(samples)
     ecrctl = [_ecrctl_accepts(name=n) for n in names] + [_ecrctl_accepts(owner=o) for o in owners]
+    ecrctl += [_ecrctl_accepts(name=n, risk="high") for n in high]
     differ = [
         (s["name"], s["owner"]) for s, f, e in zip(samples, form, ecrctl, strict=True) if f != e
     ]

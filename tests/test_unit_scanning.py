@@ -16,7 +16,7 @@ TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
 # Short names over a tiny alphabet share prefixes often: the interesting case.
 WORD = st.text(alphabet="abc", min_size=1, max_size=3)
 NAME = st.builds(lambda ws: "-".join(ws), st.lists(WORD, min_size=1, max_size=3)).filter(
-    lambda n: 2 <= len(n)
+    lambda n: len(n) >= 2
 )
 
 
@@ -131,9 +131,7 @@ HEAD = '# header\n\naws_region  = "eu-west-2"\nenvironment = "dev"\n\n'
 
 def _tfvars(risks: dict[str, str]) -> str:
     body = "".join(
-        tfvars.render_entry(
-            policy.build_request(name=n, env="dev", owner="app-team-a", risk=r)
-        )
+        tfvars.render_entry(policy.build_request(name=n, env="dev", owner="app-team-a", risk=r))
         for n, r in sorted(risks.items())
     )
     return f"{HEAD}ecr_repositories = {{\n{body}}}\n"
@@ -143,7 +141,11 @@ def test_filters_are_written_above_ecr_repositories_and_read_back(tmp_path: Path
     path = tmp_path / "terraform.tfvars"
     text = _tfvars({"payments-api": "high", "web": "low"})
     new = scanning.with_filters(text, path, "dev", TIERS)
-    assert new.startswith(HEAD + scanning.COMMENT + 'registry_scan_filters = [\n  "payments-api*",\n]\n\necr_repositories = {\n')
+    assert new.startswith(
+        HEAD
+        + scanning.COMMENT
+        + 'registry_scan_filters = [\n  "payments-api*",\n]\n\necr_repositories = {\n'
+    )
     again = tfvars.parse(new, path, "dev")
     assert scanning.written_filters(again) == ["payments-api*"]
     assert again.entries == tfvars.parse(text, path, "dev").entries
@@ -160,7 +162,9 @@ def test_filters_are_rewritten_in_place_and_low_only_files_are_left_alone(
     grown = first.replace(
         "ecr_repositories = {\n",
         "ecr_repositories = {\n"
-        + tfvars.render_entry(policy.build_request(name="a0", env="dev", owner="app-team-a", risk="high")),
+        + tfvars.render_entry(
+            policy.build_request(name="a0", env="dev", owner="app-team-a", risk="high")
+        ),
     )
     second = scanning.with_filters(grown, path, "dev", TIERS)
     assert second.count("registry_scan_filters") == 1

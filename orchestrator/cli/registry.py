@@ -117,6 +117,14 @@ def plan(
     out: Annotated[
         Path | None, typer.Option(help="Where to save the plan.", show_default=False)
     ] = None,
+    unmanaged: Annotated[
+        bool,
+        typer.Option(
+            "--unmanaged",
+            help="Also list repositories ecrctl does not manage that a CONTINUOUS_SCAN filter"
+            " matches (one ECR DescribeRepositories call).",
+        ),
+    ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Plan only the named repositories (one -target each) and save the plan.
@@ -124,18 +132,23 @@ def plan(
     Exits 1 when the plan guard refuses the plan (a change outside the named repositories,
     or anything but creates for a new repository).
 
+    When the plan changes the registry's scanning configuration, it also says which
+    repositories its CONTINUOUS_SCAN filters scan more than their tier asks, and why.
+
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
-    from .. import workflows
+    from .. import scanning, workflows
 
     ws = find_workspace()
     ws.env_dir(env)
     with render.Progress() as progress:
         result, objections = workflows.plan(ws, env, names, out, progress=progress)
+    scan = scanning.plan_report(ws, env, result, unmanaged)
     if output is Output.json:
-        render.emit_json({**result.to_dict(), "guard": objections})
+        extra = {"scanning": scan.to_dict()} if scan else {}
+        render.emit_json({**result.to_dict(), "guard": objections, **extra})
     else:
-        render.plan_text(result, objections)
+        render.plan_text(result, objections, scan)
     if objections:
         raise PlanRefused(
             f"plan refused by the guard ({len(objections)} change(s) outside the request)",
@@ -170,7 +183,7 @@ def apply(
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
     """
-    from .. import workflows
+    from .. import scanning, workflows
 
     if not env:
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
@@ -192,7 +205,7 @@ def apply(
     def confirm(result: PlanResult) -> bool:
         if approved:
             if output is Output.text:
-                render.plan_text(result, [])
+                render.plan_text(result, [], scanning.plan_report(ws, env, result))
             return True
         with progress.paused():
             render.err.print(render.plan_table(result))
