@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import changes, workflows
+from . import changes, scanning, workflows
 from .changes import ChangeSet, EntryChange
 from .errors import UserError
 from .git import Git
@@ -113,6 +113,9 @@ class EnvRecord:
     guard: tuple[str, ...]
     plan_text: str
     plan_file: str
+    # Repositories the registry's CONTINUOUS_SCAN filters scan more than their tier asks, and
+    # why (scanning.OverScan.lines); shown, not fingerprinted: it follows from the tfvars.
+    scanning: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -131,6 +134,7 @@ class EnvRecord:
             "guard": list(self.guard),
             "plan_file": self.plan_file,
             "plan_text": self.plan_text,
+            "scanning": list(self.scanning),
         }
 
     @classmethod
@@ -155,6 +159,7 @@ class EnvRecord:
                 guard=tuple(str(g) for g in data.get("guard", [])),
                 plan_text=str(data.get("plan_text", "")),
                 plan_file=str(data.get("plan_file", "")),
+                scanning=tuple(str(line) for line in data.get("scanning", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None
@@ -250,6 +255,7 @@ def _plan_env(
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
         text = workflows.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
+    scan = scanning.plan_report(ws, env, result)
     return EnvRecord(
         env=env,
         base=cs.base,
@@ -260,6 +266,7 @@ def _plan_env(
         guard=tuple(objections),
         plan_text=text,
         plan_file=str(result.plan_file),
+        scanning=tuple(scan.lines()) if scan else (),
     )
 
 
@@ -529,6 +536,13 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f"| *{label}* `{_cell(change.address)}` | — | — | — | 1 {change.action}"
                 f" | {_verdict(mine)} |"
             )
+    if record.scanning:
+        lines += [
+            "",
+            "More scanning than the tier asks (registry-wide CONTINUOUS_SCAN filters):",
+            "",
+        ]
+        lines += [f"- {_cell(line)}" for line in record.scanning]
     lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
     if not record.changes:
         return lines

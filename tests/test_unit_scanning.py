@@ -179,3 +179,34 @@ def test_check_file_finds_a_hand_edit_that_under_scans(tmp_path: Path) -> None:
     edited = text.replace('  "b1*",\n', "")
     problems = scanning.check_file(tfvars.parse(edited, path, "dev"), TIERS)
     assert problems == ["registry_scan_filters leaves 1 continuous-scan repository unmatched: b1"]
+
+
+# -- what plan output and the pull-request comment say ---------------------------------------
+
+
+def test_over_scan_says_which_repositories_get_more_scanning_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "terraform.tfvars"
+    risks = {f"shop-c{i}": "medium" for i in range(3)} | {"shop-ui": "low", "web": "low"}
+    text = scanning.with_filters(_tfvars(risks), path, "dev", TIERS)
+    # A hand-tuned, broader filter: shop-ui now gets continuous scanning too.
+    text = text.replace('  "shop-c0*",\n  "shop-c1*",\n  "shop-c2*",\n', '  "shop-*",\n')
+    tf = tfvars.parse(text, path, "dev")
+    report = scanning.over_scan(tf, TIERS, registry_names=["shop-legacy", "web", "other"])
+    assert report.managed == {"shop-ui": "shop-*"}
+    assert report.unmanaged == {"shop-legacy": "shop-*"}
+    assert report.lines() == [
+        "shop-ui: continuous scan (tier asks for scan on push), matched by 'shop-*':"
+        " 3 repositories ask for continuous scanning and ECR allows 100 filters per rule",
+        "shop-legacy (not managed by ecrctl): continuous scan, matched by 'shop-*'",
+    ]
+
+
+def test_the_pull_request_comment_lists_over_scanned_repositories() -> None:
+    from orchestrator import ci
+
+    from .test_unit_ci import CREATES, _record
+
+    line = "shop-ui: continuous scan (tier asks for scan on push), matched by 'shop-*': why"
+    summary = ci.render_plan(None, [_record("dev", CREATES, scanning=(line,))], None)
+    assert "More scanning than the tier asks" in summary and f"- {line}" in summary
+    assert "More scanning" not in ci.render_plan(None, [_record("dev", CREATES)], None)
