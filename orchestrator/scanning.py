@@ -265,7 +265,8 @@ def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier])
     tf = tfvars.parse(text, path, env)
     filters = list(cover_of(tf.entries, tiers).filters)
     current = written_filters(tf)
-    if current == filters or (current is None and not filters):
+    # The same filters in another order or twice match the same repositories: leave them be.
+    if (current is not None and set(current) == set(filters)) or (current is None and not filters):
         return text
     block = render(filters)
     span = tf.document.attr_spans.get(VARIABLE)
