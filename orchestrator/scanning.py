@@ -93,7 +93,8 @@ class _Node:
     others: int = 0  # other names in the subtree
     table: list[int] = field(default_factory=list)  # best key with exactly k filters
     here: list[bool] = field(default_factory=list)  # budget k: one filter at this node
-    splits: list[list[int]] = field(default_factory=list)  # per child: its budget per total
+    # per child: its budget for each total budget (None: the child needs no filter)
+    splits: list[list[int] | None] = field(default_factory=list)
 
     @property
     def filter(self) -> str | None:
@@ -142,6 +143,9 @@ def _solve(node: _Node, continuous: set[str], budget: int, scale: int) -> None:
         combined = [0] + [_INFEASIBLE] * (size - 1)
         reach = 0
         for child in node.children:
+            if child.need == 0:  # nothing to cover below it: it adds nothing, uses no filter
+                node.splits.append(None)
+                continue
             table = child.table
             merged = [_INFEASIBLE] * size
             split = [0] * size
@@ -163,17 +167,25 @@ def _solve(node: _Node, continuous: set[str], budget: int, scale: int) -> None:
         node.here.append(use_here)
 
 
-def _filters(node: _Node, k: int, out: list[str]) -> None:
+def _names(node: _Node) -> Iterable[str]:
+    if node.name:
+        yield node.prefix
+    for child in node.children:
+        yield from _names(child)
+
+
+def _filters(node: _Node, k: int, out: list[tuple[str, _Node]]) -> None:
     if node.need == 0:
         return
     if node.here[k]:
         assert node.filter is not None
-        out.append(node.filter)
+        out.append((node.filter, node))
         return
     for child, split in reversed(list(zip(node.children, node.splits, strict=True))):
-        j = split[k]
-        _filters(child, j, out)
-        k -= j
+        if split is not None:
+            j = split[k]
+            _filters(child, j, out)
+            k -= j
 
 
 def cover(
@@ -196,15 +208,12 @@ def cover(
     best = min(range(len(root.table)), key=lambda k: root.table[k])
     if root.table[best] >= _INFEASIBLE:  # cannot happen: the root's filter covers everything
         raise ValueError("no prefix cover exists")
-    found: list[str] = []
+    found: list[tuple[str, _Node]] = []
     _filters(root, best, found)
-    filters = tuple(sorted(found))
-    over = {}
-    for name in sorted(rest):
-        hit = next((f for f in filters if name.startswith(f[:-1])), None)
-        if hit is not None:
-            over[name] = hit
-    return Cover(filters, tuple(sorted(wanted)), over)
+    over = {n: f for f, node in found for n in _names(node) if n not in wanted}
+    return Cover(
+        tuple(sorted(f for f, _ in found)), tuple(sorted(wanted)), dict(sorted(over.items()))
+    )
 
 
 def continuous_names(
@@ -212,7 +221,8 @@ def continuous_names(
 ) -> tuple[list[str], list[str]]:
     """(names whose tier asks for continuous scanning, the other names)."""
     wanted = [n for n, r in entries.items() if tiers[r.risk].scan_frequency == CONTINUOUS]
-    return wanted, [n for n in entries if n not in set(wanted)]
+    chosen = set(wanted)
+    return wanted, [n for n in entries if n not in chosen]
 
 
 def cover_of(entries: Mapping[str, RegistryRequest], tiers: Mapping[str, RiskTier]) -> Cover:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator import policy, scanning, tfvars
+from orchestrator.workspace import Workspace
+
+from .helpers import cli
 
 REPO = Path(__file__).resolve().parent.parent
 TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
@@ -210,3 +214,20 @@ def test_the_pull_request_comment_lists_over_scanned_repositories() -> None:
     summary = ci.render_plan(None, [_record("dev", CREATES, scanning=(line,))], None)
     assert "More scanning than the tier asks" in summary and f"- {line}" in summary
     assert "More scanning" not in ci.render_plan(None, [_record("dev", CREATES)], None)
+
+
+def test_validate_reports_a_hand_edit_that_leaves_a_repository_unscanned(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, risk in (("shop-api", "medium"), ("shop-db", "high"), ("web", "low")):
+        args = ["create", name, "--env", "dev", "--owner", "app-team-shop", "--risk", risk]
+        assert cli(capsys, *args).code == 0
+    path = repo.tfvars_file("dev")
+    assert 'registry_scan_filters = [\n  "shop-api*",\n  "shop-db*",\n]\n' in path.read_text()
+    assert cli(capsys, "validate", "--env", "dev").code == 0
+    path.write_text(path.read_text().replace('  "shop-db*",\n', ""))
+    result = cli(capsys, "validate", "--env", "dev")
+    assert result.code == 1
+    assert "registry_scan_filters leaves 1 continuous-scan repository unmatched: shop-db" in (
+        result.stdout + result.stderr
+    )
