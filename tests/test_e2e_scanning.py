@@ -3,6 +3,7 @@ repositories outnumber ECR's 100 filters per rule, planned and applied once on t
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -92,3 +93,30 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
     assert text == policy.repository_policy_json(request)
     lifecycle = ecr.get_lifecycle_policy(repositoryName="prod00-comp0")["lifecyclePolicyText"]
     assert lifecycle == policy.lifecycle_policy_json(tiers["high"])
+
+
+def test_plan_lists_unmanaged_repositories_a_filter_matches(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ecrctl plan --unmanaged`: one DescribeRepositories call on the emulator (the plan itself
+    is stubbed here: the 250-repository test above runs the real one)."""
+    from orchestrator.models import PlanResult
+
+    for name, risk in (("shop-api", "high"), ("shop-web", "low")):
+        workflows.create(
+            local, policy.build_request(name=name, env="local", owner="app-team-shop", risk=risk)
+        )
+    ecr = aws.client("ecr")
+    for name in ("shop-api-legacy", "other-thing"):  # created outside ecrctl
+        ecr.create_repository(repositoryName=name)
+
+    def plan(ws: Workspace, env: str, names: list[str], *_: object, **__: object) -> object:
+        return PlanResult(env, (), tuple(names), local.root / "x.tfplan", ()), []
+
+    monkeypatch.setattr(workflows, "plan", plan)
+    result = cli(capsys, "plan", "shop-api", "--env", "local", "--unmanaged", "--output", "json")
+    assert result.code == 0, result.stderr
+    scan = json.loads(result.stdout)["scanning"]
+    assert scan["filters"] == ["shop-api*"]
+    assert scan["over_scanned"] == {}
+    assert scan["unmanaged_matched"] == {"shop-api-legacy": "shop-api*"}
