@@ -270,7 +270,7 @@ def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier])
     The one place that keeps the filters in step with ecr_repositories: every command that
     changes ecr_repositories (create, decommission, restore, and update and adopt to come)
     passes its new tfvars text through here before writing it. A file without continuous-scan
-    repositories and without the variable is left as it is.
+    repositories has no such variable: removing the last one takes the lines out again.
     """
     tf = tfvars.parse(text, path, env)
     filters = list(cover_of(tf.entries, tiers).filters)
@@ -280,6 +280,13 @@ def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier])
         return text
     block = render(filters)
     span = tf.document.attr_spans.get(VARIABLE)
+    if span is not None and not filters:  # none left: take out what the insert below put in
+        start, end = span
+        if text[:start].endswith(COMMENT):
+            start -= len(COMMENT)
+        if text.startswith("\n", end):
+            end += 1
+        return text[:start] + text[end:]
     if span is not None:
         start, end = span
         return text[:start] + block + text[end:]

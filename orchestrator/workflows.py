@@ -167,7 +167,15 @@ def plan(
 
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
-    configured = set(tfvars.load(var_file, env).entries)
+    planned = tfvars.load(var_file, env)
+    configured = set(planned.entries)
+    # Terraform would refuse it too (registry.tf), after a provider load: say it first.
+    for problem in scanning.check_file(planned, policy.load_tiers(ws.tiers_file))[:1]:
+        raise UserError(
+            f"{var_file}: {problem}",
+            "add NAME* (or a PREFIX* covering it) to registry_scan_filters, or delete that"
+            " variable and let ecrctl write it again; then run: ecrctl validate",
+        )
     out = (out or _default_plan_file(ws, env, names)).resolve()
     terraform = terraform_for(ws, env, progress)
     terraform.init()

@@ -231,3 +231,12 @@ def test_validate_reports_a_hand_edit_that_leaves_a_repository_unscanned(
     assert "registry_scan_filters leaves 1 continuous-scan repository unmatched: shop-db" in (
         result.stdout + result.stderr
     )
+
+
+def test_removing_the_last_continuous_scan_repository_restores_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "terraform.tfvars"
+    low = _tfvars({"web": "low"})
+    with_high = scanning.with_filters(_tfvars({"web": "low", "shop": "high"}), path, "dev", TIERS)
+    assert "registry_scan_filters" in with_high
+    tf = tfvars.parse(with_high, path, "dev")
+    assert scanning.with_filters(tf.without_entry("shop"), path, "dev", TIERS) == low
