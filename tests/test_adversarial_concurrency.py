@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from orchestrator import catalog, policy, tfvars
+from orchestrator import catalog, policy, scanning, tfvars
 from orchestrator.models import CatalogEntry
 from orchestrator.workspace import Workspace
 
@@ -146,6 +146,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
             CatalogEntry(request), tiers
         )
         new_tf = tfvars.parse(old_tf, repo.tfvars_file("local"), "local").with_entry(request)
+        new_tf = scanning.with_filters(new_tf, repo.tfvars_file("local"), "local", tiers)
 
         proc = _start(env, _create_args(name, risk=request.risk))
         if trial % 2:  # inside the catalog's write, or the tfvars' (written second)
