@@ -8,8 +8,22 @@ locals {
     if local.risk_tiers.scan_frequencies[local.risk_tiers.tiers[repo.risk].scanning] == "CONTINUOUS_SCAN"
   ])
 
+  # The CONTINUOUS_SCAN filters ecrctl computed and wrote into the tfvars (a cover of the
+  # repositories above within ECR's 100 filters per rule, orchestrator/scanning.py); without
+  # them, one NAME* filter per repository. ECR reads a filter without `*` as "contains": NAME*
+  # is the narrowest filter a repository can have.
+  continuous_scan_filters = var.registry_scan_filters != null ? var.registry_scan_filters : [
+    for name in local.continuous_scan_repositories : "${substr(name, 0, 254)}*"
+  ]
+  continuous_scan_prefixes = [for filter in local.continuous_scan_filters : trimsuffix(filter, "*")]
+  # What a hand edit may never do: leave a repository scanned less than its tier asks.
+  unscanned_repositories = [
+    for name in local.continuous_scan_repositories : name
+    if !anytrue([for prefix in local.continuous_scan_prefixes : startswith(name, prefix)])
+  ]
+
   # BASIC scanning only knows SCAN_ON_PUSH (and MANUAL); an empty rule is rejected by the API.
-  continuous_scan_rules = var.registry_scan_type == "ENHANCED" && length(local.continuous_scan_repositories) > 0 ? [local.continuous_scan_repositories] : []
+  continuous_scan_rules = var.registry_scan_type == "ENHANCED" && length(local.continuous_scan_filters) > 0 ? [local.continuous_scan_filters] : []
 }
 
 # ECR's scan type is registry-wide (one per account and region): one resource for all repositories.
@@ -22,7 +36,7 @@ resource "aws_ecr_registry_scanning_configuration" "this" {
     content {
       scan_frequency = "CONTINUOUS_SCAN"
 
-      # One exact-name filter per repository whose tier asks for continuous scanning.
+      # PREFIX* filters covering every repository whose tier asks for continuous scanning.
       dynamic "repository_filter" {
         for_each = rule.value
 
@@ -46,8 +60,13 @@ resource "aws_ecr_registry_scanning_configuration" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(local.continuous_scan_rules) == 0 || length(local.continuous_scan_repositories) <= 100
-      error_message = "ECR allows at most 100 repository filters per scanning rule; ${length(local.continuous_scan_repositories)} repositories ask for CONTINUOUS_SCAN. Group them with a wildcard prefix instead."
+      condition     = length(local.continuous_scan_filters) <= 100
+      error_message = "ECR allows at most 100 repository filters per scanning rule; this configuration has ${length(local.continuous_scan_filters)} (${length(local.continuous_scan_repositories)} repositories ask for CONTINUOUS_SCAN). Let ecrctl write registry_scan_filters: it covers them with wildcard prefixes."
+    }
+
+    precondition {
+      condition     = var.registry_scan_type != "ENHANCED" || length(local.unscanned_repositories) == 0
+      error_message = "registry_scan_filters matches no filter for ${length(local.unscanned_repositories)} repository(ies) whose tier asks for CONTINUOUS_SCAN: ${join(", ", slice(local.unscanned_repositories, 0, min(5, length(local.unscanned_repositories))))}. Add NAME* (or a PREFIX* that covers it) to registry_scan_filters, or delete the variable and let ecrctl write it again."
     }
   }
 }

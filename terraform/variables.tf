@@ -29,6 +29,25 @@ variable "registry_scan_type" {
   }
 }
 
+variable "registry_scan_filters" {
+  description = "The CONTINUOUS_SCAN repository filters, PREFIX* each: written by ecrctl from ecr_repositories (orchestrator/scanning.py) so that every repository whose tier asks for continuous scanning is matched within ECR's 100 filters per rule. null: one NAME* filter per such repository."
+  type        = list(string)
+  default     = null
+
+  # ECR ScanningRepositoryFilter: at most 255 characters; RegistryScanningRule: at most 100 filters.
+  validation {
+    condition = var.registry_scan_filters == null ? true : alltrue([
+      for filter in var.registry_scan_filters : can(regex("^[a-z0-9._/-]*\\*$", filter)) && length(filter) <= 255
+    ])
+    error_message = "registry_scan_filters must be PREFIX* filters (lowercase letters, digits, . _ / - and one trailing *) of at most 255 characters."
+  }
+
+  validation {
+    condition     = var.registry_scan_filters == null ? true : length(var.registry_scan_filters) <= 100
+    error_message = "registry_scan_filters may hold at most 100 filters (ECR's limit per scanning rule)."
+  }
+}
+
 variable "ecr_repositories" {
   description = "ECR repositories of this environment, keyed by repository name. Written by ecrctl; each entry is validated again by the module."
   type = map(object({

@@ -69,6 +69,13 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f"| *{label}* `{_cell(change.address)}` | — | — | — | 1 {change.action}"
                 f" | {_verdict(mine)} |"
             )
+    if record.scanning:
+        lines += [
+            "",
+            "More scanning than the tier asks (registry-wide CONTINUOUS_SCAN filters):",
+            "",
+        ]
+        lines += [f"- {_cell(line)}" for line in record.scanning]
     lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
     if not record.changes:
         return lines

@@ -51,6 +51,7 @@ def plan_env(
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
         text = plan_op.terraform_for(ctx).show_plan_text(result.plan_file)
+    scan = plan_op.scan_report(ctx, result)
     return EnvRecord(
         env=env,
         base=cs.base,
@@ -61,6 +62,7 @@ def plan_env(
         guard=tuple(objections),
         plan_text=text,
         plan_file=str(result.plan_file),
+        scanning=tuple(scan.lines()) if scan else (),
     )
 
 

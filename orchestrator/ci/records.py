@@ -66,6 +66,9 @@ class EnvRecord:
     guard: tuple[Violation, ...]
     plan_text: str
     plan_file: str
+    # Repositories the registry's CONTINUOUS_SCAN filters scan more than their tier asks, and
+    # why (scanning.OverScan.lines); shown, not fingerprinted: it follows from the tfvars.
+    scanning: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -84,6 +87,7 @@ class EnvRecord:
             "guard": [v.to_dict() for v in self.guard],
             "plan_file": self.plan_file,
             "plan_text": self.plan_text,
+            "scanning": list(self.scanning),
         }
 
     @classmethod
@@ -108,6 +112,7 @@ class EnvRecord:
                 guard=tuple(Violation.from_dict(v) for v in data.get("guard", [])),
                 plan_text=str(data.get("plan_text", "")),
                 plan_file=str(data.get("plan_file", "")),
+                scanning=tuple(str(line) for line in data.get("scanning", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None

@@ -108,6 +108,14 @@ def plan(
     out: Annotated[
         Path | None, typer.Option(help="Where to save the plan.", show_default=False)
     ] = None,
+    unmanaged: Annotated[
+        bool,
+        typer.Option(
+            "--unmanaged",
+            help="Also list repositories ecrctl does not manage that a CONTINUOUS_SCAN filter"
+            " matches (one ECR DescribeRepositories call).",
+        ),
+    ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Plan only the named repositories (one -target each) and save the plan.
@@ -115,17 +123,23 @@ def plan(
     Exits 1 when the plan guard refuses the plan (a change outside the named repositories,
     or anything but creates for a new repository).
 
+    When the plan changes the registry's scanning configuration, it also says which
+    repositories its CONTINUOUS_SCAN filters scan more than their tier asks, and why.
+
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
     from orchestrator.ops import plan as plan_op
     from orchestrator.rules import guard
 
     with render.Progress() as progress:
-        result, objections = plan_op.plan(context(env, progress), names, out)
+        ctx = context(env, progress)
+        result, objections = plan_op.plan(ctx, names, out)
+        scan = plan_op.scan_report(ctx, result, unmanaged)
     if output is Output.json:
-        render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections]})
+        extra = {"scanning": scan.to_dict()} if scan else {}
+        render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections], **extra})
     else:
-        render.plan_text(result, objections)
+        render.plan_text(result, objections, scan)
     if objections:
         raise guard.refusal(objections, hint="fix the tfvars or the request, then plan again")
 
@@ -156,6 +170,7 @@ def apply(
               ecrctl apply payments-gateway --env dev --auto-approve
     """
     from orchestrator.ops import apply as apply_op
+    from orchestrator.ops import plan as plan_op
 
     if not env:
         raise UserError("missing option --env", "e.g. ecrctl apply NAME --env dev")
@@ -175,7 +190,7 @@ def apply(
     def confirm(result: PlanResult) -> bool:
         if approved:
             if output is Output.text:
-                render.plan_text(result, [])
+                render.plan_text(result, [], plan_op.scan_report(ctx, result))
             return True
         with progress.paused():
             render.err.print(render.plan_table(result))

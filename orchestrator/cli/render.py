@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +14,9 @@ from rich.status import Status
 from rich.table import Table
 
 from orchestrator.models import PlanResult, Violation
+
+if TYPE_CHECKING:
+    from orchestrator.rules.scanning import OverScan
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -83,7 +86,21 @@ def plan_table(plan: PlanResult) -> Table:
     return table
 
 
-def plan_text(plan: PlanResult, objections: list[Violation]) -> None:
+def scan_text(scan: OverScan | None) -> None:
+    """Which repositories the registry scans more than their tier asks, and why."""
+    if scan is None:
+        return
+    lines = scan.lines()
+    out.print(
+        f"scanning: {len(scan.filters)} CONTINUOUS_SCAN filter(s) for {scan.continuous}"
+        " repositories that ask for it; "
+        + (f"{len(lines)} more get it:" if lines else "no other repository gets it")
+    )
+    for line in lines:
+        out.print(f"  {escape(line)}")
+
+
+def plan_text(plan: PlanResult, objections: list[Violation], scan: OverScan | None = None) -> None:
     if plan.changes:
         out.print(plan_table(plan))
     else:
@@ -92,5 +109,6 @@ def plan_text(plan: PlanResult, objections: list[Violation]) -> None:
     out.print(
         ", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}"
     )
+    scan_text(scan)
     for objection in objections:
         out.print(f"[red]guard:[/] {escape(str(objection))}")

@@ -74,21 +74,25 @@ class Document:
     values: dict[str, Any]
     spans: dict[str, ObjectSpans]  # top-level attribute name -> spans of its object value
     attr_lines: dict[str, int]
+    # top-level attribute name -> (start, end) offsets of its whole line(s), newline included
+    attr_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def line_of(self, offset: int) -> int:
         return _line_of(self.text, offset)
 
 
 def extended(
-    head: Document, text: str, name: str, value: Any, spans: ObjectSpans, line: int
+    head: Document, text: str, name: str, value: Any, spans: ObjectSpans, start: int
 ) -> Document:
-    """The document of `text`: `head` (the parse of what precedes `name`) plus the object
-    attribute `name` = `value` at `spans`, on `line`, read by a faster reader than this one."""
+    """The document of `text`: `head` (the parse of what precedes offset `start`) plus the
+    object attribute `name` = `value` from `start` to the end, its items at `spans`, read by a
+    faster reader than this one."""
     return Document(
         text,
         {**head.values, name: value},
         {**head.spans, name: spans},
-        {**head.attr_lines, name: line},
+        {**head.attr_lines, name: text.count("\n", 0, start) + 1},
+        {**head.attr_spans, name: (start, len(text))},
     )
 
 
@@ -210,8 +214,10 @@ class _Parser:
         values: dict[str, Any] = {}
         spans: dict[str, ObjectSpans] = {}
         lines: dict[str, int] = {}
+        attr_spans: dict[str, tuple[int, int]] = {}
         self.skip_newlines()
         while self.token.kind != "eof":
+            start = self.token.start
             name = self.expect("ident", "a variable name").value
             line = self.lexer.line(self.token.start)
             if name in values:
@@ -224,8 +230,9 @@ class _Parser:
             lines[name] = line
             if self.token.kind not in ("newline", "eof"):
                 raise self.lexer.error("expected a new line after the value", self.token.start)
+            attr_spans[name] = (start, self.token.end)
             self.skip_newlines()
-        return Document(self.lexer.text, values, spans, lines)
+        return Document(self.lexer.text, values, spans, lines, attr_spans)
 
     def value(self) -> Any:
         token = self.token

@@ -176,9 +176,7 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
         spans.items[name] = (item.start(), end)
         spans.lines[name] = line
         line += text.count("\n", item.start(), end)
-    document = hcl.extended(
-        head, text, VARIABLE, raw, spans, text.count("\n", 0, opening.start()) + 1
-    )
+    document = hcl.extended(head, text, VARIABLE, raw, spans, opening.start())
     return Tfvars(path, env, document, entries)
 
 

@@ -38,7 +38,7 @@ from orchestrator.lifecycle.backend import (
     mark_done,
 )
 from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 
 DECOMMISSIONED = Status.DECOMMISSIONED
 SKIPPED_BACKUP = "none (--skip-backup)"
@@ -158,7 +158,9 @@ def decommission(
         )
 
     # 3. The managed files as they will be, and the destroy plan made against that tfvars.
-    new_tfvars = tf.without_entry(name) if name in tf.entries else tf.text
+    new_tfvars = tf.text
+    if name in tf.entries:
+        new_tfvars = scanning.with_filters(tf.without_entry(name), tfvars_path, env, tiers)
     changes = [
         what
         for what, changed in (

@@ -28,7 +28,7 @@ from orchestrator.models import (
     Status,
 )
 from orchestrator.ops.create import holds_request
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 
 
 @dataclass
@@ -105,7 +105,9 @@ def restore(
         restored_from=shown,
     )
     new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
-    new_tfvars = tf.text if name in tf.entries else tf.with_entry(wanted.request)
+    new_tfvars = tf.text
+    if name not in tf.entries:
+        new_tfvars = scanning.with_filters(tf.with_entry(wanted.request), tfvars_path, env, tiers)
     files = [
         what
         for what, changed in (

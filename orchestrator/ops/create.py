@@ -12,6 +12,7 @@ from orchestrator.models import (
     RegistryRequest,
     Status,
 )
+from orchestrator.rules import policy, scanning
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,14 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
         cat, tf = txn.catalog, txn.tfvars
         assert tf is not None
         _check_conflicts(cat, tf, request)
+        policy.check_limits(request, txn.tiers)
         in_catalog = request.name in cat.entries
         new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), txn.tiers)
-        new_tfvars = tf.text if request.name in tf.entries else tf.with_entry(request)
+        new_tfvars = tf.text
+        if request.name not in tf.entries:
+            new_tfvars = scanning.with_filters(
+                tf.with_entry(request), tf.path, request.env, txn.tiers
+            )
         written = txn.commit(
             catalog=new_catalog,
             tfvars=new_tfvars,

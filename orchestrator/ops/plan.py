@@ -23,7 +23,8 @@ from orchestrator.models import (
     ResourceChange,
     Violation,
 )
-from orchestrator.rules import guard, policy
+from orchestrator.rules import guard, policy, scanning
+from orchestrator.rules.scanning import OverScan
 
 if TYPE_CHECKING:
     from orchestrator.adapters.terraform import Terraform
@@ -40,6 +41,22 @@ def terraform_for(ctx: Context) -> Terraform:
     tf = tfvars.load(ws.tfvars_file(env), env)
     environ = process_environ(ws, env, tf.region, ctx.environ)
     return Terraform(ws, env, environ, progress=ctx.progress)
+
+
+def scan_report(ctx: Context, plan: PlanResult, unmanaged: bool = False) -> OverScan | None:
+    """Which repositories the plan's scanning filters scan more than their tier asks, and why.
+
+    With `unmanaged`, also the registry's repositories ecrctl does not manage that a filter
+    matches: one ECR DescribeRepositories call (paginated), no provider load.
+    """
+    ws, env = ctx.workspace, ctx.env
+    tf = tfvars.load(ws.tfvars_file(env), env)
+    registry = None
+    if unmanaged:
+        from orchestrator.ops import drift  # deferred: boto3 is slow to import
+
+        registry = list(drift.connect(ctx, tf.region).repositories())
+    return scanning.plan_report(tf, policy.load_tiers(ws.tiers_file), plan, registry)
 
 
 def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
@@ -81,7 +98,15 @@ def plan(
     ws, env = ctx.workspace, ctx.env
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
-    configured = set(tfvars.load(var_file, env).entries)
+    planned = tfvars.load(var_file, env)
+    configured = set(planned.entries)
+    # Terraform would refuse it too (registry.tf), after a provider load: say it first.
+    for problem in scanning.check_file(planned, policy.load_tiers(ws.tiers_file))[:1]:
+        raise UserError(
+            f"{var_file}: {problem}",
+            "add NAME* (or a PREFIX* covering it) to registry_scan_filters, or delete that"
+            " variable and let ecrctl write it again; then run: ecrctl validate",
+        )
     out = (out or _default_plan_file(ws, env, names)).resolve()
     terraform = terraform_for(ctx)
     terraform.init()

@@ -88,9 +88,10 @@ def test_each_tier_lands_in_the_emulator_with_its_settings(
     scanning = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
     continuous = [r for r in scanning["rules"] if r["scanFrequency"] == "CONTINUOUS_SCAN"]
     assert scanning["scanType"] == "ENHANCED"
+    # NAME*: ECR reads a filter without `*` as "contains" (docs/SCANNING.md).
     assert sorted(f["filter"] for f in continuous[0]["repositoryFilters"]) == [
-        "payments-gateway",
-        "search-api",
+        "payments-gateway*",
+        "search-api*",
     ]
     # Applying again finds nothing to do and runs no terraform apply.
     again = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
@@ -140,6 +141,14 @@ def test_guard_refuses_a_hand_edit_that_would_replace_a_live_repository(
             'id              = "REGISTRY_WEB_FRONTEND"\n    owner           = "app-team-web"\n    risk            = "low"',
             'id              = "REGISTRY_WEB_FRONTEND"\n    owner           = "app-team-web"\n    risk            = "high"',
         )
+    )
+    # Left out of registry_scan_filters, it would be scanned less than its new tier asks.
+    before = snapshot(local.root)
+    result = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")
+    assert result.code == 1 and snapshot(local.root) == before
+    assert "continuous-scan repository unmatched: web-frontend" in result.stderr
+    tfvars.write_text(
+        tfvars.read_text().replace('  "search-api*",\n', '  "search-api*",\n  "web-frontend*",\n')
     )
     before = snapshot(local.root)
     result = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve")

@@ -14,7 +14,7 @@ from pathlib import Path
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 from tests.adversarial import ECRCTL, TerraformReader, ecrctl, ecrctl_env, managed_files
 
 CATALOG = "catalog/ecr-catalog.yaml"
@@ -146,6 +146,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
             CatalogEntry(request), tiers
         )
         new_tf = tfvars.parse(old_tf, repo.tfvars_file("local"), "local").with_entry(request)
+        new_tf = scanning.with_filters(new_tf, repo.tfvars_file("local"), "local", tiers)
 
         proc = _start(env, _create_args(name, risk=request.risk))
         if trial % 2:  # inside the catalog's write, or the tfvars' (written second)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import subprocess
 import sys
@@ -12,15 +11,17 @@ from pathlib import Path
 import pytest
 
 from orchestrator.ci import markdown
-from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import policy
 from tests.gitrepo import commit, event, git, init_repo
 from tests.helpers import REPO, cli
-from tests.unit.test_ci import _form_schema
-
-TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
-
+from tests.template_form import (
+    NAMES,
+    OWNERS,
+    ecrctl_accepts,
+    form,
+    form_accepts_all,
+    generated,
+)
 
 WORKFLOWS = REPO / ".github" / "workflows"
 
@@ -28,100 +29,6 @@ WORKFLOWS = REPO / ".github" / "workflows"
 def _request(capsys: pytest.CaptureFixture[str], name: str) -> None:
     args = ["create", name, "--env", "dev", "--owner", "app-team-web", "--risk", "low"]
     assert cli(capsys, *args).code == 0
-
-
-def _form_accepts_all(samples: list[dict[str, str]]) -> list[bool]:
-    """Whether the form accepts each sample, judged as Backstage does: JSON Schema in the
-    browser, whose `pattern` is an ECMAScript regex with the u flag (rjsf's ajv8 validator) and
-    whose lengths count code points. Run by node: Python's `$` would also match before a
-    trailing newline, which ECMAScript's does not."""
-    schema = _form_schema()
-    script = """
-const { schema, samples } = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-const ok = (prop, value) => {
-  const s = schema.properties[prop];
-  if (typeof value !== 'string') return false;
-  if (s.enum && !s.enum.includes(value)) return false;
-  if (s.pattern && !new RegExp(s.pattern, 'u').test(value)) return false;
-  const n = [...value].length;
-  if (s.minLength !== undefined && n < s.minLength) return false;
-  if (s.maxLength !== undefined && n > s.maxLength) return false;
-  return true;
-};
-process.stdout.write(JSON.stringify(samples.map(
-  (form) => schema.required.every((k) => k in form) && Object.keys(form).every((k) => ok(k, form[k]))
-)));
-"""
-    node = shutil.which("node")
-    assert node, "node is not installed: the form's patterns are checked as ECMAScript"
-    done = subprocess.run(
-        [node, "-e", script],
-        input=json.dumps({"schema": schema, "samples": samples}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: list[bool] = json.loads(done.stdout)
-    return result
-
-
-def _form(**values: str) -> dict[str, str]:
-    form = {"name": "payments-gateway", "owner": "app-team-payments", "risk": "low", "env": "dev"}
-    form.update(values)
-    return form
-
-
-def _ecrctl_accepts(**values: str) -> bool:
-    form = {"name": "payments-gateway", "owner": "app-team-payments", "risk": "low"}
-    form.update(values)
-    try:
-        policy.build_request(name=form["name"], env="dev", owner=form["owner"], risk=form["risk"])
-    except UserError:
-        return False
-    return True
-
-
-NAMES = [
-    "payments-gateway",
-    "ab",
-    "a",
-    "web",
-    "ml-inference-engine",
-    "012",
-    "on",
-    "a" * 256,
-    "a" * 257,
-    "Payments",
-    "payments_gateway",
-    "payments--gateway",
-    "-payments",
-    "payments-",
-    "payments gateway",
-    "payments\n",
-    "\npayments",
-    "paymënts",
-    "",
-]
-
-
-OWNERS = [
-    "app-team-payments",
-    "app-team-a1-b2",
-    "app-team-",
-    "team-payments",
-    "app-team-Payments",
-    "app-team-payments\n",
-    "app-team-pay--ments",
-]
-
-
-def _generated(count: int) -> list[str]:
-    """Names near the rule's edges: its alphabet, separators, case, whitespace, lengths."""
-    rng = random.Random(92)
-    alphabet = "abz09-_A \n\té"
-    found = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(count)]
-    found += [rng.choice(["a", "0"]) * n for n in (1, 2, 255, 256, 257)]
-    return found
 
 
 def test_a_change_outside_what_ecrctl_manages_is_refused_with_a_reason(
@@ -231,16 +138,22 @@ def test_a_catalog_only_change_plans_nothing(
 
 
 def test_template_validation_matches_ecrctl_on_every_sample() -> None:
-    names = NAMES + _generated(600)
+    names = NAMES + generated(600)
     owners = OWNERS + [f"app-team-{n}" for n in names]
-    samples = [_form(name=n) for n in names] + [_form(owner=o) for o in owners]
-    form = _form_accepts_all(samples)
-    ecrctl = [_ecrctl_accepts(name=n) for n in names] + [_ecrctl_accepts(owner=o) for o in owners]
+    samples = [form(name=n) for n in names] + [form(owner=o) for o in owners]
+    # The AWS limits that depend on the tier: the KMS alias of a high-tier name.
+    high = [n for n in names if len(n) > 200]
+    samples += [form(name=n, risk="high") for n in high]
+    verdicts = form_accepts_all(samples)
+    ecrctl = [ecrctl_accepts(name=n) for n in names] + [ecrctl_accepts(owner=o) for o in owners]
+    ecrctl += [ecrctl_accepts(name=n, risk="high") for n in high]
     differ = [
-        (s["name"], s["owner"]) for s, f, e in zip(samples, form, ecrctl, strict=True) if f != e
+        (s["name"], s["owner"], s["risk"])
+        for s, f, e in zip(samples, verdicts, ecrctl, strict=True)
+        if f != e
     ]
     assert not differ, f"the form and ecrctl disagree on {differ[:10]}"
-    assert sum(form) > 50 and len(form) - sum(form) > 50  # both verdicts well represented
+    assert sum(verdicts) > 50 and len(verdicts) - sum(verdicts) > 50  # both verdicts represented
 
 
 def test_workflows_pass_actionlint() -> None:

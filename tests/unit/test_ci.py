@@ -17,6 +17,8 @@ from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
 from orchestrator.rules import policy
 from tests.helpers import REPO, cli
+from tests.template_form import form_schema
+from tests.template_form import template as load_template
 
 TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -131,50 +133,8 @@ def test_apply_compares_the_commit_the_entries_and_the_fingerprint() -> None:
 # -- the Backstage template ------------------------------------------------------------------
 
 
-def _template() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
-    return data
-
-
-def _form_schema() -> dict[str, Any]:
-    page = _template()["spec"]["parameters"][0]
-    return {"type": "object", "required": page["required"], "properties": page["properties"]}
-
-
-NAMES = [
-    "payments-gateway",
-    "ab",
-    "a",
-    "web",
-    "ml-inference-engine",
-    "012",
-    "on",
-    "a" * 256,
-    "a" * 257,
-    "Payments",
-    "payments_gateway",
-    "payments--gateway",
-    "-payments",
-    "payments-",
-    "payments gateway",
-    "payments\n",
-    "\npayments",
-    "paymënts",
-    "",
-]
-OWNERS = [
-    "app-team-payments",
-    "app-team-a1-b2",
-    "app-team-",
-    "team-payments",
-    "app-team-Payments",
-    "app-team-payments\n",
-    "app-team-pay--ments",
-]
-
-
 def test_template_risks_and_environments_are_ecrctls() -> None:
-    properties = _template()["spec"]["parameters"][0]["properties"]
+    properties = load_template()["spec"]["parameters"][0]["properties"]
     assert properties["risk"]["enum"] == list(
         policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
     )
@@ -184,17 +144,17 @@ def test_template_risks_and_environments_are_ecrctls() -> None:
 
 
 def test_template_dispatches_the_request_workflow_with_its_inputs() -> None:
-    template = _template()
+    template = load_template()
     (step,) = template["spec"]["steps"]
     assert step["action"] == "github:actions:dispatch"
     assert step["input"]["workflowId"] == "ecr-request.yml"
     assert step["input"]["branchOrTagName"] == "development"
-    fields = set(_form_schema()["properties"])
+    fields = set(form_schema()["properties"])
     assert step["input"]["workflowInputs"] == {f: f"${{{{ parameters.{f} }}}}" for f in fields}
     workflow = yaml.safe_load((WORKFLOWS / "ecr-request.yml").read_text())
     inputs = workflow[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads `on` as true
     assert set(inputs) == fields
-    properties = _form_schema()["properties"]
+    properties = form_schema()["properties"]
     for choice in ("risk", "env"):
         assert inputs[choice]["options"] == properties[choice]["enum"]
 

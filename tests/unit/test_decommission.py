@@ -662,3 +662,22 @@ def test_restore_of_a_directory_that_is_no_bundle_is_refused(
 ) -> None:
     result = cli(capsys, "restore", str(tmp_path), "--auto-approve")
     assert result.code == 1 and "not an ecrctl backup" in result.stderr
+
+
+def test_decommission_and_restore_rewrite_the_scanning_filters(
+    repo: Workspace, fake: FakeTerraform
+) -> None:
+    from orchestrator.files import tfvars
+    from orchestrator.rules import scanning
+
+    def filters() -> list[str] | None:
+        return scanning.written_filters(tfvars.load(repo.tfvars_file(ENV), ENV))
+
+    provisioned(repo, fake, name="shop-api", risk="medium")
+    provisioned(repo, fake, risk="high")
+    assert filters() == ["shop-api*", f"{NAME}*"]
+    result = run(repo, fake)
+    assert filters() == ["shop-api*"]
+    restore(repo, fake, repo.root / str(result.backup))
+    assert filters() == ["shop-api*", f"{NAME}*"]
+    assert cli_validate_ok(repo)

@@ -48,6 +48,27 @@ locals {
       Action    = local.pull_actions
     }] : [],
   )
+
+  # AWS limits (orchestrator/policy.py LIMITS, checked by ecrctl when the request is made):
+  # at most 50 tags, a repository policy of 10,240 characters, a lifecycle policy of 30,720.
+  repository_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.policy_statements
+  })
+  lifecycle_policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last ${local.tier.keep_image_count} images (${var.risk} risk tier)"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = local.tier.keep_image_count
+      }
+      action = {
+        type = "expire"
+      }
+    }]
+  })
 }
 
 ################################################################################
@@ -99,6 +120,13 @@ resource "aws_ecr_repository" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.tags) <= 50
+      error_message = "${var.name}: ${length(local.tags)} tags; AWS allows at most 50 per resource."
+    }
+  }
 }
 
 ################################################################################
@@ -108,20 +136,14 @@ resource "aws_ecr_repository" "this" {
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
-  policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the last ${local.tier.keep_image_count} images (${var.risk} risk tier)"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = local.tier.keep_image_count
-      }
-      action = {
-        type = "expire"
-      }
-    }]
-  })
+  policy = local.lifecycle_policy
+
+  lifecycle {
+    precondition {
+      condition     = length(local.lifecycle_policy) <= 30720
+      error_message = "${var.name}: the lifecycle policy is longer than ECR's 30720 characters."
+    }
+  }
 }
 
 ################################################################################
@@ -134,8 +156,12 @@ resource "aws_ecr_repository_policy" "this" {
   repository = aws_ecr_repository.this.name
 
   # Built with jsonencode rather than the aws_iam_policy_document data source: no extra read at plan time.
-  policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = local.policy_statements
-  })
+  policy = local.repository_policy
+
+  lifecycle {
+    precondition {
+      condition     = length(local.repository_policy) <= 10240
+      error_message = "${var.name}: the repository policy would be ${length(local.repository_policy)} characters; ECR allows at most 10240. Grant fewer principals."
+    }
+  }
 }

@@ -21,6 +21,12 @@ variable "registry_id" {
     condition     = can(regex("^REGISTRY_[A-Z0-9]+(_[A-Z0-9]+)*$", var.registry_id))
     error_message = "${var.name}: registry_id must look like REGISTRY_PRODUCT or REGISTRY_PRODUCT_COMPONENT (uppercase letters, digits, single underscores)."
   }
+
+  validation {
+    # It becomes the RegistryId tag: AWS tag values hold at most 256 characters.
+    condition     = length(var.registry_id) <= 256
+    error_message = "${var.name}: registry_id must be at most 256 characters (it becomes the RegistryId tag value)."
+  }
 }
 
 variable "owner" {
@@ -30,6 +36,11 @@ variable "owner" {
   validation {
     condition     = can(regex("^app-team-[a-z0-9]+(-[a-z0-9]+)*$", var.owner))
     error_message = "${var.name}: owner must look like app-team-<name> (lowercase letters, digits, single hyphens)."
+  }
+
+  validation {
+    condition     = length(var.owner) <= 256
+    error_message = "${var.name}: owner must be at most 256 characters (it becomes the Owner tag value)."
   }
 }
 

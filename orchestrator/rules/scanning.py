@@ -1,0 +1,404 @@
+"""The registry's CONTINUOUS_SCAN filters: a cover of every repository whose tier asks for it.
+
+ECR's scan type is registry-wide: one `aws_ecr_registry_scanning_configuration` holds at most
+2 rules (one per scan frequency) of at most 100 repository filters each (policy.LIMITS). One
+filter per medium- or high-tier repository stops fitting at the 101st. So ecrctl computes the
+filters from the environment's tfvars and writes them there, beside `ecr_repositories`, as
+`registry_scan_filters`; terraform/registry.tf uses them and refuses (a precondition) any list
+that leaves a continuous-scan repository out or holds too many filters. Derived from the tfvars
+alone, a targeted plan of the scanning configuration still pulls in no module instance.
+
+How ECR reads a filter (ECR user guide, "Filters to choose which repositories are scanned"):
+without a `*` it matches every name that *contains* it; with one, `*` stands for zero or more
+characters and the rest is anchored. ecrctl writes only prefix filters `PREFIX*`: `NAME*` is
+the narrowest filter a repository can have (a bare `NAME` would also match `old-NAME-x`).
+
+The cover (`cover`): choose at most `max_filters` prefixes so that every continuous-scan name
+starts with one of them, and as few other known names as possible do (those get continuous
+scanning though their tier asks only for scan on push: they are "over-scanned"). Among covers
+that over-scan equally, the one with the most (so the narrowest) filters wins; while the
+continuous-scan names fit, that is one `NAME*` per name. Product-based names (ADR-0092,
+`{product}-{component}`) make the prefixes product prefixes such as `payments-*`.
+
+Algorithm: exact, not greedy. The known names form a compressed trie; a filter `P*` matches
+exactly the names under the trie node of P, and only branching nodes and names are worth a
+filter (a longer prefix on a non-branching path matches the same names). A tree knapsack
+computes, for every node and every budget k <= min(max_filters, continuous names below it),
+the least over-scan that covers the node's continuous-scan names with k filters: either one
+filter at the node (over-scan: every other name below it) or the children's best covers
+combined. Tables are bounded by the continuous-scan names below a node, which bounds the whole
+run by O(nodes x max_filters) steps: a few milliseconds at 1,000 repositories.
+
+Optimal among prefix filters. ECR also accepts `*` elsewhere (`*-gateway`, `pay*-api`): a
+cover using those could over-scan less in contrived cases, but Terraform could not then check
+coverage with `startswith`, and such filters match unrelated future names more easily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UserError
+from orchestrator.files import hcl, tfvars
+from orchestrator.models import PlanResult, RegistryRequest, RiskTier
+from orchestrator.rules.policy import LIMIT
+
+VARIABLE = "registry_scan_filters"
+CONTINUOUS = "CONTINUOUS_SCAN"
+MAX_FILTERS = LIMIT["scan-filters"].max
+# The filter itself may hold 255 characters: a prefix of 254 and the `*`.
+MAX_PREFIX = LIMIT["scan-filter"].max - 1
+# ScanningRepositoryFilter.filter's pattern in the ECR API reference.
+FILTER_PATTERN = re.compile(r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$")
+_INFEASIBLE = 1 << 62
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether ECR's scanning filter `pattern` matches repository `name`."""
+    if "*" not in pattern:
+        return pattern in name
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, name, re.DOTALL) is not None
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The CONTINUOUS_SCAN filters and what they match beyond the continuous-scan names."""
+
+    filters: tuple[str, ...]
+    continuous: tuple[str, ...]
+    over_scanned: dict[str, str] = field(default_factory=dict)  # name -> the filter matching it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filters": list(self.filters),
+            "continuous": len(self.continuous),
+            "over_scanned": dict(sorted(self.over_scanned.items())),
+        }
+
+
+@dataclass
+class _Node:
+    prefix: str
+    parent_len: int
+    name: bool = False  # the prefix is itself a known name
+    continuous: bool = False  # ... one that asks for continuous scanning
+    children: list[_Node] = field(default_factory=list)
+    need: int = 0  # continuous-scan names in the subtree
+    others: int = 0  # other names in the subtree
+    table: list[int] = field(default_factory=list)  # best key with exactly k filters
+    here: list[bool] = field(default_factory=list)  # budget k: one filter at this node
+    # per child: its budget for each total budget (None: the child needs no filter)
+    splits: list[list[int] | None] = field(default_factory=list)
+
+    @property
+    def filter(self) -> str | None:
+        """The prefix filter matching exactly this subtree, if ECR's length limit allows one."""
+        if len(self.prefix) <= MAX_PREFIX:
+            return self.prefix + "*"
+        return self.prefix[:MAX_PREFIX] + "*" if self.parent_len < MAX_PREFIX else None
+
+
+def _build(names: list[str], start: int, end: int, depth: int, parent_len: int) -> _Node:
+    """The compressed-trie node of sorted `names[start:end]`, which share `depth` characters."""
+    first, last = names[start], names[end - 1]
+    length = depth
+    while length < len(first) and length < len(last) and first[length] == last[length]:
+        length += 1
+    node = _Node(first[:length], parent_len)
+    i = start
+    if len(first) == length:  # sorted: the name equal to the prefix comes first
+        node.name = True
+        i += 1
+    while i < end:
+        j = i
+        char = names[i][length]
+        while j < end and names[j][length] == char:
+            j += 1
+        node.children.append(_build(names, i, j, length + 1, length))
+        i = j
+    return node
+
+
+def _solve(node: _Node, continuous: set[str], budget: int, scale: int) -> None:
+    """Fill node.table: key = over-scan * scale - filters used, least is best."""
+    node.continuous = node.name and node.prefix in continuous
+    for child in node.children:
+        _solve(child, continuous, budget, scale)
+    node.need = int(node.continuous) + sum(c.need for c in node.children)
+    node.others = int(node.name and not node.continuous) + sum(c.others for c in node.children)
+    if node.need == 0:
+        node.table, node.here = [0], [False]
+        return
+    size = min(budget, node.need) + 1
+    # Without a filter here: the children's covers combined (impossible if this name needs
+    # scanning: only a filter here or above matches it).
+    combined = [_INFEASIBLE] * size
+    if not node.continuous:
+        combined = [0] + [_INFEASIBLE] * (size - 1)
+        reach = 0
+        for child in node.children:
+            if child.need == 0:  # nothing to cover below it: it adds nothing, uses no filter
+                node.splits.append(None)
+                continue
+            table = child.table
+            merged = [_INFEASIBLE] * size
+            split = [0] * size
+            for i in range(min(reach, size - 1) + 1):
+                if combined[i] >= _INFEASIBLE:
+                    continue
+                for j in range(min(len(table) - 1, size - 1 - i) + 1):
+                    value = combined[i] + table[j]
+                    if value < merged[i + j]:
+                        merged[i + j], split[i + j] = value, j
+            reach += len(table) - 1
+            combined = merged
+            node.splits.append(split)
+    here_key = node.others * scale - 1 if node.filter is not None else _INFEASIBLE
+    node.table, node.here = [], []
+    for k in range(size):
+        use_here = k == 1 and here_key < combined[k]
+        node.table.append(here_key if use_here else combined[k])
+        node.here.append(use_here)
+
+
+def _names(node: _Node) -> Iterable[str]:
+    if node.name:
+        yield node.prefix
+    for child in node.children:
+        yield from _names(child)
+
+
+def _filters(node: _Node, k: int, out: list[tuple[str, _Node]]) -> None:
+    if node.need == 0:
+        return
+    if node.here[k]:
+        assert node.filter is not None
+        out.append((node.filter, node))
+        return
+    for child, split in reversed(list(zip(node.children, node.splits, strict=True))):
+        if split is not None:
+            j = split[k]
+            _filters(child, j, out)
+            k -= j
+
+
+def cover(
+    continuous: Iterable[str], others: Iterable[str], max_filters: int = MAX_FILTERS
+) -> Cover:
+    """The least over-scanning prefix cover of `continuous` in at most `max_filters` filters.
+
+    `others` are the known names that ask for less (scan on push); the result lists which of
+    them the filters match. Names are ECR repository names (at most 256 characters).
+    """
+    wanted = set(continuous)
+    rest = set(others) - wanted
+    if not wanted:
+        return Cover((), ())
+    if max_filters < 1:
+        raise ValueError("max_filters must be at least 1")
+    names = sorted(wanted | rest)
+    root = _build(names, 0, len(names), 0, -1)
+    _solve(root, wanted, max_filters, max_filters + 1)
+    best = min(range(len(root.table)), key=lambda k: root.table[k])
+    if root.table[best] >= _INFEASIBLE:  # cannot happen: the root's filter covers everything
+        raise ValueError("no prefix cover exists")
+    found: list[tuple[str, _Node]] = []
+    _filters(root, best, found)
+    over = {n: f for f, node in found for n in _names(node) if n not in wanted}
+    return Cover(
+        tuple(sorted(f for f, _ in found)), tuple(sorted(wanted)), dict(sorted(over.items()))
+    )
+
+
+def continuous_names(
+    entries: Mapping[str, RegistryRequest], tiers: Mapping[str, RiskTier]
+) -> tuple[list[str], list[str]]:
+    """(names whose tier asks for continuous scanning, the other names)."""
+    wanted = [n for n, r in entries.items() if tiers[r.risk].scan_frequency == CONTINUOUS]
+    chosen = set(wanted)
+    return wanted, [n for n in entries if n not in chosen]
+
+
+def cover_of(entries: Mapping[str, RegistryRequest], tiers: Mapping[str, RiskTier]) -> Cover:
+    wanted, rest = continuous_names(entries, tiers)
+    return cover(wanted, rest)
+
+
+def uncovered(filters: Iterable[str], continuous: Iterable[str]) -> list[str]:
+    """The continuous-scan names that no filter matches (as ECR reads filters)."""
+    filters = list(filters)
+    return [n for n in continuous if not any(matches(f, n) for f in filters)]
+
+
+# -- the tfvars ------------------------------------------------------------------------------
+
+
+def written_filters(tf: tfvars.Tfvars) -> list[str] | None:
+    """registry_scan_filters as the tfvars holds it (None when it does not set it)."""
+    value = tf.document.values.get(VARIABLE)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        line = tf.document.attr_lines.get(VARIABLE, 1)
+        raise UserError(
+            f"{tf.path}:{line}: {VARIABLE} must be a list of strings",
+            "delete the line: ecrctl writes it again on its next change",
+        )
+    return list(value)
+
+
+def render(filters: Iterable[str]) -> str:
+    body = "".join(f"  {hcl.quote(f)},\n" for f in filters)
+    return f"{VARIABLE} = [\n{body}]\n" if body else f"{VARIABLE} = []\n"
+
+
+COMMENT = (
+    "# The registry's CONTINUOUS_SCAN filters, computed by ecrctl from ecr_repositories\n"
+    "# (terraform/README.md); rewritten whenever ecrctl changes ecr_repositories.\n"
+)
+
+
+def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier]) -> str:
+    """`text` (an environment's tfvars) with registry_scan_filters recomputed from its entries.
+
+    The one place that keeps the filters in step with ecr_repositories: every command that
+    changes ecr_repositories (create, decommission, restore, and update and adopt to come)
+    passes its new tfvars text through here before writing it. A file without continuous-scan
+    repositories has no such variable: removing the last one takes the lines out again.
+    """
+    tf = tfvars.parse(text, path, env)
+    filters = list(cover_of(tf.entries, tiers).filters)
+    current = written_filters(tf)
+    # The same filters in another order or twice match the same repositories: leave them be.
+    if (current is not None and set(current) == set(filters)) or (current is None and not filters):
+        return text
+    block = render(filters)
+    span = tf.document.attr_spans.get(VARIABLE)
+    if span is not None and not filters:  # none left: take out what the insert below put in
+        start, end = span
+        if text[:start].endswith(COMMENT):
+            start -= len(COMMENT)
+        if text.startswith("\n", end):
+            end += 1
+        return text[:start] + text[end:]
+    if span is not None:
+        start, end = span
+        return text[:start] + block + text[end:]
+    line = tf.document.attr_lines.get(tfvars.VARIABLE)
+    if line is None:
+        separator = "" if text.endswith("\n") or not text else "\n"
+        return f"{text}{separator}{COMMENT}{block}"
+    at = 0
+    for _ in range(line - 1):
+        at = text.index("\n", at) + 1
+    return text[:at] + COMMENT + block + "\n" + text[at:]
+
+
+def check_file(tf: tfvars.Tfvars, tiers: Mapping[str, RiskTier]) -> list[str]:
+    """What is wrong with a tfvars' filters: a continuous-scan repository left out, too many."""
+    written = written_filters(tf)
+    wanted, _ = continuous_names(tf.entries, tiers)
+    if written is None:  # registry.tf falls back to one NAME* filter per repository
+        written = [n[:MAX_PREFIX] + "*" for n in sorted(wanted)]
+    problems = []
+    if len(written) > MAX_FILTERS:
+        problems.append(
+            f"{VARIABLE} holds {len(written)} filters; ECR allows at most {MAX_FILTERS} per rule"
+        )
+    bad = [f for f in written if not (f.endswith("*") and FILTER_PATTERN.fullmatch(f))]
+    bad += [f for f in written if len(f) > LIMIT["scan-filter"].max]
+    if bad:
+        problems.append(f"{VARIABLE}: {bad[0]!r} is not a PREFIX* filter of at most 255 characters")
+    missing = uncovered(written, wanted)
+    if missing:
+        problems.append(
+            f"{VARIABLE} leaves {len(missing)} continuous-scan repositor"
+            f"{'y' if len(missing) == 1 else 'ies'} unmatched: {', '.join(missing[:5])}"
+        )
+    return problems
+
+
+# -- over-scanning, for plan output and the pull-request comment ----------------------------
+
+
+@dataclass(frozen=True)
+class OverScan:
+    """Repositories a CONTINUOUS_SCAN filter matches although their tier asks for less."""
+
+    filters: tuple[str, ...]
+    continuous: int
+    managed: dict[str, str]  # name -> filter (tier asks for scan on push)
+    unmanaged: dict[str, str] | None = None  # registry names ecrctl does not manage; None: unknown
+
+    def lines(self) -> list[str]:
+        """One line per over-scanned repository, saying why."""
+        why = (
+            f"{self.continuous} repositories ask for continuous scanning and ECR allows"
+            f" {MAX_FILTERS} filters per rule"
+        )
+        found = [
+            f"{name}: continuous scan (tier asks for scan on push), matched by {hit!r}: {why}"
+            for name, hit in sorted(self.managed.items())
+        ]
+        found += [
+            f"{name} (not managed by ecrctl): continuous scan, matched by {hit!r}"
+            for name, hit in sorted((self.unmanaged or {}).items())
+        ]
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filters": list(self.filters),
+            "continuous": self.continuous,
+            "over_scanned": dict(sorted(self.managed.items())),
+            "unmanaged_matched": None
+            if self.unmanaged is None
+            else dict(sorted(self.unmanaged.items())),
+        }
+
+
+def over_scan(
+    tf: tfvars.Tfvars,
+    tiers: Mapping[str, RiskTier],
+    registry_names: Iterable[str] | None = None,
+) -> OverScan:
+    """What the tfvars' filters scan beyond the tiers; `registry_names` adds unmanaged ones."""
+    wanted, rest = continuous_names(tf.entries, tiers)
+    filters = written_filters(tf)
+    if filters is None:
+        filters = [n[:MAX_PREFIX] + "*" for n in sorted(wanted)]
+
+    def hit(name: str) -> str | None:
+        return next((f for f in filters if matches(f, name)), None)
+
+    managed = {n: h for n in rest if (h := hit(n)) is not None}
+    unmanaged = None
+    if registry_names is not None:
+        unmanaged = {
+            n: h for n in registry_names if n not in tf.entries and (h := hit(n)) is not None
+        }
+    return OverScan(tuple(filters), len(wanted), managed, unmanaged)
+
+
+SCANNING_ADDRESS = "aws_ecr_registry_scanning_configuration.this"
+
+
+def plan_report(
+    tf: tfvars.Tfvars,
+    tiers: Mapping[str, RiskTier],
+    plan: PlanResult,
+    registry: Iterable[str] | None = None,
+) -> OverScan | None:
+    """The over-scan report to show beside a plan that changes the scanning configuration.
+
+    `registry` (the names the registry holds) also lists the repositories ecrctl does not
+    manage but a filter matches; ops/plan.scan_report reads them from ECR when asked.
+    """
+    if registry is None and not any(c.address == SCANNING_ADDRESS for c in plan.changes):
+        return None
+    return over_scan(tf, tiers, list(registry) if registry is not None else None)

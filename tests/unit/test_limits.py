@@ -1,0 +1,176 @@
+"""The AWS limits table (policy.LIMITS): every row at its limit and one past it.
+
+Where a limit is reached through a request, through `ecrctl create` as a user runs it: exit 1,
+one line naming the limit, no file changed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import UserError
+from orchestrator.files.workspace import Workspace
+from orchestrator.rules import policy
+from tests.helpers import cli, snapshot
+
+REPO = Path(__file__).resolve().parent.parent
+TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
+ROLE = "arn:aws:iam::123456789012:role/"
+
+
+def _create(capsys: pytest.CaptureFixture[str], name: str, *extra: str, risk: str = "low") -> int:
+    args = ["create", name, "--env", "dev", "--owner", "app-team-payments", "--risk", risk]
+    return cli(capsys, *args, *extra).code
+
+
+def _refused(
+    repo: Workspace, capsys: pytest.CaptureFixture[str], name: str, *extra: str, risk: str = "low"
+) -> str:
+    """The one error line of a refused create, after checking that nothing was written."""
+    before = snapshot(repo.root)
+    args = ["create", name, "--env", "dev", "--owner", "app-team-payments", "--risk", risk]
+    result = cli(capsys, *args, *extra)
+    assert result.code == 1, result.stderr
+    assert snapshot(repo.root) == before
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("  hint:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("limit", policy.LIMITS, ids=lambda limit: limit.name)
+def test_each_row_allows_its_bounds_and_refuses_one_past(limit: policy.Limit) -> None:
+    limit.check(limit.max, "subject")
+    limit.check(limit.min, "subject")
+    with pytest.raises(UserError) as past:
+        limit.check(limit.max + 1, "subject")
+    assert limit.what in past.value.message and f"at most {limit.max}" in past.value.message
+    if limit.min > 0:
+        with pytest.raises(UserError, match=f"at least {limit.min}"):
+            limit.check(limit.min - 1, "subject")
+
+
+def test_the_name_rules_use_the_tables_numbers() -> None:
+    row = policy.LIMIT["repository-name"]
+    assert (row.min, row.max) == policy.NAME_LENGTH
+    assert policy.LIMIT["tag-value"].max == policy.DESCRIPTION_MAX
+    assert policy.NAME_MAX_DERIVED_ID == 247 and policy.NAME_MAX_KMS == 246
+
+
+def test_repository_name_length(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    explicit = ("--id", "REGISTRY_LONG")
+    assert _create(capsys, "a" * 256, *explicit) == 0
+    assert "256" in _refused(repo, capsys, "b" * 257, *explicit)
+    assert _create(capsys, "ab") == 0
+    assert "2-256" in _refused(repo, capsys, "c")
+
+
+def test_registry_id_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _create(capsys, "a" * 247) == 0  # REGISTRY_ + 247 = 256 characters
+    line = _refused(repo, capsys, "b" * 248)
+    assert "tag RegistryId: the number of characters in a tag value would be 257" in line
+    assert "AWS allows at most 256" in line
+
+
+def test_owner_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    owner = "app-team-" + "x" * (256 - len("app-team-"))
+    base = ["--env", "dev", "--risk", "low"]
+    assert cli(capsys, "create", "team-a", *base, "--owner", owner).code == 0
+    before = snapshot(repo.root)
+    result = cli(capsys, "create", "team-b", *base, "--owner", owner + "x")
+    assert result.code == 1 and snapshot(repo.root) == before
+    assert "tag Owner: the number of characters in a tag value would be 257" in result.stderr
+
+
+def test_description_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _create(capsys, "desc-a", "--description", "d" * 256) == 0
+    assert "256" in _refused(repo, capsys, "desc-b", "--description", "d" * 257)
+
+
+def test_kms_alias_of_a_high_tier_name(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _create(capsys, "a" * 246, risk="high") == 0  # alias/ecr/ + 246 = 256
+    line = _refused(repo, capsys, "b" * 247, risk="high")
+    assert "KMS alias name (alias/ecr/NAME) would be 257; AWS allows at most 256" in line
+    assert _create(capsys, "c" * 247, risk="medium") == 0  # no KMS key below high
+
+
+def _principals_of_policy_length(length: int) -> list[str]:
+    """Push principals whose repository policy is exactly `length` characters."""
+    arns = [f"{ROLE}publisher-{i:03d}" for i in range(150)]
+    while True:
+        request = policy.build_request(
+            name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
+        )
+        text = policy.repository_policy_json(request)
+        assert text is not None
+        if len(text) <= length:
+            break
+        arns.pop()
+    arns[-1] += "z" * (length - len(text))
+    return arns
+
+
+def test_repository_policy_size(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    fits = _principals_of_policy_length(10240)
+    past = _principals_of_policy_length(10241)
+    for arns in (fits, past):
+        request = policy.build_request(
+            name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
+        )
+        assert len(policy.repository_policy_json(request) or "") in (10240, 10241)
+    assert _create(capsys, "policy-a", *(a for arn in fits for a in ("--push-principal", arn))) == 0
+    line = _refused(
+        repo, capsys, "policy-b", *(a for arn in past for a in ("--push-principal", arn))
+    )
+    assert "repository policy would be 10241; AWS allows at most 10240" in line
+
+
+def test_tags_count_and_tag_keys() -> None:
+    tags = {f"k{i}": "v" for i in range(50)}
+    policy.check_tags(tags, "repo")
+    with pytest.raises(UserError, match=r"number of tags .* would be 51; AWS allows at most 50"):
+        policy.check_tags({**tags, "one-more": "v"}, "repo")
+    policy.check_tags({"k" * 128: "v"}, "repo")
+    with pytest.raises(UserError, match="tag key would be 129; AWS allows at most 128"):
+        policy.check_tags({"k" * 129: "v"}, "repo")
+
+
+def test_lifecycle_policy_of_every_tier_is_within_its_limit() -> None:
+    row = policy.LIMIT["lifecycle-policy"]
+    for tier in TIERS.values():
+        assert row.min <= len(policy.lifecycle_policy_json(tier)) <= row.max
+    # What the module renders, key for key (main.tf, aws_ecr_lifecycle_policy.this).
+    assert policy.lifecycle_policy_json(TIERS["low"]) == (
+        '{"rules":[{"action":{"type":"expire"},"description":"Keep the last 20 images (low risk'
+        ' tier)","rulePriority":1,"selection":{"countNumber":20,"countType":"imageCountMoreThan",'
+        '"tagStatus":"any"}}]}'
+    )
+
+
+def test_the_terraform_module_and_root_check_the_same_numbers() -> None:
+    module = (REPO / "terraform/modules/ecr/main.tf").read_text() + (
+        REPO / "terraform/modules/ecr/variables.tf"
+    ).read_text()
+    root = (REPO / "terraform/variables.tf").read_text() + (
+        REPO / "terraform/registry.tf"
+    ).read_text()
+    limit = policy.LIMIT
+    expected_module = [
+        f"length(var.name) <= {limit['repository-name'].max}",
+        f"length(var.name) >= {limit['repository-name'].min}",
+        f'length("alias/ecr/${{var.name}}") <= {limit["kms-alias"].max}',
+        f"length(var.registry_id) <= {limit['tag-value'].max}",
+        f"length(var.owner) <= {limit['tag-value'].max}",
+        f"length(var.description) <= {limit['tag-value'].max}",
+        f"length(local.tags) <= {limit['tags'].max}",
+        f"length(local.repository_policy) <= {limit['repository-policy'].max}",
+        f"length(local.lifecycle_policy) <= {limit['lifecycle-policy'].max}",
+    ]
+    for condition in expected_module:
+        assert condition in module, condition
+    assert f"length(filter) <= {limit['scan-filter'].max}" in root
+    assert f"length(var.registry_scan_filters) <= {limit['scan-filters'].max}" in root
+    assert f"length(local.continuous_scan_filters) <= {limit['scan-filters'].max}" in root
+    assert re.search(r"<= 256", root)  # the root's own name rule
