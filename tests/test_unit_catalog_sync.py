@@ -105,7 +105,7 @@ def fake_terraform(
     FakeTerraform.calls = []
     monkeypatch.setattr(sync_mod, "Terraform", FakeTerraform)
     # No ambient AWS configuration from the machine running the tests.
-    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", ECRCTL_PRIMARY):
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", ECRCTL_PRIMARY, GROUPS):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("ECRCTL_LOCAL_ENDPOINT", "http://127.0.0.1:9")  # never reached: faked
@@ -113,6 +113,7 @@ def fake_terraform(
 
 
 ECRCTL_PRIMARY = sync_mod.PRIMARY_ENV_VARIABLE
+GROUPS = "ECRCTL_BACKSTAGE_GROUPS"
 
 
 def request(ws: Workspace, name: str, env: str = "local", risk: str = "low") -> None:
