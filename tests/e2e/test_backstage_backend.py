@@ -61,7 +61,7 @@ def two_envs(local: Workspace, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "ECRCTL_BACKSTAGE_GROUPS"):
         monkeypatch.delenv(key, raising=False)
     aws.client("s3").create_bucket(
         Bucket=DEV_BUCKET, CreateBucketConfiguration={"LocationConstraint": DEV_REGION}
