@@ -448,7 +448,8 @@ def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange
         address = change.get("resource", {}).get("addr", "")
         if action in _KEPT_ACTIONS:
             reason = change.get("reason")
-            changes.append(ResourceChange(address, action, instance_of(address), reason))
+            importing = bool(change.get("importing"))  # an import block's {"id": ...}
+            changes.append(ResourceChange(address, action, instance_of(address), reason, importing))
     return changes
 
 
@@ -482,7 +483,11 @@ def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
         tainted = rc.get("action_reason") == "replace_because_tainted"
         changes.append(
             ResourceChange(
-                rc["address"], action, instance_of(rc["address"]), "tainted" if tainted else None
+                rc["address"],
+                action,
+                instance_of(rc["address"]),
+                "tainted" if tainted else None,
+                importing=bool(rc.get("change", {}).get("importing")),
             )
         )
     return changes

@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from orchestrator.cli import catalog, ci, lifecycle, local, registry
+from orchestrator.cli import adopt, catalog, ci, lifecycle, local, registry
 from orchestrator.errors import EXIT_INTERRUPTED, EcrctlError
 
 EXIT_UNEXPECTED = 70
@@ -35,6 +35,7 @@ app.command("list")(registry.list_)
 app.command()(registry.validate)
 app.command()(lifecycle.decommission)
 app.command()(lifecycle.restore)
+app.command()(adopt.adopt)
 app.add_typer(local.app, name="local")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(ci.app, name="ci")

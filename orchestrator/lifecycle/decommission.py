@@ -204,7 +204,7 @@ def decommission(
     now: datetime | None = None,
 ) -> DecommissionResult:
     """Decommission one repository, or finish a decommission that stopped part-way."""
-    name = policy.check_name(name)
+    name = policy.check_ecr_name(name)
     ws.env_dir(env)
     if len(options.reason) > REASON_MAX:
         raise UserError(f"--reason is longer than {REASON_MAX} characters")

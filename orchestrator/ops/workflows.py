@@ -143,7 +143,7 @@ def _names(names: list[str]) -> list[str]:
         raise UserError(
             "name at least one repository", "e.g. ecrctl plan payments-gateway --env dev"
         )
-    return sorted({policy.check_name(n) for n in names})
+    return sorted({policy.check_ecr_name(n) for n in names})
 
 
 def plan(
@@ -220,7 +220,9 @@ def _load_saved_plan(
             f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
         )
     changes = tuple(
-        ResourceChange(c["address"], c["action"], c["repository"], c.get("reason"))
+        ResourceChange(
+            c["address"], c["action"], c["repository"], c.get("reason"), c.get("importing", False)
+        )
         for c in saved["changes"]
     )
     result = PlanResult(

@@ -7,7 +7,11 @@ Rules, per change in the plan:
   replacement of a part an interrupted create left tainted (the repository does not exist yet);
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
 - inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
-- inside an instance removed from the tfvars (a decommission), every change is a delete.
+- inside an instance removed from the tfvars (a decommission), every change is a delete;
+- inside an instance whose repository is being imported (an adoption), every change is an
+  import, an in-place update, or the create of a part the repository did not have (its
+  lifecycle policy, repository policy or KMS alias): never a create of the repository or its
+  key, never a delete or replace.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from orchestrator.models import ResourceChange
 
 REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {"create", "update"}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
+# What an adoption may create inside the instance: parts an existing repository may lack.
+ADOPT_CREATES = (
+    "aws_ecr_lifecycle_policy.this",
+    "aws_ecr_repository_policy.this[0]",
+    "aws_kms_alias.this[0]",
+)
 
 
 def violations(
@@ -31,9 +41,14 @@ def violations(
         for c in changes
         if c.action == "create" and c.address.endswith("." + REPOSITORY_RESOURCE)
     }
+    adopting = {
+        c.instance for c in changes if c.importing and c.address.endswith("." + REPOSITORY_RESOURCE)
+    }
     found = []
     for change in changes:
         reason = _reason(change, requested, configured, creating)
+        if reason is None and change.instance in adopting:
+            reason = _adopt_reason(change)
         if reason:
             found.append(f"{change.address} ({change.action}): {reason}")
     return found
@@ -61,6 +76,17 @@ def _reason(
         return "a create request may only create"
     if change.action in ("delete", "replace"):
         return "would destroy part of a live repository"
+    return None
+
+
+def _adopt_reason(change: ResourceChange) -> str | None:
+    """Why a change inside an instance being adopted is refused (None: it is allowed)."""
+    if change.action in ("delete", "replace"):
+        return "an adopted repository is imported and updated in place, never destroyed"
+    if change.action == "create" and not change.address.endswith(
+        tuple("." + part for part in ADOPT_CREATES)
+    ):
+        return "an adopted repository's own resources are imported, never created"
     return None
 
 
