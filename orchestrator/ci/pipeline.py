@@ -29,8 +29,9 @@ from orchestrator.ci import changes
 from orchestrator.ci.changes import ChangeSet, EntryChange
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import ApplyResult, ResourceChange
+from orchestrator.models import ApplyResult, RegistryRequest, ResourceChange
 from orchestrator.ops import workflows
+from orchestrator.rules import policy
 
 RECORD_VERSION = 1
 MARKER = "<!-- ecrctl:ci-plan -->"
@@ -253,6 +254,7 @@ def _plan_env(
     entries = cs.planned(env)
     names = [e.name for e in entries]
     result, objections = workflows.plan(ws, env, names, out, progress=progress)
+    reports = _conformance(ws, env, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
         text = workflows.terraform_for(ws, env, progress).show_plan_text(result.plan_file)
@@ -261,7 +263,9 @@ def _plan_env(
         base=cs.base,
         head=cs.head,
         pull_request=pr,
-        entries=tuple(_entry_dict(e, result.changes, objections) for e in entries),
+        entries=tuple(
+            _entry_dict(e, result.changes, objections, reports.get(e.name)) for e in entries
+        ),
         changes=result.changes,
         guard=tuple(objections),
         plan_text=text,
@@ -270,14 +274,33 @@ def _plan_env(
 
 
 def _entry_dict(
-    entry: EntryChange, found: Iterable[ResourceChange], objections: list[str]
+    entry: EntryChange,
+    found: Iterable[ResourceChange],
+    objections: list[str],
+    conformance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     mine = [c for c in found if c.instance == entry.name]
+    extra: dict[str, Any] = {}
+    if conformance is not None:  # an adoption: what differs from the tier, for the review
+        extra = {"imports": sum(c.importing for c in mine), "conformance": conformance}
     return {
         **entry.to_dict(),
         "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
         "guard": [o for o in objections if _instance_of_objection(o) == entry.name],
+        **extra,
     }
+
+
+def _conformance(
+    ws: Workspace, env: str, requests: list[RegistryRequest]
+) -> dict[str, dict[str, Any]]:
+    """The conformance report of each adopted repository (read from the registry)."""
+    if not requests:
+        return {}
+    from orchestrator.lifecycle import adopt
+
+    tiers = policy.load_tiers(ws.tiers_file)
+    return {r.name: r.to_dict() for r in adopt.assess(ws, env, requests, tiers)}
 
 
 def _instance_of_objection(objection: str) -> str | None:
@@ -519,6 +542,8 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
     for entry in record.entries:
         actions = entry.get("actions") or {}
         plan = ", ".join(f"{n} {a}" for a, n in actions.items()) or "no change"
+        if entry.get("imports"):
+            plan = f"{entry['imports']} import; {plan}"
         request = entry["change"] + (f" ({_cell(entry['detail'])})" if entry.get("detail") else "")
         lines.append(
             f"| `{entry['name']}` | {request} | {entry['risk']} | `{entry['owner']}` | {plan}"
@@ -536,6 +561,7 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f" | {_verdict(mine)} |"
             )
     lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
+    lines += _conformance_lines(record)
     if not record.changes:
         return lines
     if record.plan_text:
@@ -562,6 +588,30 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         "</details>",
         "",
     ]
+    return lines
+
+
+def _conformance_lines(record: EnvRecord) -> list[str]:
+    """Per adopted repository: what differs from its tier and how the plan deals with it."""
+    lines: list[str] = []
+    for entry in record.entries:
+        report = entry.get("conformance")
+        if not isinstance(report, dict):
+            continue
+        verdict = "refused" if report.get("verdict") == "refused" else "adoptable"
+        lines += [
+            f"<details><summary>Conformance of <code>{entry['name']}</code> to the"
+            f" {entry['risk']} tier: {verdict}</summary>",
+            "",
+            "| Setting | Now | Tier | Fix |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(d['setting'])} | {_cell(d['current'])} | {_cell(d['wanted'])} | {d['fix']} |"
+            for d in report.get("differences", [])
+        ] or ["| — | as the tier wants it | | |"]
+        lines += [f"- refused: {_cell(r)}" for r in report.get("refusals", [])]
+        lines += ["", "</details>", ""]
     return lines
 
 

@@ -207,18 +207,8 @@ def adopt(
     reports: list[conformance.Conformance] = []
     adopted: dict[str, RegistryRequest] = {}
     if pending:
-        inventory = connector(ws, env, tf.region)
-        observed = inventory.observe([r.name for r in pending])
-        missing = [r.name for r in pending if r.name not in observed]
-        if missing:
-            raise UserError(
-                f"not in the {env} registry: {', '.join(map(repr, missing[:10]))}"
-                + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
-                "adopt only repositories that exist; new ones are requested with ecrctl create",
-            )
-        for request in pending:
-            report = conformance.assess(observed[request.name], request, tiers[request.risk])
-            reports.append(report)
+        reports = assess(ws, env, pending, tiers, connector, tf.region)
+        for request, report in zip(pending, reports, strict=True):
             if not report.refused:
                 adopted[request.name] = replace(
                     request, adopt=report.adopt, adopt_kms_key=report.adopt_kms_key
@@ -241,6 +231,28 @@ def adopt(
     moment = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     _write(ws, env, list(adopted.values()), tiers, moment)
     return replace(result, written=True)
+
+
+def assess(
+    ws: Workspace,
+    env: str,
+    requests: list[RegistryRequest],
+    tiers: dict[str, RiskTier],
+    connector: Connector = connect_inventory,
+    region: str | None = None,
+) -> list[conformance.Conformance]:
+    """The conformance of each request's existing repository (in order); UserError if missing."""
+    if region is None:
+        region = tfvars.load(ws.tfvars_file(env), env).region
+    observed = connector(ws, env, region).observe([r.name for r in requests])
+    missing = [r.name for r in requests if r.name not in observed]
+    if missing:
+        raise UserError(
+            f"not in the {env} registry: {', '.join(map(repr, missing[:10]))}"
+            + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
+            "adopt only repositories that exist; new ones are requested with ecrctl create",
+        )
+    return [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
 
 
 def _split_known(
