@@ -318,13 +318,9 @@ def _write(
                     f"registry ID {request.registry_id} already belongs to {other!r}",
                     f"give {request.name!r} its own ID (--id, or `id:` in the file)",
                 )
-        new_catalog, new_tfvars = cat.text, tf.text
-        for request in sorted(requests, key=lambda r: r.name):
-            entry = CatalogEntry(_plain(request), history={catalog.ADOPTED_AT: moment})
-            new_catalog = catalog.load_text(new_catalog, ws.catalog_file, tiers).with_entry(
-                entry, tiers
-            )
-            new_tfvars = tfvars.parse(new_tfvars, tfvars_path, env).with_entry(request)
+        entries = [CatalogEntry(_plain(r), history={catalog.ADOPTED_AT: moment}) for r in requests]
+        new_catalog = _catalog_with(cat, entries, tiers)
+        new_tfvars = _tfvars_with(tf, requests)
         reread_tf = tfvars.parse(new_tfvars, tfvars_path, env).entries
         reread_cat = catalog.load_text(new_catalog, ws.catalog_file, tiers).entries
         for request in requests:
@@ -343,6 +339,66 @@ def _write(
         write_together(
             [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
         )
+
+
+# Many entries in one pass, byte for byte where one `with_entry` each would put them: a new
+# tfvars entry goes before the first existing key after it (or, after them all, where
+# `with_entry` appends), a new catalog entry after the last existing key before it (or before
+# them all). Names that meet the same neighbour follow each other in name order. The read-back
+# in _write checks the result.
+
+
+def _tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
+    requests = sorted(requests, key=lambda r: r.name)
+    spans = tf.document.spans.get(tfvars.VARIABLE)
+    items = sorted(spans.items.items()) if spans else []  # (name, (start, end)) by name
+    groups: dict[int, list[RegistryRequest]] = {}
+    tail: list[RegistryRequest] = []
+    for request in requests:
+        after = [start for key, (start, _) in items if key > request.name]
+        if after:
+            groups.setdefault(min(after), []).append(request)
+        else:
+            tail.append(request)
+    text = tf.text
+    if tail:
+        first = tfvars.render_entry(tail[0])
+        text = _insert_after(
+            tf.with_entry(tail[0]), first, "".join(tfvars.render_entry(r) for r in tail[1:])
+        )
+    for at in sorted(groups, reverse=True):
+        text = text[:at] + "".join(tfvars.render_entry(r) for r in groups[at]) + text[at:]
+    return text
+
+
+def _catalog_with(
+    cat: catalog.Catalog, entries: list[CatalogEntry], tiers: dict[str, RiskTier]
+) -> str:
+    entries = sorted(entries, key=lambda e: e.request.name)
+
+    def rendered(group: list[CatalogEntry]) -> str:
+        return "".join(catalog.render_entry(e, tiers[e.request.risk]) for e in group)
+
+    if not cat.spans:
+        first = catalog.render_entry(entries[0], tiers[entries[0].request.risk])
+        return _insert_after(cat.with_entry(entries[0], tiers), first, rendered(entries[1:]))
+    groups: dict[int, list[CatalogEntry]] = {}
+    for entry in entries:
+        before = [end for key, (_, end) in cat.spans.items() if key < entry.request.name]
+        at = max(before) if before else min(start for start, _ in cat.spans.values())
+        groups.setdefault(at, []).append(entry)
+    text = cat.text
+    for at in sorted(groups, reverse=True):
+        block = rendered(groups[at])
+        if at and text[at - 1] != "\n":
+            block = "\n" + block
+        text = text[:at] + block + text[at:]
+    return text
+
+
+def _insert_after(text: str, anchor: str, addition: str) -> str:
+    at = text.index(anchor) + len(anchor)
+    return text[:at] + addition + text[at:]
 
 
 def _plain(request: RegistryRequest) -> RegistryRequest:

@@ -356,3 +356,41 @@ def test_the_scaffold_is_an_adopt_file() -> None:
         "pull_principals": [],
     }
     assert data[1]["owner"] == "" and "# no RiskTier tag; encrypted KMS" in text
+
+
+def test_many_entries_land_where_one_with_entry_each_would_put_them(tmp_path: Path) -> None:
+    from tests.unit.test_files import TFVARS
+
+    def make(name: str) -> Any:
+        return policy.build_request(
+            name=name,
+            env="dev",
+            owner="app-team-a",
+            risk="low",
+            adopt=["repository"],
+            ecr_name=True,
+        )
+
+    new = [make(n) for n in ("zz/last", "aaa", "beta/x", "mike.svc", "alpha-svc0", "zulu_svc")]
+    tf = tfvars.parse(TFVARS, tmp_path / "t", "dev")
+    one_by_one = tf.text
+    for request in new:
+        one_by_one = tfvars.parse(one_by_one, tmp_path / "t", "dev").with_entry(request)
+    assert adopt._tfvars_with(tf, new) == one_by_one
+    moment = {catalog.ADOPTED_AT: "2026-12-01T10:00:00+00:00"}
+    path = tmp_path / "c.yaml"
+    cat = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
+    start = cat.with_entry(catalog.CatalogEntry(make("alpha-svc")), TIERS)
+    start = catalog.load_text(start, path, TIERS).with_entry(
+        catalog.CatalogEntry(make("zulu-svc")), TIERS
+    )
+    entries = [catalog.CatalogEntry(adopt._plain(r), history=moment) for r in new]
+    one_by_one = start
+    for entry in entries:
+        one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
+    assert adopt._catalog_with(catalog.load_text(start, path, TIERS), entries, TIERS) == one_by_one
+    empty = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
+    one_by_one = catalog.NEW_CATALOG
+    for entry in entries:
+        one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
+    assert adopt._catalog_with(empty, entries, TIERS) == one_by_one
