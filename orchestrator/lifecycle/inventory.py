@@ -135,6 +135,18 @@ Connector = Callable[[Workspace, str, str | None], Inventory]
 def connect(ws: Workspace, env: str, region: str | None) -> Inventory:
     """ECR and KMS clients with the environment's credentials, endpoint and region."""
     import boto3  # deferred: slow to import
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return _connect(boto3, ws, env, region)
+    except BotoCoreError as exc:
+        raise AwsError(
+            f"cannot make ECR/KMS clients for {env}: {exc}",
+            "check AWS_PROFILE / credentials and the region",
+        ) from None
+
+
+def _connect(boto3: Any, ws: Workspace, env: str, region: str | None) -> Inventory:
     from botocore.config import Config
 
     environ = process_environ(ws, env, region)
