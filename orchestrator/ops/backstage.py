@@ -115,7 +115,7 @@ def entity_name(stem: str, suffix: str, key: str) -> str:
         return name
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     keep = NAME_MAX - len(suffix) - len(digest) - 1
-    return f"{stem[:keep].rstrip('-')}-{digest}{suffix}"
+    return f"{stem[:keep].rstrip('-_.')}-{digest}{suffix}"
 
 
 def _tag(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,12 @@ def test_target_addresses_and_backstage_names_of_ecr_names() -> None:
     assert len(set(names.values())) == 4
     for name in names.values():
         assert "/" not in name and "." not in name and len(name) <= NAME_MAX
-    assert other.repo_name("a.b").endswith(".dev.eu-west-2")
+    backstage_name = re.compile(r"^[a-zA-Z0-9]+(?:[-_.][a-zA-Z0-9]+)*$")
+    for long in ("a" * 53 + "/b", "team/" + "x" * 200, "a" * 46 + "_" + "b" * 20):
+        for placement in (primary, other):
+            name = placement.repo_name(long)
+            assert len(name) <= NAME_MAX and backstage_name.fullmatch(name), name
+        assert other.repo_name("a.b").endswith(".dev.eu-west-2")
     assert other.repo_name("a.b").count(".") == 2  # the suffix stays the only dots
 
 
