@@ -51,6 +51,7 @@ e2e: install $(NODE_VALIDATOR) $(NODE_BACKEND)
 
 bench: install
 	$(BIN)/python bench/run.py --sizes 10,100,1000 --repeats 3
+	$(BIN)/python bench/adopt.py --sizes 100,500
 
 demo: install
 	scripts/demo.sh

@@ -42,6 +42,8 @@ class Rule(StrEnum):
     CREATE_ONLY_CREATES = "create-only-creates"
     LIVE_NEVER_DESTROYED = "live-never-destroyed"
     CATALOG_STILL_LIVE = "catalog-still-live"
+    ADOPT_NEVER_DESTROYS = "adopt-never-destroys"
+    ADOPT_NEVER_CREATES = "adopt-never-creates"
 
 
 STATUSES = tuple(Status)
@@ -72,6 +74,10 @@ class RegistryRequest:
     description: str = ""
     push_principals: tuple[str, ...] = ()
     pull_principals: tuple[str, ...] = ()
+    # Set by `ecrctl adopt` on the tfvars entry of a repository that already exists: what
+    # terraform/imports.tf imports. Not part of what the request asks for (attributes()).
+    adopt: tuple[str, ...] = ()
+    adopt_kms_key: str = ""
 
     def attributes(self) -> dict[str, Any]:
         """What must match for a repeated request to count as the same request."""
@@ -104,9 +110,16 @@ class ResourceChange:
     action: Action
     instance: str | None  # the repository name for module.ecr_repositories["NAME"], else None
     reason: str | None = None  # why terraform replaces it: "tainted" (a create that did not finish)
+    importing: bool = False  # an import block brings an existing object into the state
 
     def to_dict(self) -> dict[str, Any]:
-        found = {"address": self.address, "action": str(self.action), "repository": self.instance}
+        found: dict[str, Any] = {
+            "address": self.address,
+            "action": str(self.action),
+            "repository": self.instance,
+        }
+        if self.importing:
+            found["importing"] = True
         return {**found, "reason": self.reason} if self.reason else found
 
 

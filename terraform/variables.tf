@@ -57,14 +57,24 @@ variable "ecr_repositories" {
     description     = optional(string, "")
     push_principals = optional(list(string), [])
     pull_principals = optional(list(string), [])
+    # Set by `ecrctl adopt` for a repository that already exists: what to import (imports.tf).
+    adopt         = optional(list(string), [])
+    adopt_kms_key = optional(string, "")
   }))
   default = {}
 
   # Checked here as well as in the module: registry.tf reads the keys and tiers of
   # every entry, including those a targeted plan leaves out.
   validation {
-    condition     = alltrue([for name in keys(var.ecr_repositories) : can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", name)) && length(name) >= 2 && length(name) <= 256])
-    error_message = "ecr_repositories keys must be repository names of 2 to 256 lowercase letters and digits in hyphen-separated words."
+    # ECR's own name rule: an adopted repository keeps the name it has (team/app, old_service,
+    # a.b). ecrctl holds new requests to ADR-0092's stricter rule before they get here.
+    condition     = alltrue([for name in keys(var.ecr_repositories) : can(regex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", name)) && length(name) >= 2 && length(name) <= 256])
+    error_message = "ecr_repositories keys must be ECR repository names: 2 to 256 characters, lowercase letters and digits separated by ., _, __, - or /."
+  }
+
+  validation {
+    condition     = alltrue([for repo in values(var.ecr_repositories) : alltrue([for part in repo.adopt : contains(["repository", "repository_policy", "kms_alias"], part)]) && (length(repo.adopt) == 0 || contains(repo.adopt, "repository"))])
+    error_message = "adopt lists what an existing repository has to import: \"repository\" and any of \"repository_policy\", \"kms_alias\"."
   }
 
   validation {

@@ -18,11 +18,14 @@ READ_TIMEOUT = 60
 _ACCESS_CODES = ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException")
 
 
-def client(service: str, environ: Mapping[str, str], region: str | None = None) -> Any:
+def client(
+    service: str, environ: Mapping[str, str], region: str | None = None, connections: int = 10
+) -> Any:
     """A boto3 client for `service` with the credentials and endpoint `environ` names.
 
     Explicit keys win over a profile, as in the AWS CLI; `AWS_ENDPOINT_URL_<SERVICE>` wins over
-    `AWS_ENDPOINT_URL`, as in terraform's provider and backend.
+    `AWS_ENDPOINT_URL`, as in terraform's provider and backend. `connections` bounds the
+    client's pool, for callers that share it between threads.
     """
     import boto3
     from botocore.config import Config
@@ -42,7 +45,10 @@ def client(service: str, environ: Mapping[str, str], region: str | None = None) 
             endpoint_url=environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
             or environ.get("AWS_ENDPOINT_URL"),
             config=Config(
-                retries=RETRIES, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
+                retries=RETRIES,
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                max_pool_connections=connections,
             ),
         )
     except BotoCoreError as exc:

@@ -446,7 +446,10 @@ def _stream_changes(messages: list[dict[str, Any]], kind: str) -> list[ResourceC
         address = change.get("resource", {}).get("addr", "")
         if action in set(Action):
             reason = change.get("reason")
-            found.append(ResourceChange(address, Action(action), instance_of(address), reason))
+            importing = bool(change.get("importing"))  # an import block's {"id": ...}
+            found.append(
+                ResourceChange(address, Action(action), instance_of(address), reason, importing)
+            )
     return found
 
 
@@ -478,7 +481,11 @@ def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
         tainted = rc.get("action_reason") == "replace_because_tainted"
         changes.append(
             ResourceChange(
-                rc["address"], action, instance_of(rc["address"]), "tainted" if tainted else None
+                rc["address"],
+                action,
+                instance_of(rc["address"]),
+                "tainted" if tainted else None,
+                importing=bool(rc.get("change", {}).get("importing")),
             )
         )
     return changes

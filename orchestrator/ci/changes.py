@@ -27,7 +27,8 @@ TFVARS = re.compile(r"^envs/([^/]+)/terraform\.tfvars$")
 # Files under catalog/ that ecrctl writes (the registry catalog and the Backstage entities of
 # `ecrctl catalog sync`); the Software Templates there are written by people.
 CATALOG_DIR, HAND_WRITTEN = "catalog/", "catalog/templates/"
-KINDS = ("add", "change", "remove", "catalog")
+# adopt: an existing repository added with import markers (ecrctl adopt)
+KINDS = ("add", "change", "remove", "catalog", "adopt")
 
 
 def managed(path: str) -> bool:
@@ -46,7 +47,7 @@ class EntryChange:
 
     env: str
     name: str
-    kind: str  # add | change | remove | catalog
+    kind: str  # add | change | remove | catalog | adopt
     request: RegistryRequest  # as the head has it (as the base had it, for a remove)
     detail: str = ""
 
@@ -182,7 +183,8 @@ def _entries(before: _Revision, after: _Revision) -> list[EntryChange]:
         old, new = before.tfvars.get(env, {}), after.tfvars.get(env, {})
         for name in sorted(set(old) | set(new)):
             if name not in old:
-                found.append(EntryChange(env, name, "add", new[name]))
+                kind = "adopt" if new[name].adopt else "add"
+                found.append(EntryChange(env, name, kind, new[name]))
             elif name not in new:
                 found.append(EntryChange(env, name, "remove", old[name]))
             elif not catalog.same_request(old[name], new[name]):

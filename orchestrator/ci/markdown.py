@@ -53,6 +53,8 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
     for entry in record.entries:
         actions = entry.get("actions") or {}
         plan = ", ".join(f"{n} {a}" for a, n in actions.items()) or "no change"
+        if entry.get("imports"):
+            plan = f"{entry['imports']} import; {plan}"
         request = entry["change"] + (f" ({_cell(entry['detail'])})" if entry.get("detail") else "")
         lines.append(
             f"| `{entry['name']}` | {request} | {entry['risk']} | `{entry['owner']}` | {plan}"
@@ -77,6 +79,7 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         ]
         lines += [f"- {_cell(line)}" for line in record.scanning]
     lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
+    lines += _conformance_lines(record)
     if not record.changes:
         return lines
     if record.plan_text:
@@ -103,6 +106,30 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         "</details>",
         "",
     ]
+    return lines
+
+
+def _conformance_lines(record: EnvRecord) -> list[str]:
+    """Per adopted repository: what differs from its tier and how the plan deals with it."""
+    lines: list[str] = []
+    for entry in record.entries:
+        report = entry.get("conformance")
+        if not isinstance(report, dict):
+            continue
+        verdict = "refused" if report.get("verdict") == "refused" else "adoptable"
+        lines += [
+            f"<details><summary>Conformance of <code>{entry['name']}</code> to the"
+            f" {entry['risk']} tier: {verdict}</summary>",
+            "",
+            "| Setting | Now | Tier | Fix |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {_cell(d['setting'])} | {_cell(d['current'])} | {_cell(d['wanted'])} | {d['fix']} |"
+            for d in report.get("differences", [])
+        ] or ["| — | as the tier wants it | | |"]
+        lines += [f"- refused: {_cell(r)}" for r in report.get("refusals", [])]
+        lines += ["", "</details>", ""]
     return lines
 
 

@@ -19,8 +19,9 @@ from orchestrator.ci.markdown import render_plan
 from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
 from orchestrator.context import Context, Session
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import ResourceChange, Violation
+from orchestrator.models import RegistryRequest, ResourceChange, Violation
 from orchestrator.ops import plan as plan_op
+from orchestrator.rules import policy
 
 
 def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -48,6 +49,7 @@ def plan_env(
     entries = cs.planned(env)
     names = [e.name for e in entries]
     result, objections = plan_op.plan(ctx, names, out)
+    reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
         text = plan_op.terraform_for(ctx).show_plan_text(result.plan_file)
@@ -57,7 +59,9 @@ def plan_env(
         base=cs.base,
         head=cs.head,
         pull_request=pr,
-        entries=tuple(_entry_dict(e, result.changes, objections) for e in entries),
+        entries=tuple(
+            _entry_dict(e, result.changes, objections, reports.get(e.name)) for e in entries
+        ),
         changes=result.changes,
         guard=tuple(objections),
         plan_text=text,
@@ -67,14 +71,31 @@ def plan_env(
 
 
 def _entry_dict(
-    entry: EntryChange, found: Iterable[ResourceChange], objections: list[Violation]
+    entry: EntryChange,
+    found: Iterable[ResourceChange],
+    objections: list[Violation],
+    conformance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     mine = [c for c in found if c.instance == entry.name]
+    extra: dict[str, Any] = {}
+    if conformance is not None:  # an adoption: what differs from the tier, for the review
+        extra = {"imports": sum(c.importing for c in mine), "conformance": conformance}
     return {
         **entry.to_dict(),
         "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
         "guard": [v.to_dict() for v in objections if v.change.instance == entry.name],
+        **extra,
     }
+
+
+def _conformance(ctx: Context, requests: list[RegistryRequest]) -> dict[str, dict[str, Any]]:
+    """The conformance report of each adopted repository (read from the registry)."""
+    if not requests:
+        return {}
+    from orchestrator.lifecycle import adopt
+
+    tiers = policy.load_tiers(ctx.workspace.tiers_file)
+    return {r.name: r.to_dict() for r in adopt.assess(ctx, requests, tiers)}
 
 
 def plan(

@@ -41,7 +41,8 @@ REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci 
 
 def fingerprint_lines(env_changes: Mapping[str, Iterable[ResourceChange]]) -> list[str]:
     return sorted(
-        f"{env}\t{change.action}\t{change.address}"
+        # An import is part of what was reviewed: `update+import` differs from `update`.
+        f"{env}\t{change.action}{'+import' if change.importing else ''}\t{change.address}"
         for env, found in env_changes.items()
         for change in found
     )
@@ -105,7 +106,11 @@ class EnvRecord:
                 entries=tuple(dict(e) for e in data["entries"]),
                 changes=tuple(
                     ResourceChange(
-                        str(c["address"]), Action(c["action"]), c.get("repository"), c.get("reason")
+                        str(c["address"]),
+                        Action(c["action"]),
+                        c.get("repository"),
+                        c.get("reason"),
+                        bool(c.get("importing", False)),
                     )
                     for c in data["changes"]
                 ),

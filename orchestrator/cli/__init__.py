@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from orchestrator.cli import catalog, ci, lifecycle, local, registry
+from orchestrator.cli import adopt, catalog, ci, lifecycle, local, registry
 from orchestrator.errors import EXIT_BUG, EXIT_INTERRUPTED, EcrctlError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command("list")(registry.list_)
 app.command()(registry.validate)
 app.command()(lifecycle.decommission)
 app.command()(lifecycle.restore)
+app.command()(adopt.adopt)
 app.add_typer(local.app, name="local")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(ci.app, name="ci")

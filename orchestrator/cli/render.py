@@ -80,9 +80,8 @@ def plan_table(plan: PlanResult) -> Table:
     table.add_column("address")
     for change in plan.changes:
         style = ACTION_STYLE.get(change.action, "")
-        table.add_row(
-            f"[{style}]{change.action}[/]" if style else change.action, escape(change.address)
-        )
+        action = f"[{style}]{change.action}[/]" if style else change.action
+        table.add_row(action + (" (import)" if change.importing else ""), escape(change.address))
     return table
 
 

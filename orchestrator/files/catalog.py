@@ -38,6 +38,7 @@ repositories: {{}}
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`: quoted as it is
 _BLANK_OR_COMMENT = re.compile(r"^\s*(#.*)?$")
 MAX_DEPTH = 32  # ecrctl writes 5 levels
+ADOPTED_AT = "adopted_at"  # history key `ecrctl adopt` sets
 
 
 @dataclass(frozen=True)
@@ -487,8 +488,10 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
     for key in ("id", "owner", "risk", "description"):
         if key in metadata and not isinstance(metadata[key], str):
             raise UserError(f"metadata.{key} must be a string")
+    # An adopted repository (history.adopted_at) keeps its ECR name; new ones follow ADR-0092.
+    adopted = isinstance(history, dict) and ADOPTED_AT in history
     request = policy.build_request(
-        name=policy.check_name(name),
+        name=policy.check_ecr_name(name) if adopted else policy.check_name(name),
         env=env,
         owner=metadata.get("owner", ""),
         risk=metadata.get("risk", ""),
@@ -496,6 +499,7 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
         description=metadata.get("description", ""),
         push_principals=_strings(access.get("push_principals", []), "push_principals"),
         pull_principals=_strings(access.get("pull_principals", []), "pull_principals"),
+        ecr_name=adopted,
     )
     tier = tiers[request.risk]
     expected = {

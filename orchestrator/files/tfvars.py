@@ -18,7 +18,16 @@ from orchestrator.models import RegistryRequest
 from orchestrator.rules import policy
 
 VARIABLE = "ecr_repositories"
-ENTRY_KEYS = ("id", "owner", "risk", "description", "push_principals", "pull_principals")
+ENTRY_KEYS = (
+    "id",
+    "owner",
+    "risk",
+    "description",
+    "push_principals",
+    "pull_principals",
+    "adopt",  # the import markers of an adopted repository (terraform/imports.tf)
+    "adopt_kms_key",
+)
 REQUIRED_KEYS = ("id", "owner", "risk")
 _ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
 
@@ -87,6 +96,10 @@ def render_entry(request: RegistryRequest) -> str:
         fields.append(("description", hcl.quote(request.description)))
     fields.append(("push_principals", hcl.render_list(request.push_principals)))
     fields.append(("pull_principals", hcl.render_list(request.pull_principals)))
+    if request.adopt:
+        fields.append(("adopt", hcl.render_list(request.adopt)))
+    if request.adopt_kms_key:
+        fields.append(("adopt_kms_key", hcl.quote(request.adopt_kms_key)))
     width = max(len(key) for key, _ in fields)
     body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
     return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
@@ -212,12 +225,14 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
     missing = [key for key in REQUIRED_KEYS if key not in value]
     if missing:
         raise UserError(f"missing key {missing[0]!r}")
-    strings = {key: value.get(key, "") for key in ("id", "owner", "risk", "description")}
-    lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals")}
+    strings = {
+        key: value.get(key, "") for key in ("id", "owner", "risk", "description", "adopt_kms_key")
+    }
+    lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals", "adopt")}
     if not all(isinstance(v, str) for v in strings.values()):
-        raise UserError("id, owner, risk and description must be strings")
+        raise UserError("id, owner, risk, description and adopt_kms_key must be strings")
     if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
-        raise UserError("push_principals and pull_principals must be lists of strings")
+        raise UserError("push_principals, pull_principals and adopt must be lists of strings")
     return policy.build_request(
         name=name,
         env=env,
@@ -227,4 +242,9 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
         description=strings["description"],
         push_principals=lists["push_principals"],
         pull_principals=lists["pull_principals"],
+        adopt=lists["adopt"],
+        adopt_kms_key=strings["adopt_kms_key"],
+        # ECR's rule: an adopted repository keeps its name. `ecrctl validate` checks that a
+        # name outside ADR-0092's rule belongs to an adopted catalog entry.
+        ecr_name=True,
     )

@@ -301,7 +301,8 @@ def _request(path: Path, env: str, tiers: dict[str, RiskTier]) -> RegistryReques
         raise BackupError(f"{path / TFVARS_ENTRY}: {exc.message}") from None
     if len(entries.entries) != 1:
         raise BackupError(f"{path / TFVARS_ENTRY} must hold exactly one entry")
-    return next(iter(entries.entries.values()))
+    # A restore creates the repository again: an adopted one's import markers stay behind.
+    return replace(next(iter(entries.entries.values())), adopt=(), adopt_kms_key="")
 
 
 def _load_json(path: Path, rel: str) -> Any:

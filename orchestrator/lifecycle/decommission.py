@@ -100,7 +100,7 @@ def decommission(
 ) -> DecommissionResult:
     """Decommission one repository, or finish a decommission that stopped part-way."""
     ws, env = ctx.workspace, ctx.env
-    name = policy.check_name(name)
+    name = policy.check_ecr_name(name)
     ws.env_dir(env)
     if len(options.reason) > REASON_MAX:
         raise UserError(f"--reason is longer than {REASON_MAX} characters")

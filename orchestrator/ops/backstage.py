@@ -7,8 +7,9 @@ the `delivery` domain. Where they go:
 - the primary environment (ECRCTL_PRIMARY_ENV, default `prod`) is *the* registry:
   `catalog/resources/ecr-registry.yaml`, entities `ecr-registry` and `ecr-repo-NAME`;
 - every other environment gets `catalog/resources/ENV/ecr-registry-REGION.yaml`, entities
-  `ecr-registry.ENV.REGION` and `ecr-repo-NAME.ENV.REGION`. Repository names, environment names
-  and regions never contain a dot, so no two (environment, region) pairs can produce one name.
+  `ecr-registry.ENV.REGION` and `ecr-repo-NAME.ENV.REGION`. Repository names (see entity_stem
+  for adopted ones), environment names and regions never contain a dot, so no two
+  (environment, region) pairs can produce one name.
 
 Every string is written double-quoted, so no YAML reader (1.1 or 1.2) turns `on`, `012` or
 `0o12` into anything but a string: Backstage requires annotation values to be strings.
@@ -27,6 +28,7 @@ import yaml
 from orchestrator.errors import UserError
 from orchestrator.files.catalog import quote
 from orchestrator.models import CatalogEntry, RepoOutputs
+from orchestrator.rules.policy import NAME
 
 API_VERSION = "backstage.io/v1alpha1"
 PLATFORM_OWNER = "group:platform-team"
@@ -93,11 +95,25 @@ class Placement:
         return entity_name(REGISTRY, self.suffix, REGISTRY)
 
     def repo_name(self, repository: str) -> str:
-        return entity_name(REPO_PREFIX + repository, self.suffix, repository)
+        return entity_name(REPO_PREFIX + entity_stem(repository), self.suffix, repository)
 
     @property
     def title(self) -> str:
         return REGISTRY_TITLE if self.primary else f"{REGISTRY_TITLE} ({self.env}, {self.region})"
+
+
+def entity_stem(repository: str) -> str:
+    """The repository's part of its entity name.
+
+    A product-based name (ADR-0092) is used as it is. An adopted ECR name may hold `/` (not
+    allowed in a Backstage name), `.` (which would clash with the `.ENV.REGION` suffix) and `_`:
+    its words are joined by `-`, followed by `_` and a digest of the name. No product-based name
+    holds `_`, and the digest keeps team/app, team.app and team_app apart.
+    """
+    if NAME.fullmatch(repository):
+        return repository
+    words = "-".join(w for w in re.split(r"[^a-z0-9]+", repository) if w)
+    return f"{words}_{hashlib.sha256(repository.encode()).hexdigest()[:8]}"
 
 
 def entity_name(stem: str, suffix: str, key: str) -> str:
@@ -107,7 +123,7 @@ def entity_name(stem: str, suffix: str, key: str) -> str:
         return name
     digest = hashlib.sha256(key.encode()).hexdigest()[:8]
     keep = NAME_MAX - len(suffix) - len(digest) - 1
-    return f"{stem[:keep].rstrip('-')}-{digest}{suffix}"
+    return f"{stem[:keep].rstrip('-_.')}-{digest}{suffix}"
 
 
 def _tag(value: str) -> str:

@@ -79,7 +79,7 @@ def _names(names: list[str]) -> list[str]:
         raise UserError(
             "name at least one repository", "e.g. ecrctl plan payments-gateway --env dev"
         )
-    return sorted({policy.check_name(n) for n in names})
+    return sorted({policy.check_ecr_name(n) for n in names})
 
 
 def plan(
@@ -162,7 +162,13 @@ def load_saved_plan(ctx: Context, plan_file: Path, names: list[str]) -> tuple[Pl
             f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
         )
     changes = tuple(
-        ResourceChange(c["address"], Action(c["action"]), c["repository"], c.get("reason"))
+        ResourceChange(
+            c["address"],
+            Action(c["action"]),
+            c["repository"],
+            c.get("reason"),
+            c.get("importing", False),
+        )
         for c in saved["changes"]
     )
     result = PlanResult(

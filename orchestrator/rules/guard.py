@@ -7,7 +7,11 @@ Rules, per change in the plan:
   replacement of a part an interrupted create left tainted (the repository does not exist yet);
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
 - inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
-- inside an instance removed from the tfvars (a decommission), every change is a delete.
+- inside an instance removed from the tfvars (a decommission), every change is a delete;
+- inside an instance whose repository is being imported (an adoption), every change is an
+  import, an in-place update, or the create of a part the repository did not have (its
+  lifecycle policy, repository policy or KMS alias): never a create of the repository or its
+  key, never a delete or replace.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ REASONS = {
     Rule.DECOMMISSION_ONLY_DELETES: "a decommission may only delete",
     Rule.CREATE_ONLY_CREATES: "a create request may only create",
     Rule.LIVE_NEVER_DESTROYED: "would destroy part of a live repository",
+    Rule.ADOPT_NEVER_DESTROYS: "an adopted repository is imported and updated in place, never destroyed",
+    Rule.ADOPT_NEVER_CREATES: "an adopted repository's own resources are imported, never created",
 }
+# What an adoption may create inside the instance: parts an existing repository may lack.
+ADOPT_CREATES = (
+    "aws_ecr_lifecycle_policy.this",
+    "aws_ecr_repository_policy.this[0]",
+    "aws_kms_alias.this[0]",
+)
 
 
 def violations(
@@ -39,9 +51,14 @@ def violations(
         for c in changes
         if c.action == Action.CREATE and c.address.endswith("." + REPOSITORY_RESOURCE)
     }
+    adopting = {
+        c.instance for c in changes if c.importing and c.address.endswith("." + REPOSITORY_RESOURCE)
+    }
     found = []
     for change in changes:
         rule = _broken_rule(change, requested, configured, creating)
+        if rule is None and change.instance in adopting:
+            rule = _adopt_rule(change)
         if rule is not None:
             found.append(Violation(change, rule, REASONS[rule]))
     return found
@@ -81,6 +98,17 @@ def refusal(found: list[Violation], what: str = "plan", hint: str | None = None)
         hint
         or "fix the tfvars or the request so that the plan touches only the named repositories",
     )
+
+
+def _adopt_rule(change: ResourceChange) -> Rule | None:
+    """The rule a change inside an instance being adopted breaks (None: it is allowed)."""
+    if change.action in (Action.DELETE, Action.REPLACE):
+        return Rule.ADOPT_NEVER_DESTROYS
+    if change.action == Action.CREATE and not change.address.endswith(
+        tuple("." + part for part in ADOPT_CREATES)
+    ):
+        return Rule.ADOPT_NEVER_CREATES
+    return None
 
 
 def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:

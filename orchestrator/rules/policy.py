@@ -19,6 +19,13 @@ from orchestrator.models import RISKS, RegistryRequest, RiskTier
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_LENGTH = (2, 256)
+# ECR's own rule (CreateRepository repositoryName): what an existing repository may be called.
+# Only an adopted repository may have a name outside NAME (ADR-0092 binds new requests).
+_ECR_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+ECR_NAME = re.compile(rf"^{_ECR_PART}(?:/{_ECR_PART})*$")
+# What `ecrctl adopt` may mark for import besides the repository (terraform/imports.tf).
+ADOPT_PARTS = ("repository", "repository_policy", "kms_alias")
+KMS_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 REGISTRY_ID = re.compile(r"^REGISTRY_[A-Z0-9]+(?:_[A-Z0-9]+)*$")
 OWNER = re.compile(r"^app-team-[a-z0-9]+(?:-[a-z0-9]+)*$")
 PRINCIPAL = re.compile(
@@ -44,8 +51,28 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_ecr_name(name: str) -> str:
+    """ECR's rule, for a repository that exists already (adopted) or a name to look up."""
+    low, high = NAME_LENGTH
+    if not low <= len(name) <= high:
+        raise UserError(
+            f"repository name {name!r} must be {low}-{high} characters long (it has {len(name)})"
+        )
+    if not ECR_NAME.fullmatch(name):
+        raise UserError(
+            f"repository name {name!r} is not a valid ECR repository name",
+            "ECR names are lowercase letters and digits separated by '.', '_', '__', '-' or '/'",
+        )
+    return name
+
+
 def derive_id(name: str) -> str:
-    return "REGISTRY_" + name.upper().replace("-", "_")
+    """REGISTRY_ + the name in uppercase, every run of '-', '_', '.' or '/' one '_'.
+
+    Distinct ECR names can map to one ID (team/app, team-app, team_app): the catalog keeps IDs
+    unique, so the second one needs an explicit --id.
+    """
+    return "REGISTRY_" + re.sub(r"[-_./]+", "_", name.upper())
 
 
 def check_id(registry_id: str) -> str:
@@ -111,9 +138,15 @@ def build_request(
     description: str = "",
     push_principals: Iterable[str] = (),
     pull_principals: Iterable[str] = (),
+    adopt: Iterable[str] = (),
+    adopt_kms_key: str = "",
+    ecr_name: bool = False,
 ) -> RegistryRequest:
-    """Validate raw input into a RegistryRequest, or raise UserError naming the first problem."""
-    check_name(name)
+    """Validate raw input into a RegistryRequest, or raise UserError naming the first problem.
+
+    `ecr_name` holds the name to ECR's rule only (an adopted repository), not ADR-0092's.
+    """
+    check_ecr_name(name) if ecr_name else check_name(name)
     return RegistryRequest(
         name=name,
         registry_id=check_id(registry_id if registry_id is not None else derive_id(name)),
@@ -123,7 +156,26 @@ def build_request(
         description=check_description(description),
         push_principals=check_principals(push_principals, "push"),
         pull_principals=check_principals(pull_principals, "pull"),
+        adopt=check_adopt(adopt, adopt_kms_key),
+        adopt_kms_key=adopt_kms_key,
     )
+
+
+def check_adopt(parts: Iterable[str], kms_key: str) -> tuple[str, ...]:
+    """The import markers of an adopted entry: the repository first, then what else exists."""
+    found = tuple(parts)
+    unknown = [p for p in found if p not in ADOPT_PARTS]
+    if unknown:
+        raise UserError(f"adopt holds {unknown[0]!r}; allowed: {', '.join(ADOPT_PARTS)}")
+    if found and found != tuple(p for p in ADOPT_PARTS if p in found):
+        raise UserError(
+            f"adopt must list its parts once each, in the order {', '.join(ADOPT_PARTS)}"
+        )
+    if (found or kms_key) and "repository" not in found:
+        raise UserError('adopt must start with "repository"')
+    if kms_key and not KMS_KEY_ID.fullmatch(kms_key):
+        raise UserError(f"adopt_kms_key {kms_key!r} is not a KMS key ID")
+    return found
 
 
 @cache

@@ -207,3 +207,62 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     )
     assert accepted.code == 0, accepted.stderr
     assert names(aws) == ["search-api", "web-frontend"]
+
+
+def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
+    local: Workspace,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ecr = aws.client("ecr")
+    arn = ecr.create_repository(repositoryName="team/app", imageTagMutability="IMMUTABLE")[
+        "repository"
+    ]["repositoryArn"]
+    init_repo(local)
+    git(local, "checkout", "-q", "-b", "ecr/adopt")
+    adopted = cli(
+        capsys, "adopt", "team/app", "--env", "local", "--owner", "app-team-web", "--risk", "low"
+    )
+    assert adopted.code == 0, adopted.stderr
+    head = commit(local, "Adopt team/app")
+    event(tmp_path, monkeypatch, head)
+    summary_file = tmp_path / "plan.md"
+    planned = cli(
+        capsys,
+        "ci",
+        "plan",
+        "--base",
+        "development",
+        "--summary-file",
+        str(summary_file),
+        "--output",
+        "json",
+    )
+    assert planned.code == 0, planned.stderr
+    plan = json.loads(planned.stdout)["plans"]["local"]
+    assert plan["guard"] == []
+    assert {
+        "address": 'module.ecr_repositories["team/app"].aws_ecr_repository.this',
+        "action": "update",
+        "repository": "team/app",
+        "importing": True,
+    } in plan["changes"]
+    summary = summary_file.read_text()
+    assert "| `team/app` | adopt | low | `app-team-web` | 1 import;" in summary
+    assert "Conformance of <code>team/app</code> to the low tier: adoptable" in summary
+    assert "| image_tag_mutability | IMMUTABLE | MUTABLE | in place |" in summary
+
+    git(local, "checkout", "-q", "development")
+    git(local, "merge", "-q", "--no-ff", "ecr/adopt", "-m", "Merge pull request #43")
+    merge = git(local, "rev-parse", "HEAD")
+    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout)["refused"] is False
+    repo = ecr.describe_repositories(repositoryNames=["team/app"])["repositories"][0]
+    assert repo["repositoryArn"] == arn and repo["imageTagMutability"] == "MUTABLE"
+    # Apply-on-merge needs no commit: the import markers stay (a no-op once imported; the
+    # empty plan after an adoption is checked in test_adopt.py).
+    assert git(local, "status", "--porcelain", "envs") == ""

@@ -86,3 +86,51 @@ def test_quote_reads_back_exactly_through_terraform(tmp_path: Path) -> None:
 
     assert json.loads(json.loads(out.stdout)) == hostile
     assert hcl.parse(f"v = {hcl.render_list(hostile)}\n").values["v"] == hostile
+
+
+def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Path) -> None:
+    """The root key validation and the module's name validation accept exactly policy.ECR_NAME."""
+    import json
+    import re
+
+    from orchestrator.rules import policy
+
+    root = Path(__file__).resolve().parents[2] / "terraform"
+    patterns = [
+        re.search(
+            r'can\(regex\("(\^\[a-z0-9\][^"]*)", name\)\)', (root / "variables.tf").read_text()
+        ),
+        re.search(
+            r'can\(regex\("(\^\[a-z0-9\][^"]*)", var\.name\)\)',
+            (root / "modules" / "ecr" / "variables.tf").read_text(),
+        ),
+    ]
+    assert all(patterns)
+    names = ["team/app", "old_service", "a.b", "a__b", "a--b", "x/y/z-1", "payments-gateway"]
+    names += ["Team/app", "team/", "/app", "a..b", "_a", "a_", "a b", "a___b", "a/-b"]
+    checks = [
+        f'p{i} = [for n in var.v : can(regex("{m.group(1)}", n))]'
+        for i, m in enumerate(patterns)
+        if m
+    ]
+    (tmp_path / "main.tf").write_text(
+        'variable "v" { type = list(string) }\nlocals {\n' + "\n".join(checks) + "\n}\n"
+    )
+    (tmp_path / "t.tfvars").write_text(f"v = {hcl.render_list(names)}\n")
+    env = {
+        "CHECKPOINT_DISABLE": "1",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "TF_DATA_DIR": str(tmp_path / ".tf"),
+    }
+    out = subprocess.run(
+        ["terraform", "console", "-var-file=t.tfvars"],
+        input="jsonencode([local.p0, local.p1])\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    expected = [bool(policy.ECR_NAME.fullmatch(n)) for n in names]
+    if out.returncode != 0 or not out.stdout.strip():
+        raise AssertionError(out.stderr)
+    assert json.loads(json.loads(out.stdout)) == [expected, expected]

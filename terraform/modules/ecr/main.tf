@@ -5,6 +5,8 @@ locals {
 
   scan_frequency = local.risk_tiers.scan_frequencies[local.tier.scanning]
   create_kms_key = local.tier.encryption_type == "KMS"
+  # KMS alias names allow letters, digits, `/`, `_` and `-`, not the `.` ECR names may hold.
+  kms_alias = "alias/ecr/${replace(var.name, ".", "_")}"
 
   tags = merge(
     var.tags,
@@ -88,12 +90,12 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/ecr/${var.name}"
+  name          = local.kms_alias
   target_key_id = aws_kms_key.this[0].key_id
 
   lifecycle {
     precondition {
-      condition     = length("alias/ecr/${var.name}") <= 256
+      condition     = length(local.kms_alias) <= 256
       error_message = "KMS alias names are limited to 256 characters: a ${var.risk}-risk repository name may be at most 246 characters."
     }
   }

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Repository name, product-based: `{product}` or `{product}-{component}`, lowercase letters, digits and single hyphens (ADR-0092)."
+  description = "Repository name. New repositories are product-based (`{product}-{component}`, ADR-0092, checked by ecrctl); an adopted one keeps any valid ECR name (`team/app`, `old_service`, `a.b`)."
   type        = string
 
   validation {
@@ -8,8 +8,9 @@ variable "name" {
   }
 
   validation {
-    condition     = can(regex("^[a-z0-9]+(-[a-z0-9]+)*$", var.name))
-    error_message = "name \"${var.name}\" must be lowercase letters and digits in hyphen-separated words, e.g. \"payments-gateway\"."
+    # ECR's rule (CreateRepository repositoryName pattern).
+    condition     = can(regex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", var.name))
+    error_message = "name \"${var.name}\" must be an ECR repository name: lowercase letters and digits separated by ., _, __, - or /, e.g. \"payments-gateway\" or \"team/app\"."
   }
 }
 

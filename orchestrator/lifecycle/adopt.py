@@ -1,0 +1,481 @@
+"""ecrctl adopt: bring repositories the registry already has under ecrctl, without recreating them.
+
+Per repository: validate the request (ECR's name rule, ADR-0092's rules for the rest), read what
+the registry holds (lifecycle/inventory.py), assess it against the tier (lifecycle/conformance.py),
+and, unless it is refused, record it in the catalog (history.adopted_at) and in the tfvars with
+its import markers (`adopt`, `adopt_kms_key`), which terraform/imports.tf turns into import
+blocks. All or nothing by default; `skip_refused` writes the others. Runs no terraform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from orchestrator.context import Context
+from orchestrator.errors import UserError
+from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files.workspace import read_text
+from orchestrator.lifecycle import conformance
+from orchestrator.lifecycle.inventory import Connector, Inventory
+from orchestrator.lifecycle.inventory import connect as connect_inventory
+from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
+from orchestrator.rules import policy, scanning
+
+FILE_KEYS = ("name", "owner", "risk", "id", "description", "push_principals", "pull_principals")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One repository to adopt, as given on the command line or in the file."""
+
+    name: str
+    owner: str
+    risk: str
+    registry_id: str | None = None
+    description: str = ""
+    push_principals: tuple[str, ...] = ()
+    pull_principals: tuple[str, ...] = ()
+    where: str = ""  # "adopt.yaml item 3" for messages; "" on the command line
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    env: str
+    reports: tuple[conformance.Conformance, ...]
+    adopted: tuple[str, ...]  # written (or, with dry_run, would be)
+    unchanged: tuple[str, ...]  # adopted before with the same request: nothing to do
+    dry_run: bool
+    written: bool
+    skip_refused: bool = False
+    requests: dict[str, RegistryRequest] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.reports if r.refused)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "adopted": list(self.adopted),
+            "unchanged": list(self.unchanged),
+            "refused": list(self.refused),
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "repositories": [
+                {
+                    **r.to_dict(),
+                    "id": self.requests[r.name].registry_id if r.name in self.requests else None,
+                    "owner": self.requests[r.name].owner if r.name in self.requests else None,
+                }
+                for r in self.reports
+            ],
+            "next": (
+                f"ecrctl plan {' '.join(self.adopted)} --env {self.env}"
+                if self.adopted and len(self.adopted) <= 5
+                else (f"ecrctl plan --env {self.env} NAME..." if self.adopted else None)
+            ),
+        }
+
+
+def load_file(path: Path) -> list[Item]:
+    """The YAML list of repositories to adopt; UserError naming the item and key at fault."""
+    import yaml
+
+    text = read_text(path, "adopt file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{line}: not YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, list) or not data:
+        raise UserError(
+            f"{path}: must be a non-empty YAML list of repositories",
+            "start one with: ecrctl adopt --env ENV --scaffold > adopt.yaml",
+        )
+    items = []
+    for index, raw in enumerate(data, 1):
+        where = f"{path} item {index}"
+        if not isinstance(raw, dict):
+            raise UserError(f"{where}: must be a mapping with name, owner and risk")
+        unknown = sorted(str(k) for k in set(raw) - set(FILE_KEYS))
+        if unknown:
+            raise UserError(
+                f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(FILE_KEYS)})"
+            )
+        for key in ("name", "owner", "risk"):
+            if not isinstance(raw.get(key), str) or not raw[key]:
+                raise UserError(f"{where}: {key} must be a non-empty string")
+        for key in ("id", "description"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise UserError(f"{where}: {key} must be a string")
+        lists = {}
+        for key in ("push_principals", "pull_principals"):
+            value = raw.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError(f"{where}: {key} must be a list of IAM ARNs")
+            lists[key] = tuple(value)
+        items.append(
+            Item(
+                name=raw["name"],
+                owner=raw["owner"],
+                risk=raw["risk"],
+                registry_id=raw.get("id") or None,
+                description=raw.get("description") or "",
+                push_principals=lists["push_principals"],
+                pull_principals=lists["pull_principals"],
+                where=f"{where} ({raw['name']})",
+            )
+        )
+    return items
+
+
+def build_requests(items: Iterable[Item], env: str) -> list[RegistryRequest]:
+    """Validate every item; names and IDs unique within the batch."""
+    requests: list[RegistryRequest] = []
+    names: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for item in items:
+        at = f"{item.where}: " if item.where else ""
+        try:
+            request = policy.build_request(
+                name=item.name,
+                env=env,
+                owner=item.owner,
+                risk=item.risk,
+                registry_id=item.registry_id,
+                description=item.description,
+                push_principals=item.push_principals,
+                pull_principals=item.pull_principals,
+                ecr_name=True,
+            )
+        except UserError as exc:
+            raise UserError(at + exc.message, exc.hint) from None
+        if request.name in names:
+            raise UserError(f"{at}{request.name!r} is listed twice")
+        if request.registry_id in ids:
+            raise UserError(
+                f"{at}registry ID {request.registry_id} would belong to both"
+                f" {ids[request.registry_id]!r} and {request.name!r}",
+                "give one of them its own ID (--id, or `id:` in the file), e.g."
+                f" {request.registry_id}_2",
+            )
+        names[request.name] = request.registry_id
+        ids[request.registry_id] = request.name
+        requests.append(request)
+    return requests
+
+
+def check_requests(requests: list[RegistryRequest], tiers: dict[str, RiskTier]) -> None:
+    """Every rule a request must pass before it is written, in one place."""
+    for request in requests:
+        policy.check_risk(request.risk)
+        if request.risk not in tiers:
+            raise UserError(f"{request.name!r}: risk {request.risk!r} is not in the tier table")
+        policy.check_limits(request, tiers)
+
+
+def adopt(
+    ctx: Context,
+    items: list[Item],
+    *,
+    skip_refused: bool = False,
+    dry_run: bool = False,
+    connector: Connector = connect_inventory,
+) -> AdoptResult:
+    """Assess every repository, then record the adoptable ones (all or none by default)."""
+    ws, env = ctx.workspace, ctx.env
+    ws.env_dir(env)
+    if not items:
+        raise UserError(
+            "name at least one repository, or --from FILE",
+            "e.g. ecrctl adopt old-service --env dev --owner app-team-x --risk low",
+        )
+    tiers = policy.load_tiers(ws.tiers_file)
+    requests = build_requests(items, env)
+    check_requests(requests, tiers)
+    tfvars_path = ws.tfvars_file(env)
+    tf = tfvars.load(tfvars_path, env)
+    cat = catalog.load(ws.catalog_file, tiers)
+    pending, unchanged = _split_known(cat, tf, requests)
+    reports: list[conformance.Conformance] = []
+    adopted: dict[str, RegistryRequest] = {}
+    if pending:
+        reports = assess(ctx, pending, tiers, connector, tf.region)
+        for request, report in zip(pending, reports, strict=True):
+            if not report.refused:
+                adopted[request.name] = replace(
+                    request, adopt=report.adopt, adopt_kms_key=report.adopt_kms_key
+                )
+    refused = [r for r in reports if r.refused]
+    result = AdoptResult(
+        env=env,
+        reports=tuple(reports),
+        adopted=tuple(sorted(adopted)),
+        unchanged=tuple(sorted(unchanged)),
+        dry_run=dry_run,
+        written=False,
+        skip_refused=skip_refused,
+        requests={r.name: r for r in requests},
+    )
+    if (refused and not skip_refused) or not adopted:
+        return replace(result, adopted=() if refused and not skip_refused else result.adopted)
+    if dry_run:
+        return result
+    _write(ctx, list(adopted.values()), ctx.now().isoformat())
+    return replace(result, written=True)
+
+
+def assess(
+    ctx: Context,
+    requests: list[RegistryRequest],
+    tiers: dict[str, RiskTier],
+    connector: Connector = connect_inventory,
+    region: str | None = None,
+) -> list[conformance.Conformance]:
+    """The conformance of each request's existing repository (in order); UserError if missing."""
+    ws, env = ctx.workspace, ctx.env
+    if region is None:
+        region = tfvars.load(ws.tfvars_file(env), env).region
+    observed = connector(ctx, region).observe([r.name for r in requests])
+    missing = [r.name for r in requests if r.name not in observed]
+    if missing:
+        raise UserError(
+            f"not in the {env} registry: {', '.join(map(repr, missing[:10]))}"
+            + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
+            "adopt only repositories that exist; new ones are requested with ecrctl create",
+        )
+    return [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
+
+
+def _split_known(
+    cat: catalog.Catalog, tf: tfvars.Tfvars, requests: list[RegistryRequest]
+) -> tuple[list[RegistryRequest], list[str]]:
+    """Requests still to adopt, and names adopted before with the same request."""
+    pending, unchanged = [], []
+    for request in requests:
+        entry = cat.entries.get(request.name)
+        in_tf = tf.entries.get(request.name)
+        if entry is None and in_tf is None:
+            pending.append(request)
+            continue
+        if (
+            entry is not None
+            and in_tf is not None
+            and entry.request.env == request.env
+            and catalog.ADOPTED_AT in entry.history
+            and entry.status != "decommissioned"
+            and catalog.same_request(entry.request, request)
+            and catalog.same_request(in_tf, request)
+        ):
+            unchanged.append(request.name)
+            continue
+        where = entry.request.env if entry is not None else request.env
+        raise UserError(
+            f"{request.name!r} is already managed by ecrctl (environment {where!r})"
+            + (
+                f" with other attributes: {catalog.describe_difference(entry.request, request)}"
+                if entry is not None and not catalog.same_request(entry.request, request)
+                else ""
+            ),
+            "adopt is for repositories ecrctl does not manage yet; see: ecrctl list --env " + where,
+        )
+    return pending, unchanged
+
+
+def _write(ctx: Context, requests: list[RegistryRequest], moment: str) -> None:
+    """Catalog and tfvars entries for every request, both files or neither, read back first."""
+    with transaction.begin(ctx.workspace, ctx.env) as txn:
+        cat, tf, tiers = txn.catalog, txn.tfvars, txn.tiers
+        assert tf is not None
+        # Again under the lock: another command may have written meanwhile.
+        raced = sorted(r.name for r in requests if r.name in cat.entries or r.name in tf.entries)
+        if raced:
+            raise UserError(
+                f"{', '.join(map(repr, raced))} was recorded by another command meanwhile;"
+                " nothing was written",
+                "run the adopt again",
+            )
+        ids = {e.request.registry_id: n for n, e in cat.entries.items()}
+        for request in requests:
+            other = ids.get(request.registry_id)
+            if other is not None and other != request.name:
+                raise UserError(
+                    f"registry ID {request.registry_id} already belongs to {other!r}",
+                    f"give {request.name!r} its own ID (--id, or `id:` in the file)",
+                )
+        entries = [CatalogEntry(_plain(r), history={catalog.ADOPTED_AT: moment}) for r in requests]
+        new_catalog = _catalog_with(cat, entries, tiers)
+        new_tfvars = scanning.with_filters(_tfvars_with(tf, requests), tf.path, tf.env, tiers)
+
+        def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
+            for request in requests:
+                back = reread.entries.get(request.name)
+                if (
+                    reread_tf is None
+                    or reread_tf.entries.get(request.name) != request
+                    or back is None
+                    or back.request != _plain(request)
+                    or back.history.get(catalog.ADOPTED_AT) != moment
+                ):
+                    return f"{request.name!r} would not read back as adopted"
+            return None
+
+        txn.commit(catalog=new_catalog, tfvars=new_tfvars, expect=expect)
+
+
+# Many entries in one pass, byte for byte where one `with_entry` each would put them: a new
+# tfvars entry goes before the first existing key after it (or, after them all, where
+# `with_entry` appends), a new catalog entry after the last existing key before it (or before
+# them all). Names that meet the same neighbour follow each other in name order. The read-back
+# in _write checks the result.
+
+
+def _tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
+    requests = sorted(requests, key=lambda r: r.name)
+    spans = tf.document.spans.get(tfvars.VARIABLE)
+    items = sorted(spans.items.items()) if spans else []  # (name, (start, end)) by name
+    groups: dict[int, list[RegistryRequest]] = {}
+    tail: list[RegistryRequest] = []
+    for request in requests:
+        after = [start for key, (start, _) in items if key > request.name]
+        if after:
+            groups.setdefault(min(after), []).append(request)
+        else:
+            tail.append(request)
+    text = tf.text
+    if tail:
+        first = tfvars.render_entry(tail[0])
+        text = _insert_after(
+            tf.with_entry(tail[0]), first, "".join(tfvars.render_entry(r) for r in tail[1:])
+        )
+    for at in sorted(groups, reverse=True):
+        text = text[:at] + "".join(tfvars.render_entry(r) for r in groups[at]) + text[at:]
+    return text
+
+
+def _catalog_with(
+    cat: catalog.Catalog, entries: list[CatalogEntry], tiers: dict[str, RiskTier]
+) -> str:
+    entries = sorted(entries, key=lambda e: e.request.name)
+
+    def rendered(group: list[CatalogEntry]) -> str:
+        return "".join(catalog.render_entry(e, tiers[e.request.risk]) for e in group)
+
+    if not cat.spans:
+        first = catalog.render_entry(entries[0], tiers[entries[0].request.risk])
+        return _insert_after(cat.with_entry(entries[0], tiers), first, rendered(entries[1:]))
+    groups: dict[int, list[CatalogEntry]] = {}
+    for entry in entries:
+        before = [end for key, (_, end) in cat.spans.items() if key < entry.request.name]
+        at = max(before) if before else min(start for start, _ in cat.spans.values())
+        groups.setdefault(at, []).append(entry)
+    text = cat.text
+    for at in sorted(groups, reverse=True):
+        block = rendered(groups[at])
+        if at and text[at - 1] != "\n":
+            block = "\n" + block
+        text = text[:at] + block + text[at:]
+    return text
+
+
+def _insert_after(text: str, anchor: str, addition: str) -> str:
+    at = text.index(anchor) + len(anchor)
+    return text[:at] + addition + text[at:]
+
+
+def _plain(request: RegistryRequest) -> RegistryRequest:
+    """The request without its import markers, as the catalog holds it."""
+    return replace(request, adopt=(), adopt_kms_key="")
+
+
+# -- the starting file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An unmanaged repository, with what its tags suggest."""
+
+    name: str
+    owner: str
+    risk: str
+    registry_id: str
+    encryption: str
+    note: str = ""
+
+
+def scaffold(
+    ctx: Context,
+    connector: Connector = connect_inventory,
+    managed: Callable[[Context], set[str]] | None = None,
+) -> list[Candidate]:
+    """The repositories `ecrctl drift` reports as unmanaged, owner and risk from their tags."""
+    ws, env = ctx.workspace, ctx.env
+    tiers = policy.load_tiers(ws.tiers_file)
+    tf = tfvars.load(ws.tfvars_file(env), env)
+    cat = catalog.load(ws.catalog_file, tiers)
+    known = set(tf.entries) | set(cat.entries) | (managed or _state_names)(ctx)
+    inventory: Inventory = connector(ctx, tf.region)
+    listing = inventory.listing()
+    taken = {e.request.registry_id for e in cat.entries.values()}
+    found: list[Candidate] = []
+    for name in sorted(set(listing) - known):
+        tags = inventory.tags(listing[name]["repositoryArn"])
+        if tags.get("ManagedBy") == "ecrctl" and tags.get("Environment") not in (None, env):
+            continue  # another environment's repository in a shared account (as drift skips)
+        owner = tags.get("Owner", "")
+        risk = tags.get("RiskTier", "")
+        notes = []
+        if owner and not policy.OWNER.fullmatch(owner):
+            notes.append(f"Owner tag {owner!r} is not app-team-NAME")
+            owner = ""
+        if risk and risk not in tiers:
+            notes.append(f"RiskTier tag {risk!r} is not a tier")
+            risk = ""
+        registry_id = policy.derive_id(name)
+        if registry_id in taken or not policy.REGISTRY_ID.fullmatch(registry_id):
+            notes.append(f"{registry_id} is taken: choose another id")
+        taken.add(registry_id)
+        encryption = (listing[name].get("encryptionConfiguration") or {}).get(
+            "encryptionType", "AES256"
+        )
+        found.append(Candidate(name, owner, risk, registry_id, encryption, "; ".join(notes)))
+    return found
+
+
+def _state_names(ctx: Context) -> set[str]:
+    from orchestrator.adapters.state import managed_repositories
+    from orchestrator.ops import plan as plan_op
+
+    terraform = plan_op.terraform_for(ctx)
+    terraform.init()
+    return set(managed_repositories(terraform.state_pull()))
+
+
+def render_scaffold(env: str, candidates: list[Candidate]) -> str:
+    """The adopt file for `candidates`: YAML that `load_file` reads, with comments to act on."""
+    q = catalog.quote
+    lines = [
+        f"# Repositories in the {env} registry that ecrctl does not manage ({len(candidates)}).",
+        "# Owner and risk come from the Owner and RiskTier tags where present; fill in the empty",
+        "# ones (risk: low or medium keeps AES256, high needs the repository's own KMS key),",
+        "# remove what should stay unmanaged, then:",
+        f"#   ecrctl adopt --env {env} --from THIS_FILE --dry-run",
+    ]
+    if not candidates:
+        lines.append("[]")
+    for c in candidates:
+        lines.append(f"- name: {q(c.name)}")
+        if c.note:
+            lines.append(f"  # {c.note}")
+        lines.append(f"  owner: {q(c.owner)}" + ("" if c.owner else "  # no Owner tag"))
+        risk_note = "" if c.risk else f"  # no RiskTier tag; encrypted {c.encryption}"
+        lines.append(f"  risk: {q(c.risk)}{risk_note}")
+        lines.append(f"  id: {q(c.registry_id)}")
+        lines.append('  description: ""')
+        lines.append("  push_principals: []")
+        lines.append("  pull_principals: []")
+    return "\n".join(lines) + "\n"
