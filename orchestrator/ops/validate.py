@@ -9,7 +9,7 @@ from orchestrator.models import (
     Problem,
     Status,
 )
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 
 
 def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
@@ -35,9 +35,12 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         rel = ws.relative(path)
         try:
             all_tfvars[name] = tfvars.load(path, name)
+            scan_problems = scanning.check_file(all_tfvars[name], tiers)
         except UserError as exc:
             problems.append(Problem(rel, _line(exc.message), exc.message))
             continue
+        line = all_tfvars[name].document.attr_lines.get(scanning.VARIABLE, 1)
+        problems += [Problem(rel, line, message) for message in scan_problems]
         try:
             hcl2.loads(path.read_text(encoding="utf-8"))
         except Exception as exc:  # python-hcl2 raises lark errors of many kinds

@@ -16,7 +16,7 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import adopt, conformance
 from orchestrator.lifecycle.conformance import KeyInfo, Observed
-from orchestrator.models import ResourceChange
+from orchestrator.models import ResourceChange, Rule
 from orchestrator.ops.backstage import NAME_MAX, Placement
 from orchestrator.rules import guard, policy
 from tests.helpers import build_repo_tree, snapshot
@@ -252,9 +252,12 @@ def test_an_adoption_may_import_update_and_create_only_missing_parts() -> None:
     ]
     assert guard.violations(adoption, {"team/app"}, {"team/app"}) == []
     key_created = [adoption[0], rc(f"{A}.aws_kms_key.this[0]", "create")]
-    assert guard.violations(key_created, {"team/app"}, {"team/app"}) == [
+    assert [str(v) for v in guard.violations(key_created, {"team/app"}, {"team/app"})] == [
         f"{A}.aws_kms_key.this[0] (create): an adopted repository's own resources are imported,"
         " never created"
+    ]
+    assert [v.rule for v in guard.violations(key_created, {"team/app"}, {"team/app"})] == [
+        Rule.ADOPT_NEVER_CREATES
     ]
     replaced = [rc(f"{A}.aws_ecr_repository.this", "replace", importing=True)]
     assert guard.violations(replaced, {"team/app"}, {"team/app"})

@@ -7,16 +7,18 @@ one line naming the limit, no file changed.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy
-from tests.helpers import cli, snapshot
+from tests.helpers import (
+    REPO,
+    cli,
+    snapshot,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
 ROLE = "arn:aws:iam::123456789012:role/"
 
@@ -160,7 +162,7 @@ def test_the_terraform_module_and_root_check_the_same_numbers() -> None:
     expected_module = [
         f"length(var.name) <= {limit['repository-name'].max}",
         f"length(var.name) >= {limit['repository-name'].min}",
-        f'length("alias/ecr/${{var.name}}") <= {limit["kms-alias"].max}',
+        f"length(local.kms_alias) <= {limit['kms-alias'].max}",
         f"length(var.registry_id) <= {limit['tag-value'].max}",
         f"length(var.owner) <= {limit['tag-value'].max}",
         f"length(var.description) <= {limit['tag-value'].max}",

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy, scanning
-from tests.helpers import cli
+from tests.helpers import (
+    REPO,
+    cli,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
 
 # Short names over a tiny alphabet share prefixes often: the interesting case.
@@ -206,8 +208,8 @@ def test_over_scan_says_which_repositories_get_more_scanning_and_why(tmp_path: P
 
 
 def test_the_pull_request_comment_lists_over_scanned_repositories() -> None:
-    from orchestrator.ci.pipeline import pipeline as ci
-    from orchestrator.test_unit_ci import CREATES, _record
+    from orchestrator.ci import markdown as ci
+    from tests.unit.test_ci import CREATES, _record
 
     line = "shop-ui: continuous scan (tier asks for scan on push), matched by 'shop-*': why"
     summary = ci.render_plan(None, [_record("dev", CREATES, scanning=(line,))], None)
