@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import EcrctlError
 
+if TYPE_CHECKING:
+    from orchestrator.ops.review import Review
+
 RISKS = ("low", "medium", "high")
 STATUSES = ("active", "deprecated", "decommissioned")
+# What the tfvars entry records (the module reads it): a deprecated repository is pull-only.
+REQUEST_STATUSES = ("active", "deprecated")
 ACTIONS = ("create", "update", "delete", "replace")
 
 
@@ -37,10 +42,20 @@ class RegistryRequest:
     description: str = ""
     push_principals: tuple[str, ...] = ()
     pull_principals: tuple[str, ...] = ()
+    status: str = "active"  # active | deprecated (push principals kept but left out of the policy)
+
+    @property
+    def deprecated(self) -> bool:
+        return self.status == "deprecated"
+
+    @property
+    def has_policy(self) -> bool:
+        """Whether the module writes a repository policy for this request."""
+        return bool(self.pull_principals) or (bool(self.push_principals) and not self.deprecated)
 
     def attributes(self) -> dict[str, Any]:
         """What must match for a repeated request to count as the same request."""
-        return {
+        found = {
             "id": self.registry_id,
             "owner": self.owner,
             "risk": self.risk,
@@ -49,6 +64,7 @@ class RegistryRequest:
             "push_principals": list(self.push_principals),
             "pull_principals": list(self.pull_principals),
         }
+        return {**found, "status": self.status} if self.status != "active" else found
 
 
 @dataclass(frozen=True)
@@ -84,12 +100,13 @@ class PlanResult:
     repositories: tuple[str, ...]
     plan_file: Path
     changes: tuple[ResourceChange, ...]
+    reviews: tuple[Review, ...] = ()  # per repository, the settings that will hold
 
     def counts(self) -> dict[str, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "env": self.env,
             "repositories": list(self.repositories),
             "targets": list(self.targets),
@@ -97,6 +114,7 @@ class PlanResult:
             "changes": [c.to_dict() for c in self.changes],
             "summary": self.counts(),
         }
+        return {**found, "settings": [r.to_dict() for r in self.reviews]} if self.reviews else found
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ variable "ecr_repositories" {
     description     = optional(string, "")
     push_principals = optional(list(string), [])
     pull_principals = optional(list(string), [])
+    status          = optional(string, "active")
   }))
   default = {}
 

@@ -493,6 +493,8 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
         description=metadata.get("description", ""),
         push_principals=_strings(access.get("push_principals", []), "push_principals"),
         pull_principals=_strings(access.get("pull_principals", []), "pull_principals"),
+        # The tfvars entry of a deprecated repository says so too (the module drops push access).
+        status="deprecated" if status == "deprecated" else "active",
     )
     tier = tiers[request.risk]
     expected = {

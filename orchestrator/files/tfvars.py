@@ -18,7 +18,15 @@ from orchestrator.models import RegistryRequest
 from orchestrator.rules import policy
 
 VARIABLE = "ecr_repositories"
-ENTRY_KEYS = ("id", "owner", "risk", "description", "push_principals", "pull_principals")
+ENTRY_KEYS = (
+    "id",
+    "owner",
+    "risk",
+    "description",
+    "push_principals",
+    "pull_principals",
+    "status",
+)
 REQUIRED_KEYS = ("id", "owner", "risk")
 _ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
 
@@ -87,6 +95,8 @@ def render_entry(request: RegistryRequest) -> str:
         fields.append(("description", hcl.quote(request.description)))
     fields.append(("push_principals", hcl.render_list(request.push_principals)))
     fields.append(("pull_principals", hcl.render_list(request.pull_principals)))
+    if request.status != "active":
+        fields.append(("status", hcl.quote(request.status)))
     width = max(len(key) for key, _ in fields)
     body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
     return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
@@ -218,9 +228,10 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
     if missing:
         raise UserError(f"missing key {missing[0]!r}")
     strings = {key: value.get(key, "") for key in ("id", "owner", "risk", "description")}
+    strings["status"] = value.get("status", "active")
     lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals")}
     if not all(isinstance(v, str) for v in strings.values()):
-        raise UserError("id, owner, risk and description must be strings")
+        raise UserError("id, owner, risk, description and status must be strings")
     if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
         raise UserError("push_principals and pull_principals must be lists of strings")
     return policy.build_request(
@@ -232,4 +243,5 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
         description=strings["description"],
         push_principals=lists["push_principals"],
         pull_principals=lists["pull_principals"],
+        status=strings["status"],
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +24,9 @@ from orchestrator.models import (
     Problem,
     RegistryRequest,
     ResourceChange,
+    RiskTier,
 )
+from orchestrator.ops import review
 from orchestrator.rules import guard, policy
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
         tiers = policy.load_tiers(ws.tiers_file)
         cat = catalog.load(ws.catalog_file, tiers)
         tf = tfvars.load(tfvars_path, request.env)
+        check_request(request, tiers)
         _check_conflicts(cat, tf, request)
         in_catalog = request.name in cat.entries
         new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), tiers)
@@ -79,6 +82,16 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
                 [(ws.catalog_file, old_catalog, new_catalog), (tfvars_path, tf.text, new_tfvars)]
             )
         return result
+
+
+def check_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
+    """The checks of a whole request before it is written, shared by create and update.
+
+    The field rules ran when the request was built (policy.build_request); AWS limits that
+    depend on the tier (policy.check_limits, issue 12) belong here too.
+    """
+    if request.risk not in tiers:
+        raise UserError(f"risk {request.risk!r} is not a tier of {', '.join(sorted(tiers))}")
 
 
 def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryRequest) -> None:
@@ -163,7 +176,8 @@ def plan(
 
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
-    configured = set(tfvars.load(var_file, env).entries)
+    requests = tfvars.load(var_file, env).entries
+    configured = set(requests)
     out = (out or _default_plan_file(ws, env, names)).resolve()
     terraform = terraform_for(ws, env, progress)
     terraform.init()
@@ -180,8 +194,12 @@ def plan(
             " or in its Terraform state: the target matches nothing",
             f"list what exists with: ecrctl list --env {env}",
         )
-    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes))
-    objections = guard.violations(changes, set(names), configured & set(names))
+    tiers = policy.load_tiers(ws.tiers_file)
+    state = terraform.state_pull() if review.needs_state(changes, configured) else None
+    reviews = review.reviews(names, requests, tiers, state)
+    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes), reviews)
+    without_policy = _without_policy(requests, names)
+    objections = guard.violations(changes, set(names), configured & set(names), without_policy)
     atomic_write(
         _sidecar(out),
         json.dumps(
@@ -189,6 +207,7 @@ def plan(
                 **result.to_dict(),
                 "plan_sha256": _sha256(out),
                 "configured": sorted(configured & set(names)),
+                "without_policy": sorted(without_policy),
                 "guard": objections,
             },
             indent=2,
@@ -197,9 +216,14 @@ def plan(
     return result, objections
 
 
+def _without_policy(requests: dict[str, RegistryRequest], names: list[str]) -> set[str]:
+    """The named, configured repositories whose request leaves no principal in the policy."""
+    return {n for n in names if n in requests and not requests[n].has_policy}
+
+
 def _load_saved_plan(
     ws: Workspace, env: str, plan_file: Path, names: list[str]
-) -> tuple[PlanResult, set[str]]:
+) -> tuple[PlanResult, set[str], set[str]]:
     if not plan_file.is_file():
         raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
     try:
@@ -223,10 +247,11 @@ def _load_saved_plan(
         ResourceChange(c["address"], c["action"], c["repository"], c.get("reason"))
         for c in saved["changes"]
     )
+    reviews = tuple(review.Review.from_dict(r) for r in saved.get("settings", []))
     result = PlanResult(
-        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes
+        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes, reviews
     )
-    return result, set(saved["configured"])
+    return result, set(saved["configured"]), set(saved.get("without_policy", []))
 
 
 def apply(
@@ -244,11 +269,13 @@ def apply(
     was nothing to apply, so that the catalog never lags the registry).
     """
     if plan_file is not None:
-        result, configured = _load_saved_plan(ws, env, plan_file.resolve(), names)
+        result, configured, without_policy = _load_saved_plan(ws, env, plan_file.resolve(), names)
     else:
         result, _ = plan(ws, env, names, progress=progress)
-        configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
-    guard.check(result.changes, set(result.repositories), configured)
+        requests = tfvars.load(ws.tfvars_file(env), env).entries
+        configured = set(requests) & set(result.repositories)
+        without_policy = _without_policy(requests, list(result.repositories))
+    guard.check(result.changes, set(result.repositories), configured, without_policy)
     _refuse_live_deletes(ws, env, result)
     terraform = terraform_for(ws, env, progress)
     if not result.changes:
@@ -273,7 +300,13 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
     The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
     removes one as well. Refuse while the catalog still lists the repository as live.
     """
-    deleting = {c.instance for c in plan.changes if c.action == "delete" and c.instance}
+    deleting = {
+        c.instance
+        for c in plan.changes
+        if c.action == "delete"
+        and c.instance
+        and c.address.endswith("." + guard.REPOSITORY_RESOURCE)
+    }
     if not deleting:
         return
     entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
@@ -323,6 +356,16 @@ def _synced(
     except EcrctlError as exc:
         return replace(result, sync_error=exc)
     return replace(result, sync=done)
+
+
+def repository_urls(ws: Workspace, names: Iterable[str]) -> dict[str, str]:
+    """Each repository's URL as the catalog sync after an apply recorded it (from the state)."""
+    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    return {
+        n: entries[n].repository_url
+        for n in sorted(names)
+        if n in entries and entries[n].repository_url
+    }
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Rules, per change in the plan:
 - inside an instance whose repository is being created, every change is a create, or the
   replacement of a part an interrupted create left tainted (the repository does not exist yet);
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
-- inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
+- inside an instance still in the tfvars, nothing is deleted or replaced (that loses images),
+  except its repository policy, when the request (an update, a deprecation) leaves no principal
+  in it: the module then has no policy to write;
 - inside an instance removed from the tfvars (a decommission), every change is a delete.
 """
 
@@ -19,11 +21,16 @@ from orchestrator.models import ResourceChange
 
 REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {"create", "update"}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
+POLICY_RESOURCE = "aws_ecr_repository_policy.this[0]"
 
 
 def violations(
-    changes: Iterable[ResourceChange], requested: set[str], configured: set[str]
+    changes: Iterable[ResourceChange],
+    requested: set[str],
+    configured: set[str],
+    without_policy: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
+    """`without_policy`: configured repositories whose request grants no principal any access."""
     """Each offending change as 'ADDRESS (action): reason'; empty when the plan is acceptable."""
     changes = list(changes)
     creating = {
@@ -34,6 +41,8 @@ def violations(
     found = []
     for change in changes:
         reason = _reason(change, requested, configured, creating)
+        if reason and _policy_removed(change, without_policy):
+            reason = None
         if reason:
             found.append(f"{change.address} ({change.action}): {reason}")
     return found
@@ -64,9 +73,23 @@ def _reason(
     return None
 
 
-def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:
+def _policy_removed(change: ResourceChange, without_policy: set[str] | frozenset[str]) -> bool:
+    """The delete of a repository policy whose last principal the request removed."""
+    return (
+        change.action == "delete"
+        and change.instance in without_policy
+        and change.address == f'module.ecr_repositories["{change.instance}"].{POLICY_RESOURCE}'
+    )
+
+
+def check(
+    changes: Iterable[ResourceChange],
+    requested: set[str],
+    configured: set[str],
+    without_policy: set[str] | frozenset[str] = frozenset(),
+) -> None:
     changes = list(changes)
-    found = violations(changes, requested, configured)
+    found = violations(changes, requested, configured, without_policy)
     if found:
         # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
         # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from orchestrator.models import RISKS, RegistryRequest, RiskTier
+from orchestrator.models import REQUEST_STATUSES, RISKS, RegistryRequest, RiskTier
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_LENGTH = (2, 256)
@@ -110,6 +110,7 @@ def build_request(
     description: str = "",
     push_principals: Iterable[str] = (),
     pull_principals: Iterable[str] = (),
+    status: str = "active",
 ) -> RegistryRequest:
     """Validate raw input into a RegistryRequest, or raise UserError naming the first problem."""
     check_name(name)
@@ -122,7 +123,14 @@ def build_request(
         description=check_description(description),
         push_principals=check_principals(push_principals, "push"),
         pull_principals=check_principals(pull_principals, "pull"),
+        status=check_request_status(status),
     )
+
+
+def check_request_status(status: str) -> str:
+    if status not in REQUEST_STATUSES:
+        raise UserError(f"status {status!r} is not one of {', '.join(REQUEST_STATUSES)}")
+    return status
 
 
 @cache
