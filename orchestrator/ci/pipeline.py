@@ -31,6 +31,7 @@ from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ApplyResult, ResourceChange
 from orchestrator.ops import workflows
+from orchestrator.ops.review import Review
 
 RECORD_VERSION = 1
 MARKER = "<!-- ecrctl:ci-plan -->"
@@ -84,17 +85,36 @@ def pull_request(environ: Mapping[str, str] = os.environ) -> dict[str, Any] | No
 # -- fingerprint -----------------------------------------------------------------------------
 
 
-def fingerprint_lines(env_changes: Mapping[str, Iterable[ResourceChange]]) -> list[str]:
+Held = Mapping[str, Iterable[tuple[str, str]]]  # env -> (repository, its settings as JSON)
+
+
+def fingerprint_lines(
+    env_changes: Mapping[str, Iterable[ResourceChange]], held: Held | None = None
+) -> list[str]:
     return sorted(
-        f"{env}\t{change.action}\t{change.address}"
-        for env, found in env_changes.items()
-        for change in found
+        [
+            f"{env}\t{change.action}\t{change.address}"
+            for env, found in env_changes.items()
+            for change in found
+        ]
+        + [
+            f"{env}\tholds\t{name}\t{settings}"
+            for env, repos in (held or {}).items()
+            for name, settings in repos
+        ]
     )
 
 
-def fingerprint(env_changes: Mapping[str, Iterable[ResourceChange]]) -> str:
-    """sha256 of the sorted `env action address` lines: what a plan would do, and where."""
-    text = "\n".join(fingerprint_lines(env_changes))
+def fingerprint(
+    env_changes: Mapping[str, Iterable[ResourceChange]], held: Held | None = None
+) -> str:
+    """sha256 of the sorted `env action address` lines: what a plan would do, and where.
+
+    With `held`, also `env holds NAME SETTINGS` per repository: the settings each will hold
+    after the apply (tier, principals ...), so that an update granting another principal
+    than the reviewed one, whose resource changes look alike, does not match.
+    """
+    text = "\n".join(fingerprint_lines(env_changes, held))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -116,8 +136,17 @@ class EnvRecord:
     plan_file: str
 
     @property
+    def held(self) -> list[tuple[str, str]]:
+        """(repository, the settings it will hold as JSON) of each entry that records them."""
+        return [
+            (str(e["name"]), json.dumps(e["settings"]["after"], sort_keys=True))
+            for e in self.entries
+            if isinstance(e.get("settings"), dict) and e["settings"].get("after")
+        ]
+
+    @property
     def fingerprint(self) -> str:
-        return fingerprint({self.env: self.changes})
+        return fingerprint({self.env: self.changes}, {self.env: self.held})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,7 +234,7 @@ class CiPlan:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint({r.env: r.changes for r in self.records})
+        return combined(self.records)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +250,12 @@ class CiPlan:
                 for r in self.records
             },
         }
+
+
+def combined(records: Iterable[EnvRecord]) -> str:
+    """The fingerprint of several environments' plans."""
+    records = list(records)
+    return fingerprint({r.env: r.changes for r in records}, {r.env: r.held for r in records})
 
 
 def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -256,7 +291,7 @@ def _plan_env(
         base=cs.base,
         head=cs.head,
         pull_request=pr,
-        entries=tuple(_entry_dict(e, result.changes, objections) for e in entries),
+        entries=tuple(_entry_dict(e, result.changes, objections, result.reviews) for e in entries),
         changes=result.changes,
         guard=tuple(objections),
         plan_text=text,
@@ -265,13 +300,18 @@ def _plan_env(
 
 
 def _entry_dict(
-    entry: EntryChange, found: Iterable[ResourceChange], objections: list[str]
+    entry: EntryChange,
+    found: Iterable[ResourceChange],
+    objections: list[str],
+    reviews: Iterable[Review] = (),
 ) -> dict[str, Any]:
     mine = [c for c in found if c.instance == entry.name]
+    settings = next((r.to_dict() for r in reviews if r.name == entry.name), None)
     return {
         **entry.to_dict(),
         "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
         "guard": [o for o in objections if _instance_of_objection(o) == entry.name],
+        **({"settings": settings} if settings else {}),
     }
 
 
@@ -347,7 +387,7 @@ class CiApply:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.change_set.to_dict(),
-            "fingerprint": fingerprint({r.env: r.changes for r in self.records}),
+            "fingerprint": combined(self.records),
             "refused": self.refused,
             "mismatches": [m.to_dict() for m in self.mismatches],
             "applied": {a.plan.env: list(a.applied) for a in self.applied},
@@ -391,8 +431,8 @@ def _compare(
             + (", ".join(f"{c[1]} {c[0]}" for c in current) or "nothing"),
         )
     if record.fingerprint != now.fingerprint:
-        old = set(fingerprint_lines({env: record.changes}))
-        new = set(fingerprint_lines({env: now.changes}))
+        old = set(fingerprint_lines({env: record.changes}, {env: record.held}))
+        new = set(fingerprint_lines({env: now.changes}, {env: now.held}))
         return Mismatch(
             env,
             f"the plan changed since it was reviewed ({record.fingerprint[:19]} reviewed,"
@@ -530,7 +570,7 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f"| *{label}* `{_cell(change.address)}` | — | — | — | 1 {change.action}"
                 f" | {_verdict(mine)} |"
             )
-    lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
+    lines += ["", *_settings_section(record), f"Fingerprint `{record.fingerprint}`", ""]
     if not record.changes:
         return lines
     if record.plan_text:
@@ -560,6 +600,22 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
     return lines
 
 
+def _settings_section(record: EnvRecord) -> list[str]:
+    """Per repository, the settings that hold after the apply (now → after for an update)."""
+    reviews = [
+        Review.from_dict(e["settings"])
+        for e in record.entries
+        if isinstance(e.get("settings"), dict)
+    ]
+    if not reviews:
+        return []
+    lines = ["Settings after the apply (now → after):", ""]
+    for review in reviews:
+        shown = "; ".join(_cell(line).replace(" -> ", " → ") for line in review.lines())
+        lines.append(f"- `{review.name}`: {shown}")
+    return [*lines, ""]
+
+
 def render_plan(
     cs: ChangeSet | None,
     records: Iterable[EnvRecord],
@@ -582,7 +638,7 @@ def render_plan(
         envs = len(records)
         lines += [
             f"{total} repository change(s) in {envs} environment(s); fingerprint"
-            f" `{fingerprint({r.env: r.changes for r in records})}`.",
+            f" `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
             "",

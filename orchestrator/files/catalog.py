@@ -544,9 +544,10 @@ def same_request(a: RegistryRequest, b: RegistryRequest) -> bool:
 
 def describe_difference(old: RegistryRequest, new: RegistryRequest) -> str:
     before, after = old.attributes(), new.attributes()
+    keys = [*before, *(k for k in after if k not in before)]  # `status` only when not active
     diffs = [
-        f"{key} {json.dumps(before[key])} -> {json.dumps(after[key])}"
-        for key in before
-        if before[key] != after[key]
+        f"{key} {json.dumps(before.get(key, 'active'))} -> {json.dumps(after.get(key, 'active'))}"
+        for key in keys
+        if before.get(key) != after.get(key)
     ]
     return "; ".join(diffs)

@@ -8,7 +8,8 @@ Rules, per change in the plan:
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
 - inside an instance still in the tfvars, nothing is deleted or replaced (that loses images),
   except its repository policy, when the request (an update, a deprecation) leaves no principal
-  in it: the module then has no policy to write;
+  in it: the module then has no policy to write, and its lifecycle policy, which Terraform
+  replaces to change the retention (it holds no images; ECR keeps one per repository);
 - inside an instance removed from the tfvars (a decommission), every change is a delete.
 """
 
@@ -22,6 +23,8 @@ from orchestrator.models import ResourceChange
 REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {"create", "update"}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
 POLICY_RESOURCE = "aws_ecr_repository_policy.this[0]"
+# Parts of a live repository that hold no data: the provider replaces them to change them.
+REPLACEABLE = ("aws_ecr_lifecycle_policy.this",)
 
 
 def violations(
@@ -41,7 +44,7 @@ def violations(
     found = []
     for change in changes:
         reason = _reason(change, requested, configured, creating)
-        if reason and _policy_removed(change, without_policy):
+        if reason and (_policy_removed(change, without_policy) or _put_again(change, configured)):
             reason = None
         if reason:
             found.append(f"{change.address} ({change.action}): {reason}")
@@ -71,6 +74,18 @@ def _reason(
     if change.action in ("delete", "replace"):
         return "would destroy part of a live repository"
     return None
+
+
+def _put_again(change: ResourceChange, configured: set[str]) -> bool:
+    """The replacement of a part of a live repository that holds no data (its lifecycle rule)."""
+    return (
+        change.action == "replace"
+        and change.instance in configured
+        and any(
+            change.address == f'module.ecr_repositories["{change.instance}"].{part}'
+            for part in REPLACEABLE
+        )
+    )
 
 
 def _policy_removed(change: ResourceChange, without_policy: set[str] | frozenset[str]) -> bool:
