@@ -4,21 +4,25 @@ a changed repository."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from moto import mock_aws
 
 from orchestrator.adapters.terraform import instance_of
 from orchestrator.ci import changes as ci_changes
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import RegistryRequest, ResourceChange
-from orchestrator.ops import review
+from orchestrator.ops import review, workflows
 from orchestrator.ops import update as update_core
 from orchestrator.rules import guard, policy
 from tests.helpers import cli, snapshot
+from tests.unit import test_decommission as decommission_tests
+from tests.unit.test_decommission import FakeTerraform
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci"
@@ -297,3 +301,25 @@ def test_access_template_dispatches_the_access_workflow_with_its_inputs() -> Non
         "ecrctl update" in run and "--add-pull-principal" in run and "--add-push-principal" in run
     )
     assert "ecr-registry" in run  # the label ecr-plan and ecr-auto-apply act on
+
+
+@pytest.fixture
+def fake(repo: Workspace) -> Iterator[FakeTerraform]:
+    with mock_aws():
+        yield FakeTerraform(decommission_tests.client())
+
+
+def test_a_deprecated_repository_is_decommissioned_and_restored_active(
+    repo: Workspace, fake: FakeTerraform
+) -> None:
+    decommission_tests.provisioned(repo, fake)
+    update_core.deprecate(repo, decommission_tests.NAME, "dev", "replaced by web-next")
+    result = decommission_tests.run(repo, fake)
+    gone = decommission_tests.entry(repo)
+    assert gone.status == "decommissioned" and gone.history["deprecation_reason"]
+    assert not decommission_tests.in_tfvars(repo)
+    decommission_tests.restore(repo, fake, repo.root / str(result.backup))
+    back = decommission_tests.entry(repo)
+    assert back.status == "active" and back.request.status == "active"
+    assert tfvars.load(repo.tfvars_file("dev"), "dev").entries[back.request.name].status == "active"
+    assert not workflows.validate(repo, "dev")
