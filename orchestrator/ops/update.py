@@ -83,6 +83,13 @@ def update(
     now: datetime | None = None,
 ) -> ChangeResult:
     """Change owner, description, risk tier or principals of a live repository."""
+    if change == Update():
+        raise UserError(
+            "nothing to update: pass at least one of --owner, --description, --risk,"
+            " --add-push-principal, --remove-push-principal, --add-pull-principal,"
+            " --remove-pull-principal",
+            f"e.g. ecrctl update {name} --env {env} --owner app-team-payments",
+        )
 
     def edit(entry: CatalogEntry, tiers: dict[str, RiskTier]) -> CatalogEntry:
         old = entry.request

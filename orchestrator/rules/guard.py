@@ -44,7 +44,8 @@ def violations(
     found = []
     for change in changes:
         reason = _reason(change, requested, configured, creating)
-        if reason and (_policy_removed(change, without_policy) or _put_again(change, configured)):
+        live = configured - creating
+        if reason and (_policy_removed(change, without_policy) or _put_again(change, live)):
             reason = None
         if reason:
             found.append(f"{change.address} ({change.action}): {reason}")

@@ -182,6 +182,23 @@ def test_the_guard_allows_in_place_updates_of_a_live_repository_only() -> None:
         assert guard.violations([*ok, bad], live, live), bad
 
 
+def test_an_update_that_asks_for_nothing_is_refused(
+    created: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "update", NAME, "-e", "dev")
+    assert result.code == 1 and "nothing to update" in result.stderr
+
+
+def test_a_create_may_not_replace_its_lifecycle_policy() -> None:
+    creating = [
+        rc(f"{A}.aws_ecr_repository.this", "create"),
+        rc(f"{A}.aws_ecr_lifecycle_policy.this", "replace"),
+    ]
+    assert guard.violations(creating, {NAME}, {NAME}) == [
+        f"{A}.aws_ecr_lifecycle_policy.this (replace): a create request may only create"
+    ]
+
+
 def test_the_guard_allows_deleting_the_policy_only_when_no_principal_is_left() -> None:
     delete = [rc(f"{A}.aws_ecr_repository_policy.this[0]", "delete")]
     assert guard.violations(delete, {NAME}, {NAME}) == [
