@@ -340,3 +340,18 @@ def test_a_deprecated_repository_is_decommissioned_and_restored_active(
     assert back.status == "active" and back.request.status == "active"
     assert tfvars.load(repo.tfvars_file("dev"), "dev").entries[back.request.name].status == "active"
     assert not workflows.validate(repo, "dev")
+
+
+def test_the_backstage_entity_shows_a_deprecation() -> None:
+    from orchestrator.models import CatalogEntry, RepoOutputs
+    from orchestrator.ops.backstage import Placement, repository_entity
+
+    request = policy.build_request(name=NAME, env="dev", owner="app-team-a", risk="low")
+    repo = RepoOutputs(NAME, "url", "arn", "123456789012", "eu-west-2")
+    placement = Placement("dev", "eu-west-2", primary=True)
+    for status, tagged in (("active", False), ("deprecated", True)):
+        entry = CatalogEntry(request, status=status)
+        entity = repository_entity(placement, repo, "app-team-a", "low", "REGISTRY_X", entry)
+        assert ("deprecated" in entity["metadata"]["tags"]) is tagged
+        annotations = entity["metadata"]["annotations"]
+        assert annotations["platform/catalog-status"] == status
