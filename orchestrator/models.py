@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import EcrctlError
+
+if TYPE_CHECKING:
+    from orchestrator.ops.review import Review
 
 RISKS = ("low", "medium", "high")
 
@@ -47,6 +50,8 @@ class Rule(StrEnum):
 
 
 STATUSES = tuple(Status)
+# What the tfvars entry records (the module reads it): a deprecated repository is pull-only.
+REQUEST_STATUSES = (Status.ACTIVE, Status.DEPRECATED)
 ACTIONS = (Action.CREATE, Action.UPDATE, Action.DELETE, Action.REPLACE)  # counted in summaries
 
 
@@ -78,10 +83,20 @@ class RegistryRequest:
     # terraform/imports.tf imports. Not part of what the request asks for (attributes()).
     adopt: tuple[str, ...] = ()
     adopt_kms_key: str = ""
+    status: str = "active"  # active | deprecated (push principals kept but left out of the policy)
+
+    @property
+    def deprecated(self) -> bool:
+        return self.status == "deprecated"
+
+    @property
+    def has_policy(self) -> bool:
+        """Whether the module writes a repository policy for this request."""
+        return bool(self.pull_principals) or (bool(self.push_principals) and not self.deprecated)
 
     def attributes(self) -> dict[str, Any]:
         """What must match for a repeated request to count as the same request."""
-        return {
+        found = {
             "id": self.registry_id,
             "owner": self.owner,
             "risk": self.risk,
@@ -90,6 +105,7 @@ class RegistryRequest:
             "push_principals": list(self.push_principals),
             "pull_principals": list(self.pull_principals),
         }
+        return {**found, "status": self.status} if self.status != "active" else found
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,7 @@ class PlanResult:
     repositories: tuple[str, ...]
     plan_file: Path
     changes: tuple[ResourceChange, ...]
+    reviews: tuple[Review, ...] = ()  # per repository, the settings that will hold
 
     def counts(self) -> dict[str, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
@@ -167,7 +184,7 @@ class PlanResult:
         return ", ".join(f"{n} to {a}" for a, n in self.counts().items() if n) or "no changes"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "env": self.env,
             "repositories": list(self.repositories),
             "targets": list(self.targets),
@@ -175,6 +192,7 @@ class PlanResult:
             "changes": [c.to_dict() for c in self.changes],
             "summary": self.counts(),
         }
+        return {**found, "settings": [r.to_dict() for r in self.reviews]} if self.reviews else found
 
 
 @dataclass(frozen=True)

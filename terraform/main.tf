@@ -10,4 +10,5 @@ module "ecr_repositories" {
   description     = each.value.description
   push_principals = each.value.push_principals
   pull_principals = each.value.pull_principals
+  status          = each.value.status
 }

@@ -60,6 +60,7 @@ variable "ecr_repositories" {
     # Set by `ecrctl adopt` for a repository that already exists: what to import (imports.tf).
     adopt         = optional(list(string), [])
     adopt_kms_key = optional(string, "")
+    status        = optional(string, "active")
   }))
   default = {}
 

@@ -65,8 +65,8 @@ def _compare(
             + (", ".join(f"{c[1]} {c[0]}" for c in current) or "nothing"),
         )
     if record.fingerprint != now.fingerprint:
-        old = set(fingerprint_lines({env: record.changes}))
-        new = set(fingerprint_lines({env: now.changes}))
+        old = set(fingerprint_lines({env: record.changes}, {env: record.held}))
+        new = set(fingerprint_lines({env: now.changes}, {env: now.held}))
         return Mismatch(
             env,
             f"the plan changed since it was reviewed ({record.fingerprint[:19]} reviewed,"

@@ -27,8 +27,10 @@ TFVARS = re.compile(r"^envs/([^/]+)/terraform\.tfvars$")
 # Files under catalog/ that ecrctl writes (the registry catalog and the Backstage entities of
 # `ecrctl catalog sync`); the Software Templates there are written by people.
 CATALOG_DIR, HAND_WRITTEN = "catalog/", "catalog/templates/"
-# adopt: an existing repository added with import markers (ecrctl adopt)
-KINDS = ("add", "change", "remove", "catalog", "adopt")
+# adopt: an existing repository added with import markers (ecrctl adopt); change: an update of a
+# live repository's request (owner, tier, principals ...); deprecate and reactivate: its status
+# changes (with whatever else changed at the same time).
+KINDS = ("add", "change", "deprecate", "reactivate", "remove", "catalog", "adopt")
 
 
 def managed(path: str) -> bool:
@@ -47,7 +49,7 @@ class EntryChange:
 
     env: str
     name: str
-    kind: str  # add | change | remove | catalog | adopt
+    kind: str  # add | change | deprecate | reactivate | remove | catalog | adopt
     request: RegistryRequest  # as the head has it (as the base had it, for a remove)
     detail: str = ""
 
@@ -189,7 +191,7 @@ def _entries(before: _Revision, after: _Revision) -> list[EntryChange]:
                 found.append(EntryChange(env, name, "remove", old[name]))
             elif not catalog.same_request(old[name], new[name]):
                 detail = catalog.describe_difference(old[name], new[name])
-                found.append(EntryChange(env, name, "change", new[name], detail))
+                found.append(EntryChange(env, name, _kind(old[name], new[name]), new[name], detail))
     seen = {(e.env, e.name) for e in found}
     for name in sorted(set(before.catalog) | set(after.catalog)):
         old_entry, new_entry = before.catalog.get(name), after.catalog.get(name)
@@ -202,6 +204,12 @@ def _entries(before: _Revision, after: _Revision) -> list[EntryChange]:
         detail = _catalog_detail(old_entry, new_entry)
         found.append(EntryChange(entry.request.env, name, "catalog", entry.request, detail))
     return found
+
+
+def _kind(old: RegistryRequest, new: RegistryRequest) -> str:
+    if old.status != new.status:
+        return "deprecate" if new.deprecated else "reactivate"
+    return "change"
 
 
 def _only_sync_fields(old: CatalogEntry, new: CatalogEntry) -> bool:

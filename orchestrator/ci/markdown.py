@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.ci.changes import ChangeSet
-from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiApply, EnvRecord, fingerprint
+from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiApply, EnvRecord, combined
 from orchestrator.models import ResourceChange, Violation
+from orchestrator.ops.review import Review
 
 MARKER = "<!-- ecrctl:ci-plan -->"
 
@@ -78,7 +79,7 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
             "",
         ]
         lines += [f"- {_cell(line)}" for line in record.scanning]
-    lines += ["", f"Fingerprint `{record.fingerprint}`", ""]
+    lines += ["", *_settings_section(record), f"Fingerprint `{record.fingerprint}`", ""]
     lines += _conformance_lines(record)
     if not record.changes:
         return lines
@@ -107,6 +108,22 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         "",
     ]
     return lines
+
+
+def _settings_section(record: EnvRecord) -> list[str]:
+    """Per repository, the settings that hold after the apply (now → after for an update)."""
+    reviews = [
+        Review.from_dict(e["settings"])
+        for e in record.entries
+        if isinstance(e.get("settings"), dict)
+    ]
+    if not reviews:
+        return []
+    lines = ["Settings after the apply (now → after):", ""]
+    for review in reviews:
+        shown = "; ".join(_cell(line).replace(" -> ", " → ") for line in review.lines())
+        lines.append(f"- `{review.name}`: {shown}")
+    return [*lines, ""]
 
 
 def _conformance_lines(record: EnvRecord) -> list[str]:
@@ -155,7 +172,7 @@ def render_plan(
         envs = len(records)
         lines += [
             f"{total} repository change(s) in {envs} environment(s); fingerprint"
-            f" `{fingerprint({r.env: r.changes for r in records})}`.",
+            f" `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
             "",

@@ -21,6 +21,7 @@ from orchestrator.context import Context, Session
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import RegistryRequest, ResourceChange, Violation
 from orchestrator.ops import plan as plan_op
+from orchestrator.ops.review import Review
 from orchestrator.rules import policy
 
 
@@ -60,7 +61,8 @@ def plan_env(
         head=cs.head,
         pull_request=pr,
         entries=tuple(
-            _entry_dict(e, result.changes, objections, reports.get(e.name)) for e in entries
+            _entry_dict(e, result.changes, objections, reports.get(e.name), result.reviews)
+            for e in entries
         ),
         changes=result.changes,
         guard=tuple(objections),
@@ -75,8 +77,10 @@ def _entry_dict(
     found: Iterable[ResourceChange],
     objections: list[Violation],
     conformance: dict[str, Any] | None = None,
+    reviews: Iterable[Review] = (),
 ) -> dict[str, Any]:
     mine = [c for c in found if c.instance == entry.name]
+    settings = next((r.to_dict() for r in reviews if r.name == entry.name), None)
     extra: dict[str, Any] = {}
     if conformance is not None:  # an adoption: what differs from the tier, for the review
         extra = {"imports": sum(c.importing for c in mine), "conformance": conformance}
@@ -85,6 +89,7 @@ def _entry_dict(
         "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
         "guard": [v.to_dict() for v in objections if v.change.instance == entry.name],
         **extra,
+        **({"settings": settings} if settings else {}),
     }
 
 

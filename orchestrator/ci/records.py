@@ -39,19 +39,44 @@ def record_file(directory: Path, env: str) -> Path:
 REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci report
 
 
-def fingerprint_lines(env_changes: Mapping[str, Iterable[ResourceChange]]) -> list[str]:
+Held = Mapping[str, Iterable[tuple[str, str]]]  # env -> (repository, its settings as JSON)
+
+
+def fingerprint_lines(
+    env_changes: Mapping[str, Iterable[ResourceChange]], held: Held | None = None
+) -> list[str]:
     return sorted(
-        # An import is part of what was reviewed: `update+import` differs from `update`.
-        f"{env}\t{change.action}{'+import' if change.importing else ''}\t{change.address}"
-        for env, found in env_changes.items()
-        for change in found
+        [
+            # An import is part of what was reviewed: `update+import` differs from `update`.
+            f"{env}\t{change.action}{'+import' if change.importing else ''}\t{change.address}"
+            for env, found in env_changes.items()
+            for change in found
+        ]
+        + [
+            f"{env}\tholds\t{name}\t{settings}"
+            for env, repos in (held or {}).items()
+            for name, settings in repos
+        ]
     )
 
 
-def fingerprint(env_changes: Mapping[str, Iterable[ResourceChange]]) -> str:
-    """sha256 of the sorted `env action address` lines: what a plan would do, and where."""
-    text = "\n".join(fingerprint_lines(env_changes))
+def fingerprint(
+    env_changes: Mapping[str, Iterable[ResourceChange]], held: Held | None = None
+) -> str:
+    """sha256 of the sorted `env action address` lines: what a plan would do, and where.
+
+    With `held`, also `env holds NAME SETTINGS` per repository: the settings each will hold
+    after the apply (tier, principals ...), so that an update granting another principal
+    than the reviewed one, whose resource changes look alike, does not match.
+    """
+    text = "\n".join(fingerprint_lines(env_changes, held))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def combined(records: Iterable[EnvRecord]) -> str:
+    """The fingerprint of several environments' plans."""
+    records = list(records)
+    return fingerprint({r.env: r.changes for r in records}, {r.env: r.held for r in records})
 
 
 @dataclass(frozen=True)
@@ -72,8 +97,17 @@ class EnvRecord:
     scanning: tuple[str, ...] = ()
 
     @property
+    def held(self) -> list[tuple[str, str]]:
+        """(repository, the settings it will hold as JSON) of each entry that records them."""
+        return [
+            (str(e["name"]), json.dumps(e["settings"]["after"], sort_keys=True))
+            for e in self.entries
+            if isinstance(e.get("settings"), dict) and e["settings"].get("after")
+        ]
+
+    @property
     def fingerprint(self) -> str:
-        return fingerprint({self.env: self.changes})
+        return fingerprint({self.env: self.changes}, {self.env: self.held})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,7 +198,7 @@ class CiPlan:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint({r.env: r.changes for r in self.records})
+        return combined(self.records)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -215,7 +249,7 @@ class CiApply:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.change_set.to_dict(),
-            "fingerprint": fingerprint({r.env: r.changes for r in self.records}),
+            "fingerprint": combined(self.records),
             "refused": self.refused,
             "mismatches": [m.to_dict() for m in self.mismatches],
             "applied": {a.plan.env: list(a.applied) for a in self.applied},

@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from orchestrator.cli import adopt, catalog, ci, lifecycle, local, registry
+from orchestrator.cli import adopt, catalog, ci, day2, lifecycle, local, registry
 from orchestrator.errors import EXIT_BUG, EXIT_INTERRUPTED, EcrctlError
 
 app = typer.Typer(
@@ -31,6 +31,9 @@ app.command()(registry.plan)
 app.command()(registry.apply)
 app.command("list")(registry.list_)
 app.command()(registry.validate)
+app.command()(day2.update)
+app.command()(day2.deprecate)
+app.command()(day2.reactivate)
 app.command()(lifecycle.decommission)
 app.command()(lifecycle.restore)
 app.command()(adopt.adopt)

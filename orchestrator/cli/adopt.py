@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli import render
-from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context
+from orchestrator.cli.options import (
+    DryRunOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    PullPrincipalsOpt,
+    PushPrincipalsOpt,
+    context,
+)
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
@@ -43,14 +51,8 @@ def adopt(
         ),
     ] = None,
     description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
-    push_principal: Annotated[
-        list[str] | None,
-        typer.Option("--push-principal", help="IAM ARN allowed to push.", show_default=False),
-    ] = None,
-    pull_principal: Annotated[
-        list[str] | None,
-        typer.Option("--pull-principal", help="IAM ARN allowed to pull.", show_default=False),
-    ] = None,
+    push_principal: PushPrincipalsOpt = None,
+    pull_principal: PullPrincipalsOpt = None,
     from_file: Annotated[
         Path | None,
         typer.Option(
@@ -73,9 +75,7 @@ def adopt(
             "--skip-refused", help="Adopt the others when some are refused (default: none)."
         ),
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report conformance; write nothing.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Adopt repositories the registry already has: record them for import, never recreate them.

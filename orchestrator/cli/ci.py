@@ -282,7 +282,9 @@ def drift(
 
     Runs a refresh-only plan (changes made outside Terraform) and lists repositories in the
     registry that Terraform does not manage, managed ones that are missing, settings that differ
-    from the risk tier, and requests not applied yet. Changes nothing. Exit code: 0 no drift,
+    from the risk tier, and requests not applied yet. Changes nothing. A setting changed outside
+    Terraform (kinds terraform, settings) is put back by the targeted plan and apply of its
+    repository, printed as `fix: ecrctl apply NAME --env ENV`. Exit code: 0 no drift,
     4 drift found, 1 invalid input, 3 terraform or AWS failed.
 
     Example: ecrctl drift --env prod --output json
@@ -300,9 +302,11 @@ def drift(
         render.out.print(f"no drift in {env} ({counts})")
     else:
         for finding in result.findings:
-            render.out.print(
-                escape(f"{finding.kind:<16} {finding.repository or '-':<30} {finding.detail}")
-            )
+            status = result.statuses.get(finding.repository or "", "active")
+            repo = (finding.repository or "-") + (f" ({status})" if status != "active" else "")
+            render.out.print(escape(f"{finding.kind:<16} {repo:<30} {finding.detail}"))
+            if finding.remedy:
+                render.out.print(escape(f"{'':<16} fix: {finding.remedy}"))
     if result.drift:
         render.note(f"drift found in {env}: {len(result.findings)} finding(s)")
         raise typer.Exit(EXIT_DRIFT)

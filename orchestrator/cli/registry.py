@@ -194,6 +194,8 @@ def apply(
             return True
         with progress.paused():
             render.err.print(render.plan_table(result))
+            if result.reviews:
+                render.err.print(render.settings_table(result))
             return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
     with lock_timeout(lock_timeout_), progress:
@@ -208,6 +210,10 @@ def apply(
             render.out.print(f"applied {len(result.applied)} change(s) to {env}")
         if result.sync is not None:
             catalog_cli.summary(result.sync)
+            for name, url in apply_op.repository_urls(
+                ctx.workspace, result.plan.repositories
+            ).items():
+                render.out.print(f"{name}: {url}")
     if result.sync_error is not None:
         raise CatalogSyncFailed(result.sync_error, env)
 

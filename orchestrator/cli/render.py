@@ -99,9 +99,24 @@ def scan_text(scan: OverScan | None) -> None:
         out.print(f"  {escape(line)}")
 
 
+def settings_table(plan: PlanResult) -> Table:
+    """What a reviewer approves: per repository, the settings that will hold after the apply."""
+    table = Table(title="settings after the apply (now -> after)", title_justify="left")
+    table.add_column("repository")
+    table.add_column("setting")
+    table.add_column("value")
+    for review in plan.reviews:
+        for index, line in enumerate(review.lines()):
+            label, _, value = line.partition(": ")
+            table.add_row(review.name if index == 0 else "", escape(label), escape(value))
+    return table
+
+
 def plan_text(plan: PlanResult, objections: list[Violation], scan: OverScan | None = None) -> None:
     if plan.changes:
         out.print(plan_table(plan))
+        if plan.reviews:
+            out.print(settings_table(plan))
     else:
         out.print(f"No changes for {', '.join(plan.repositories)} in {plan.env}.")
     counts = plan.counts()

@@ -500,6 +500,8 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
         push_principals=_strings(access.get("push_principals", []), "push_principals"),
         pull_principals=_strings(access.get("pull_principals", []), "pull_principals"),
         ecr_name=adopted,
+        # The tfvars entry of a deprecated repository says so too (the module drops push access).
+        status="deprecated" if status == "deprecated" else "active",
     )
     tier = tiers[request.risk]
     expected = {
@@ -549,9 +551,10 @@ def same_request(a: RegistryRequest, b: RegistryRequest) -> bool:
 
 def describe_difference(old: RegistryRequest, new: RegistryRequest) -> str:
     before, after = old.attributes(), new.attributes()
+    keys = [*before, *(k for k in after if k not in before)]  # `status` only when not active
     diffs = [
-        f"{key} {json.dumps(before[key])} -> {json.dumps(after[key])}"
-        for key in before
-        if before[key] != after[key]
+        f"{key} {json.dumps(before.get(key, 'active'))} -> {json.dumps(after.get(key, 'active'))}"
+        for key in keys
+        if before.get(key) != after.get(key)
     ]
     return "; ".join(diffs)

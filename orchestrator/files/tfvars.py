@@ -27,6 +27,7 @@ ENTRY_KEYS = (
     "pull_principals",
     "adopt",  # the import markers of an adopted repository (terraform/imports.tf)
     "adopt_kms_key",
+    "status",
 )
 REQUIRED_KEYS = ("id", "owner", "risk")
 _ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
@@ -100,6 +101,8 @@ def render_entry(request: RegistryRequest) -> str:
         fields.append(("adopt", hcl.render_list(request.adopt)))
     if request.adopt_kms_key:
         fields.append(("adopt_kms_key", hcl.quote(request.adopt_kms_key)))
+    if request.status != "active":
+        fields.append(("status", hcl.quote(request.status)))
     width = max(len(key) for key, _ in fields)
     body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
     return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
@@ -228,9 +231,10 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
     strings = {
         key: value.get(key, "") for key in ("id", "owner", "risk", "description", "adopt_kms_key")
     }
+    strings["status"] = value.get("status", "active")
     lists = {key: value.get(key, []) for key in ("push_principals", "pull_principals", "adopt")}
     if not all(isinstance(v, str) for v in strings.values()):
-        raise UserError("id, owner, risk, description and adopt_kms_key must be strings")
+        raise UserError("id, owner, risk, description, status and adopt_kms_key must be strings")
     if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
         raise UserError("push_principals, pull_principals and adopt must be lists of strings")
     return policy.build_request(
@@ -247,4 +251,5 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
         # ECR's rule: an adopted repository keeps its name. `ecrctl validate` checks that a
         # name outside ADR-0092's rule belongs to an adopted catalog entry.
         ecr_name=True,
+        status=strings["status"],
     )

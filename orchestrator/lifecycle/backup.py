@@ -318,5 +318,6 @@ def _optional_text(path: Path, rel: str) -> str | None:
 
 
 def retarget(bundle: Bundle, env: str) -> CatalogEntry:
-    """The bundle's catalog entry, moved to environment `env`."""
-    return replace(bundle.entry, request=replace(bundle.entry.request, env=env))
+    """The bundle's catalog entry, moved to environment `env`; it comes back active (the push
+    principals of a repository deprecated before its decommission get push access again)."""
+    return replace(bundle.entry, request=replace(bundle.entry.request, env=env, status="active"))

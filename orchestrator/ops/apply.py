@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from orchestrator.models import (
     Status,
     Violation,
 )
-from orchestrator.ops.plan import load_saved_plan, plan, terraform_for
+from orchestrator.ops.plan import load_saved_plan, plan, terraform_for, without_policy_of
 from orchestrator.rules import guard, policy
 
 if TYPE_CHECKING:
@@ -42,11 +42,13 @@ def apply(
     """
     ws, env = ctx.workspace, ctx.env
     if plan_file is not None:
-        result, configured = load_saved_plan(ctx, plan_file.resolve(), names)
+        result, configured, without_policy = load_saved_plan(ctx, plan_file.resolve(), names)
     else:
         result, _ = plan(ctx, names)
-        configured = set(tfvars.load(ws.tfvars_file(env), env).entries) & set(result.repositories)
-    guard.check(result.changes, set(result.repositories), configured)
+        requests = tfvars.load(ws.tfvars_file(env), env).entries
+        configured = set(requests) & set(result.repositories)
+        without_policy = without_policy_of(requests, list(result.repositories))
+    guard.check(result.changes, set(result.repositories), configured, without_policy)
     _refuse_live_deletes(ws, env, result)
     terraform = terraform_for(ctx)
     if not result.changes:
@@ -71,7 +73,13 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
     The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
     removes one as well. Refuse while the catalog still lists the repository as live.
     """
-    deleting = {c.instance for c in plan.changes if c.action == Action.DELETE and c.instance}
+    deleting = {
+        c.instance
+        for c in plan.changes
+        if c.action == Action.DELETE
+        and c.instance
+        and c.address.endswith("." + guard.REPOSITORY_RESOURCE)
+    }
     if not deleting:
         return
     entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
@@ -117,3 +125,13 @@ def _synced(result: ApplyResult, ctx: Context, terraform: Terraform, sync: bool)
     except EcrctlError as exc:
         return replace(result, sync_error=exc)
     return replace(result, sync=done)
+
+
+def repository_urls(ws: Workspace, names: Iterable[str]) -> dict[str, str]:
+    """Each repository's URL as the catalog sync after an apply recorded it (from the state)."""
+    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    return {
+        n: entries[n].repository_url
+        for n in sorted(names)
+        if n in entries and entries[n].repository_url
+    }

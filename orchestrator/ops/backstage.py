@@ -201,7 +201,8 @@ def repository_entity(
             "description": description
             or f"ECR repository {repo.name} ({risk} risk) of environment {placement.env}.",
             "annotations": annotations,
-            "tags": ["ecr", f"risk-{_tag(risk)}", _tag(placement.env)],
+            "tags": ["ecr", f"risk-{_tag(risk)}", _tag(placement.env)]
+            + (["deprecated"] if entry and entry.status == "deprecated" else []),
         },
         "spec": {
             "type": "ecr-repository",

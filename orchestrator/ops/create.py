@@ -10,6 +10,7 @@ from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     CatalogEntry,
     RegistryRequest,
+    RiskTier,
     Status,
 )
 from orchestrator.rules import policy, scanning
@@ -42,8 +43,8 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
     with transaction.begin(ws, request.env) as txn:
         cat, tf = txn.catalog, txn.tfvars
         assert tf is not None
+        check_request(request, txn.tiers)
         _check_conflicts(cat, tf, request)
-        policy.check_limits(request, txn.tiers)
         in_catalog = request.name in cat.entries
         new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), txn.tiers)
         new_tfvars = tf.text
@@ -58,6 +59,17 @@ def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> Cr
             dry_run=dry_run,
         )
         return CreateResult(request, written.catalog, written.tfvars, dry_run)
+
+
+def check_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
+    """The checks of a whole request before it is written, shared by create and update.
+
+    The field rules ran when the request was built (policy.build_request); these are the ones
+    that depend on the tier: the tier exists, and every AWS limit holds (policy.check_limits).
+    """
+    if request.risk not in tiers:
+        raise UserError(f"risk {request.risk!r} is not a tier of {', '.join(sorted(tiers))}")
+    policy.check_limits(request, tiers)
 
 
 def holds_request(request: RegistryRequest) -> transaction.Expect:

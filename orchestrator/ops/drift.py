@@ -13,7 +13,7 @@ Nothing is changed. `drift` is true when anything differs; the CLI turns it into
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.adapters import aws
@@ -41,9 +41,27 @@ class Finding:
     kind: str
     repository: str | None
     detail: str
+    remedy: str = ""  # the command that puts it back, where ecrctl knows one
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "repository": self.repository, "detail": self.detail}
+        found = {"kind": self.kind, "repository": self.repository, "detail": self.detail}
+        return {**found, "remedy": self.remedy} if self.remedy else found
+
+
+# A setting changed outside Terraform goes back to what the tfvars ask by the targeted plan and
+# apply of its repository (in place: the guard refuses anything that would replace it).
+REMEDIABLE = ("terraform", "settings")
+
+
+def remedy(finding: Finding, env: str, configured: set[str]) -> str:
+    if finding.kind not in REMEDIABLE or finding.repository not in configured:
+        return ""
+    if finding.detail.startswith("encryption "):
+        return (
+            "ECR cannot re-encrypt a repository: create a new one at the tier, move the images,"
+            f" decommission this one (ecrctl decommission {finding.repository} --env {env})"
+        )
+    return f"ecrctl apply {finding.repository} --env {env}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,7 @@ class DriftReport:
     region: str | None
     findings: tuple[Finding, ...]
     counts: dict[str, int] = field(default_factory=dict)  # registry, state, tfvars, catalog
+    statuses: dict[str, str] = field(default_factory=dict)  # catalog status of each repository
 
     @property
     def drift(self) -> bool:
@@ -64,6 +83,7 @@ class DriftReport:
             "drift": self.drift,
             "counts": dict(self.counts),
             "findings": [f.to_dict() for f in self.findings],
+            "statuses": dict(self.statuses),
         }
 
 
@@ -164,7 +184,9 @@ def drift(ctx: Context, registry: Registry | None = None) -> DriftReport:
         "tfvars": len(configured),
         "catalog": len(catalogued),
     }
-    return DriftReport(env, env_tfvars.region, tuple(findings), counts)
+    findings = [replace(f, remedy=remedy(f, env, set(configured))) for f in findings]
+    statuses = {n: str(e.status) for n, e in sorted(catalogued.items())}
+    return DriftReport(env, env_tfvars.region, tuple(findings), counts, statuses)
 
 
 def _settings(
@@ -195,9 +217,11 @@ def render_markdown(report: DriftReport) -> str:
     counts = ", ".join(f"{n} in the {k}" for k, n in report.counts.items())
     lines = [f"### ECR drift in `{report.env}`: {verdict}", "", f"{counts}.", ""]
     if report.findings:
-        lines += ["| Kind | Repository | Detail |", "|---|---|---|"]
+        lines += ["| Kind | Repository | Status | Detail | Fix |", "|---|---|---|---|---|"]
         for f in report.findings:
             detail = f.detail.replace("|", "\\|")
-            lines.append(f"| {f.kind} | `{f.repository or '-'}` | {detail} |")
+            status = report.statuses.get(f.repository or "", "-")
+            fix = f"`{f.remedy}`" if f.remedy.startswith("ecrctl ") else f.remedy or "-"
+            lines.append(f"| {f.kind} | `{f.repository or '-'}` | {status} | {detail} | {fix} |")
         lines.append("")
     return "\n".join(lines)

@@ -20,9 +20,11 @@ from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import (
     Action,
     PlanResult,
+    RegistryRequest,
     ResourceChange,
     Violation,
 )
+from orchestrator.ops import review
 from orchestrator.rules import guard, policy, scanning
 from orchestrator.rules.scanning import OverScan
 
@@ -99,7 +101,8 @@ def plan(
     names = _names(names)
     var_file = var_file or ws.tfvars_file(env)
     planned = tfvars.load(var_file, env)
-    configured = set(planned.entries)
+    requests = planned.entries
+    configured = set(requests)
     # Terraform would refuse it too (registry.tf), after a provider load: say it first.
     for problem in scanning.check_file(planned, policy.load_tiers(ws.tiers_file))[:1]:
         raise UserError(
@@ -123,8 +126,12 @@ def plan(
             " or in its Terraform state: the target matches nothing",
             f"list what exists with: ecrctl list --env {env}",
         )
-    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes))
-    objections = guard.violations(changes, set(names), configured & set(names))
+    tiers = policy.load_tiers(ws.tiers_file)
+    state = terraform.state_pull() if review.needs_state(changes, configured) else None
+    reviews = review.reviews(names, requests, tiers, state)
+    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes), reviews)
+    without_policy = without_policy_of(requests, names)
+    objections = guard.violations(changes, set(names), configured & set(names), without_policy)
     atomic_write(
         _sidecar(out),
         json.dumps(
@@ -132,6 +139,7 @@ def plan(
                 **result.to_dict(),
                 "plan_sha256": _sha256(out),
                 "configured": sorted(configured & set(names)),
+                "without_policy": sorted(without_policy),
                 "guard": [v.to_dict() for v in objections],
             },
             indent=2,
@@ -140,7 +148,16 @@ def plan(
     return result, objections
 
 
-def load_saved_plan(ctx: Context, plan_file: Path, names: list[str]) -> tuple[PlanResult, set[str]]:
+def without_policy_of(requests: dict[str, RegistryRequest], names: list[str]) -> set[str]:
+    """The named, configured repositories whose request leaves no principal in the policy."""
+    return {n for n in names if n in requests and not requests[n].has_policy}
+
+
+def load_saved_plan(
+    ctx: Context, plan_file: Path, names: list[str]
+) -> tuple[PlanResult, set[str], set[str]]:
+    """A plan `ecrctl plan` saved, with what it was planned against: the configured names and
+    those whose request leaves no principal (both for the guard)."""
     env = ctx.env
     if not plan_file.is_file():
         raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
@@ -171,7 +188,8 @@ def load_saved_plan(ctx: Context, plan_file: Path, names: list[str]) -> tuple[Pl
         )
         for c in saved["changes"]
     )
+    reviews = tuple(review.Review.from_dict(r) for r in saved.get("settings", []))
     result = PlanResult(
-        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes
+        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes, reviews
     )
-    return result, set(saved["configured"])
+    return result, set(saved["configured"]), set(saved.get("without_policy", []))

@@ -6,7 +6,10 @@ Rules, per change in the plan:
 - inside an instance whose repository is being created, every change is a create, or the
   replacement of a part an interrupted create left tainted (the repository does not exist yet);
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
-- inside an instance still in the tfvars, nothing is deleted or replaced (that loses images);
+- inside an instance still in the tfvars, nothing is deleted or replaced (that loses images),
+  except its repository policy, when the request (an update, a deprecation) leaves no principal
+  in it: the module then has no policy to write, and its lifecycle policy, which Terraform
+  replaces to change the retention (it holds no images; ECR keeps one per repository);
 - inside an instance removed from the tfvars (a decommission), every change is a delete;
 - inside an instance whose repository is being imported (an adoption), every change is an
   import, an in-place update, or the create of a part the repository did not have (its
@@ -39,12 +42,21 @@ ADOPT_CREATES = (
     "aws_ecr_repository_policy.this[0]",
     "aws_kms_alias.this[0]",
 )
+POLICY_RESOURCE = "aws_ecr_repository_policy.this[0]"
+# Parts of a live repository that hold no data: the provider replaces them to change them.
+REPLACEABLE = ("aws_ecr_lifecycle_policy.this",)
 
 
 def violations(
-    changes: Iterable[ResourceChange], requested: set[str], configured: set[str]
+    changes: Iterable[ResourceChange],
+    requested: set[str],
+    configured: set[str],
+    without_policy: set[str] | frozenset[str] = frozenset(),
 ) -> list[Violation]:
-    """The guard's verdict on each offending change; empty when the plan is acceptable."""
+    """The guard's verdict on each offending change; empty when the plan is acceptable.
+
+    `without_policy`: configured repositories whose request grants no principal any access.
+    """
     changes = list(changes)
     creating = {
         c.instance
@@ -57,6 +69,10 @@ def violations(
     found = []
     for change in changes:
         rule = _broken_rule(change, requested, configured, creating)
+        if rule is not None and (
+            _policy_removed(change, without_policy) or _put_again(change, configured - creating)
+        ):
+            rule = None
         if rule is None and change.instance in adopting:
             rule = _adopt_rule(change)
         if rule is not None:
@@ -111,9 +127,35 @@ def _adopt_rule(change: ResourceChange) -> Rule | None:
     return None
 
 
-def check(changes: Iterable[ResourceChange], requested: set[str], configured: set[str]) -> None:
+def _put_again(change: ResourceChange, configured: set[str]) -> bool:
+    """The replacement of a part of a live repository that holds no data (its lifecycle rule)."""
+    return (
+        change.action == Action.REPLACE
+        and change.instance in configured
+        and any(
+            change.address == f'module.ecr_repositories["{change.instance}"].{part}'
+            for part in REPLACEABLE
+        )
+    )
+
+
+def _policy_removed(change: ResourceChange, without_policy: set[str] | frozenset[str]) -> bool:
+    """The delete of a repository policy whose last principal the request removed."""
+    return (
+        change.action == Action.DELETE
+        and change.instance in without_policy
+        and change.address == f'module.ecr_repositories["{change.instance}"].{POLICY_RESOURCE}'
+    )
+
+
+def check(
+    changes: Iterable[ResourceChange],
+    requested: set[str],
+    configured: set[str],
+    without_policy: set[str] | frozenset[str] = frozenset(),
+) -> None:
     changes = list(changes)
-    found = violations(changes, requested, configured)
+    found = violations(changes, requested, configured, without_policy)
     if found:
         # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
         # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.

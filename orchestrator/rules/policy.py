@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from orchestrator.models import RISKS, RegistryRequest, RiskTier
+from orchestrator.models import REQUEST_STATUSES, RISKS, RegistryRequest, RiskTier
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_LENGTH = (2, 256)
@@ -141,6 +141,7 @@ def build_request(
     adopt: Iterable[str] = (),
     adopt_kms_key: str = "",
     ecr_name: bool = False,
+    status: str = "active",
 ) -> RegistryRequest:
     """Validate raw input into a RegistryRequest, or raise UserError naming the first problem.
 
@@ -158,6 +159,7 @@ def build_request(
         pull_principals=check_principals(pull_principals, "pull"),
         adopt=check_adopt(adopt, adopt_kms_key),
         adopt_kms_key=adopt_kms_key,
+        status=check_request_status(status),
     )
 
 
@@ -176,6 +178,12 @@ def check_adopt(parts: Iterable[str], kms_key: str) -> tuple[str, ...]:
     if kms_key and not KMS_KEY_ID.fullmatch(kms_key):
         raise UserError(f"adopt_kms_key {kms_key!r} is not a KMS key ID")
     return found
+
+
+def check_request_status(status: str) -> str:
+    if status not in REQUEST_STATUSES:
+        raise UserError(f"status {status!r} is not one of {', '.join(REQUEST_STATUSES)}")
+    return status
 
 
 @cache

@@ -111,6 +111,7 @@ def test_terraform_reads_exactly_what_create_wrote(
                 "description": r.description,
                 "push_principals": list(r.push_principals),
                 "pull_principals": list(r.pull_principals),
+                "status": r.status,  # optional, "active" unless deprecated
             }
             for r in requests
         }
@@ -134,6 +135,7 @@ def test_terraform_reads_exactly_what_create_wrote(
                 "description": e["metadata"].get("description", ""),
                 "push_principals": e["access"]["push_principals"],
                 "pull_principals": e["access"]["pull_principals"],
+                "status": e["metadata"]["status"],
             }
             for name, e in plain.items()
         } == expected

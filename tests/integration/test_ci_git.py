@@ -6,12 +6,15 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from orchestrator.ci import markdown
+from orchestrator.files import catalog as catalog_file
 from orchestrator.files.workspace import Workspace
+from orchestrator.rules import policy
 from tests.gitrepo import commit, event, git, init_repo
 from tests.helpers import REPO, cli
 from tests.template_form import (
@@ -99,10 +102,7 @@ def test_changes_lists_adds_changes_and_catalog_only_edits(
         text = path.read_text()
         at = text.index('"search-api"')
         path.write_text(text[:at] + text[at:].replace("app-team-web", "app-team-search", 1))
-    catalog = repo.catalog_file
-    text = catalog.read_text()
-    at = text.index('"web-frontend":')
-    catalog.write_text(text[:at] + text[at:].replace('status: "active"', 'status: "deprecated"', 1))
+    _note_in_history(repo, "web-frontend")  # a deprecation changes the tfvars too (status)
     commit(repo, "three kinds")
     result = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
     assert result.code == 0, result.stderr
@@ -114,7 +114,16 @@ def test_changes_lists_adds_changes_and_catalog_only_edits(
     ]
     assert found["environments"] == ["dev"]
     assert 'owner "app-team-web" -> "app-team-search"' in found["entries"][1]["detail"]
-    assert found["entries"][2]["detail"] == "status active -> deprecated"
+    assert found["entries"][2]["detail"] == "history updated"
+
+
+def _note_in_history(repo: Workspace, name: str) -> None:
+    """A catalog-only edit: a note in the entry's history, which Terraform never sees."""
+    tiers = policy.load_tiers(repo.tiers_file)
+    cat = catalog_file.load(repo.catalog_file, tiers)
+    entry = cat.entries[name]
+    noted = replace(entry, history={**entry.history, "note": "reviewed by the platform team"})
+    repo.catalog_file.write_text(cat.with_entry(noted, tiers))
 
 
 def test_a_catalog_only_change_plans_nothing(
@@ -126,9 +135,8 @@ def test_a_catalog_only_change_plans_nothing(
     _request(capsys, "web-frontend")
     init_repo(repo)
     git(repo, "checkout", "-q", "-b", "pr")
-    text = repo.catalog_file.read_text()
-    repo.catalog_file.write_text(text.replace('status: "active"', 'status: "deprecated"'))
-    head = commit(repo, "deprecate")
+    _note_in_history(repo, "web-frontend")
+    head = commit(repo, "a note")
     event(tmp_path, monkeypatch, head)
     summary = tmp_path / "plan.md"
     result = cli(capsys, "ci", "plan", "--base", "development", "--summary-file", str(summary))

@@ -21,7 +21,8 @@ locals {
   )
 
   # Sorted and deduplicated so that reordering a list in tfvars plans no change.
-  push_principals = sort(distinct(var.push_principals))
+  # A deprecated repository is pull-only: its push principals stay recorded, out of the policy.
+  push_principals = var.status == "deprecated" ? [] : sort(distinct(var.push_principals))
   pull_principals = sort(distinct(var.pull_principals))
 
   pull_actions = [

@@ -99,6 +99,17 @@ variable "pull_principals" {
   }
 }
 
+variable "status" {
+  description = "Lifecycle status: `active`, or `deprecated` (pull-only: push_principals stay recorded but leave the repository policy)."
+  type        = string
+  default     = "active"
+
+  validation {
+    condition     = contains(["active", "deprecated"], var.status)
+    error_message = "${var.name}: status must be active or deprecated."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource. The governance tags (Owner, RiskTier, RegistryId, Environment, ManagedBy, Description) win over keys given here."
   type        = map(string)
