@@ -30,6 +30,16 @@ class UserError(EcrctlError):
     """The request, a file or an option is wrong; nothing was changed."""
 
 
+class FileError(UserError):
+    """A managed file is wrong at a line: the path and the line are fields, not only text."""
+
+    def __init__(self, path: object, line: int, reason: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}:{line}: {reason}", hint)
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+
+
 class PlanRefused(EcrctlError):
     """The plan guard refused a plan; nothing was applied. Carries the guard's verdicts."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError, UserError
 from orchestrator.files.workspace import read_text
 from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
@@ -165,9 +165,8 @@ def _reject_duplicates(node: yaml.Node, path: Path) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    raise UserError(
-                        f"{path}:{key.start_mark.line + 1}: key {key.value!r} appears twice",
-                        FIX_HINT,
+                    raise FileError(
+                        path, key.start_mark.line + 1, f"key {key.value!r} appears twice", FIX_HINT
                     )
                 seen.add(key.value)
             _reject_duplicates(value, path)
@@ -204,20 +203,26 @@ def _reject_aliases_and_depth(text: str, path: Path) -> None:
         tag = getattr(event, "tag", None)
         if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
             # ecrctl writes no tags; `!!python/...`, `!!binary` or `!!timestamp` mean a hand edit.
-            raise UserError(
-                f"{path}:{line}: YAML tags ({tag}) are not allowed in the catalog",
+            raise FileError(
+                path,
+                line,
+                f"YAML tags ({tag}) are not allowed in the catalog",
                 FIX_HINT,
             )
         if isinstance(event, yaml.AliasEvent):
-            raise UserError(
-                f"{path}:{line}: YAML aliases (*{event.anchor}) are not allowed in the catalog",
+            raise FileError(
+                path,
+                line,
+                f"YAML aliases (*{event.anchor}) are not allowed in the catalog",
                 FIX_HINT,
             )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise UserError(
-                    f"{path}:{line}: nested more than {MAX_DEPTH} levels deep",
+                raise FileError(
+                    path,
+                    line,
+                    f"nested more than {MAX_DEPTH} levels deep",
                     FIX_HINT,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
@@ -250,30 +255,32 @@ def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Cata
         # libyaml may place an error found at the end of the text one line past its last line.
         line = min(mark.line + 1, text.count("\n") + 1) if mark else 1
         reason = exc.problem or exc.context or "invalid YAML"
-        raise UserError(f"{path}:{line}: {reason}", FIX_HINT) from None
+        raise FileError(path, line, reason, FIX_HINT) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
         # libyaml counts in UTF-8 bytes.
         line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        raise UserError(f"{path}:{line}: {exc.reason} ({char!r})", FIX_HINT) from None
+        raise FileError(path, line, f"{exc.reason} ({char!r})", FIX_HINT) from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}:1: invalid YAML ({exc})", FIX_HINT) from None
+        raise FileError(path, 1, f"invalid YAML ({exc})", FIX_HINT) from None
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise UserError(
             f"{path}:1: the catalog must be a mapping with version and repositories", FIX_HINT
         )
     lines = {k.value: k.start_mark.line + 1 for k, _ in root.value if isinstance(k.value, str)}
     if str(data.get("version")) != VERSION:
-        raise UserError(
-            f"{path}:{lines.get('version', 1)}: unsupported catalog version"
-            f" {data.get('version')!r}",
+        raise FileError(
+            path,
+            lines.get("version", 1),
+            f"unsupported catalog version {data.get('version')!r}",
             FIX_HINT,
         )
     repositories = data.get("repositories") or {}
     if not isinstance(repositories, dict):
-        raise UserError(
-            f"{path}:{lines.get('repositories', 1)}: repositories must be a mapping of name to"
-            " entry",
+        raise FileError(
+            path,
+            lines.get("repositories", 1),
+            "repositories must be a mapping of name to entry",
             FIX_HINT,
         )
     repo_key, repo_node = next(
@@ -294,8 +301,10 @@ def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Cata
             line = key.start_mark.line + 1
             if key.tag != "tag:yaml.org,2002:str":
                 # `012:` is the integer 10 and `on:` is true to YAML: not a repository name.
-                raise UserError(
-                    f"{path}:{line}: repository name"
+                raise FileError(
+                    path,
+                    line,
+                    f"repository name"
                     f" {name if isinstance(name, str) else '(a complex key)'!r} is not a string;"
                     " quote it",
                     FIX_HINT,
@@ -460,7 +469,8 @@ def load_text(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catalog:
     """The catalog in `text`, refusing one with any problem."""
     catalog, problems = parse(text, path, tiers)
     if problems:
-        raise UserError(str(problems[0]), FIX_HINT)
+        first = problems[0]
+        raise FileError(first.path, first.line, first.message, FIX_HINT)
     return catalog
 
 

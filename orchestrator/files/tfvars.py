@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError, UserError
 from orchestrator.files import hcl
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
@@ -30,6 +30,7 @@ ENTRY_KEYS = (
     "status",
 )
 REQUIRED_KEYS = ("id", "owner", "risk")
+FIX_HINT = "fix the file by hand (git diff shows what changed), then run: ecrctl validate"
 _ENTRY_TAIL = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\n?")
 
 
@@ -79,11 +80,8 @@ class Tfvars:
             end = tail.end() if tail else end
         return self.text[:start] + self.text[end:]
 
-    def _error(self, message: str, line: int) -> UserError:
-        return UserError(
-            f"{self.path}:{line}: {message}",
-            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
-        )
+    def _error(self, message: str, line: int) -> FileError:
+        return FileError(self.path, line, message, FIX_HINT)
 
 
 def render_entry(request: RegistryRequest) -> str:
@@ -128,10 +126,7 @@ def _parse_hcl(text: str, path: Path, env: str) -> Tfvars:
     try:
         document = hcl.parse(text)
     except hcl.HclSyntaxError as exc:
-        raise UserError(
-            f"{path}:{exc.line}: {exc.reason}",
-            "fix the file by hand (git diff shows what changed), then run: ecrctl validate",
-        ) from None
+        raise FileError(path, exc.line, exc.reason, FIX_HINT) from None
     tfvars = Tfvars(path, env, document, {})
     raw = document.values.get(VARIABLE, {})
     if not isinstance(raw, dict):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError, UserError
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ROOT_MARKERS = ("terraform/modules/ecr", "envs")
@@ -166,8 +166,10 @@ def read_text(path: Path, what: str) -> str:
         raise UserError(f"{what} {path} does not exist") from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise UserError(
-            f"{path}:{line}: not UTF-8 text (byte {exc.start})",
+        raise FileError(
+            path,
+            line,
+            f"not UTF-8 text (byte {exc.start})",
             "save the file as UTF-8, then run: ecrctl validate",
         ) from None
     except OSError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
@@ -27,7 +27,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         cat, entry_problems = catalog.parse_file(ws.catalog_file, tiers)
         problems += entry_problems
     except UserError as exc:
-        problems.append(Problem(cat_path, _line(exc.message), exc.message))
+        problems.append(Problem(cat_path, _line(exc), exc.message))
     known_envs = set(ws.environments())
     all_tfvars: dict[str, tfvars.Tfvars] = {}
     for name in envs:
@@ -37,7 +37,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
             all_tfvars[name] = tfvars.load(path, name)
             scan_problems = scanning.check_file(all_tfvars[name], tiers)
         except UserError as exc:
-            problems.append(Problem(rel, _line(exc.message), exc.message))
+            problems.append(Problem(rel, _line(exc), exc.message))
             continue
         line = all_tfvars[name].document.attr_lines.get(scanning.VARIABLE, 1)
         problems += [Problem(rel, line, message) for message in scan_problems]
@@ -123,6 +123,5 @@ def _tf_line(tf: tfvars.Tfvars, name: str) -> int:
     return spans.lines.get(name, 1) if spans else 1
 
 
-def _line(message: str) -> int:
-    parts = message.split(":")
-    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 1
+def _line(exc: UserError) -> int:
+    return exc.line if isinstance(exc, FileError) else 1

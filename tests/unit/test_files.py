@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog, hcl, tfvars
 from orchestrator.models import CatalogEntry
 from orchestrator.rules import policy
@@ -165,3 +165,16 @@ def test_damaged_catalog_gives_one_clear_error(damage, words) -> None:  # type: 
         catalog.load_text(text, Path("catalog/ecr-catalog.yaml"), TIERS)
     assert re.match(r"catalog/ecr-catalog\.yaml:\d+: ", info.value.message)
     assert words in info.value.message
+
+
+def test_a_file_error_carries_its_path_and_line_as_fields(tmp_path: Path) -> None:
+    path = tmp_path / "terraform.tfvars"
+    text = 'aws_region = "us-east-1"\necr_repositories = {\n  "x" = {\n'
+    with pytest.raises(FileError) as tf_error:
+        tfvars.parse(text, path, "dev")
+    assert tf_error.value.path == str(path) and tf_error.value.line == 4
+    assert tf_error.value.message == f"{path}:4: {tf_error.value.reason}"
+    tiers = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+    with pytest.raises(FileError) as cat_error:
+        catalog.load_text('version: "1.0"\nrepositories:\n  a: 1\n  a: 2\n', path, tiers)
+    assert cat_error.value.line == 4 and "appears twice" in cat_error.value.reason
