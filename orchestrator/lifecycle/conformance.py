@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.models import RegistryRequest, RiskTier
+from orchestrator.rules import policy
 
 IN_PLACE = "in place"
 CREATED = "created"
@@ -95,20 +96,6 @@ class Conformance:
             "options": list(self.options),
             "imports": list(self.adopt) + (["kms_key"] if self.adopt_kms_key else []),
         }
-
-
-def wanted_tags(request: RegistryRequest) -> dict[str, str]:
-    """The tags the module puts on the repository (modules/ecr/main.tf local.tags)."""
-    tags = {
-        "Owner": request.owner,
-        "RiskTier": request.risk,
-        "RegistryId": request.registry_id,
-        "Environment": request.env,
-        "ManagedBy": "ecrctl",
-    }
-    if request.description:
-        tags["Description"] = request.description
-    return tags
 
 
 def _keeps(policy_text: str | None) -> int | None:
@@ -231,7 +218,7 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
             )
         )
 
-    wanted = wanted_tags(request)
+    wanted = policy.rendered_tags(request, tier)
     for tag in sorted(set(wanted) | set(observed.tags)):
         have, want = observed.tags.get(tag), wanted.get(tag)
         if have != want:

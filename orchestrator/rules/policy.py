@@ -36,12 +36,17 @@ DESCRIPTION_MAX = 256
 DESCRIPTION_PUNCTUATION = set("_.:/=+-@ ")
 
 
-def check_name(name: str) -> str:
+def _check_length(name: str) -> None:
     low, high = NAME_LENGTH
     if not low <= len(name) <= high:
         raise UserError(
             f"repository name {name!r} must be {low}-{high} characters long (it has {len(name)})"
         )
+
+
+def check_name(name: str) -> str:
+    """ADR-0092's rule, for a new request: {product}-{optional-component}."""
+    _check_length(name)
     if not NAME.fullmatch(name):
         raise UserError(
             f"repository name {name!r} is not product-based lowercase",
@@ -53,11 +58,7 @@ def check_name(name: str) -> str:
 
 def check_ecr_name(name: str) -> str:
     """ECR's rule, for a repository that exists already (adopted) or a name to look up."""
-    low, high = NAME_LENGTH
-    if not low <= len(name) <= high:
-        raise UserError(
-            f"repository name {name!r} must be {low}-{high} characters long (it has {len(name)})"
-        )
+    _check_length(name)
     if not ECR_NAME.fullmatch(name):
         raise UserError(
             f"repository name {name!r} is not a valid ECR repository name",
