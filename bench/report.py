@@ -208,6 +208,7 @@ def markdown(results: dict[str, Any]) -> str:
             "> **Smoke run** (N=10, one repetition): it proves the benchmark still runs; its"
             " figures are not results.\n"
         )
+    parts.append(_fleet_text(config) + "\n")
     parts.append("## Machine\n")
     parts.append(
         _table(
@@ -427,18 +428,23 @@ def markdown(results: dict[str, Any]) -> str:
     if recorded:
         parts.append("\nTerraform runs of one `ecrctl ci plan`: " + "; ".join(recorded) + ".\n")
 
+    parts.append(_drift_section(results, sizes, floors))
+    parts.append(_growth_section(results, sizes))
+    parts.append(_trace_section(results, sizes))
+
     parts.append("\n## Setting up N repositories\n")
     parts.append(
-        f"All {config['bulk_risk_tier']}-tier (no KMS key per repository), written to the catalog"
-        " and the tfvars through the library in one write, then ONE untargeted `terraform apply"
-        f" -parallelism={config['setup_apply_parallelism']}`.\n\n"
+        _fleet_text(config)
+        + " Written to the catalog and the tfvars through the library in one write, then ONE"
+        f" untargeted `terraform apply -parallelism={config['setup_apply_parallelism']}`.\n\n"
     )
     parts.append(
         _table(
-            ["N", "bulk write", "terraform init", "apply", "resources in state"],
+            ["N", "tiers", "bulk write", "terraform init", "apply", "resources in state"],
             [
                 [
                     str(n),
+                    ", ".join(f"{k} {v}" for k, v in s.get("tiers", {}).items()) or "n/a",
                     _s(s["bulk_write_s"], 3),
                     _s(s["init_s"], 1),
                     _s(s["apply_s"], 1),
@@ -477,3 +483,195 @@ def markdown(results: dict[str, Any]) -> str:
         " See `bench/README.md` for what each figure measures exactly.\n"
     )
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+# -- the sections of issue 12: the fleet, drift, growth with N, terraform's side -----------------
+
+
+def _fleet_text(config: dict[str, Any]) -> str:
+    kind = config.get("fleet", "low")
+    if kind == "mixed":
+        mix = config.get("fleet_mix", {})
+        share = ", ".join(f"{10 * v}% {k}" for k, v in mix.items())
+        return (
+            f"**Fleet: mixed** ({share}). High-tier repositories are KMS-encrypted, each with"
+            " its own KMS key and alias; medium and high ask for continuous scanning (one registry"
+            " scanning filter each) and carry a push principal, high a pull principal too"
+            " (a repository policy). Names are product-based (`prod0000-svc0`, ...). The probe"
+            f" and every repository the benchmark requests on top are {config.get('probe_risk')}-tier."
+        )
+    return (
+        f"**Fleet: {kind}** (every repository {config.get('bulk_risk_tier', kind)}-tier: no KMS"
+        " key, no continuous-scan filter, no repository policy)."
+    )
+
+
+def _drift_section(results: dict[str, Any], sizes: list[int], floors: dict[int, float]) -> str:
+    rows = []
+    for n in sizes:
+        drift = _at(results, n).get("drift")
+        if drift is None:
+            continue
+        findings = ", ".join(f"{k} {v}" for k, v in drift["findings"].items()) or "none"
+        rows.append(
+            [
+                str(n),
+                _s(drift["ecrctl_drift_s"]["median"]),
+                str(drift["exit_code"]),
+                findings,
+                ", ".join(drift["terraform_runs"]) or "none",
+                _s(floors[n]),
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "\n## 7. `ecrctl drift`\n\n"
+        "`ecrctl drift --env local --output json` as a user runs it: a refresh-only plan of"
+        " every managed resource, the state, the registry listed through the ECR API, the"
+        " catalog. The benchmark's own requests (the probe, the ci-plan requests) are in the"
+        " tfvars but never applied, so drift reports them as `not_applied` and exits 4.\n\n"
+        + _table(
+            ["N", "ecrctl drift", "exit", "findings", "terraform runs", "floor"],
+            rows,
+        )
+    )
+
+
+def _slope(points: list[tuple[int, float]]) -> float | None:
+    """Least-squares seconds per repository."""
+    if len(points) < 2:
+        return None
+    mean_n = sum(n for n, _ in points) / len(points)
+    mean_t = sum(t for _, t in points) / len(points)
+    var = sum((n - mean_n) ** 2 for n, _ in points)
+    if var == 0:
+        return None
+    return sum((n - mean_n) * (t - mean_t) for n, t in points) / var
+
+
+def _growth_section(results: dict[str, Any], sizes: list[int]) -> str:
+    rows = []
+    wall_points, cpu_points = [], []
+    base = _at(results, sizes[0])["plans"]
+    for n in sizes:
+        plans = _at(results, n)["plans"]
+        targeted = plans["targeted_plan_s"]["median"]
+        cpu = plans.get("targeted_plan_cpu_s", {}).get("median")
+        wall_points.append((n, targeted))
+        if cpu is not None:
+            cpu_points.append((n, cpu))
+        trace = plans.get("trace", {}).get("targeted", {})
+        walk = trace.get("vertices_visited", {}).get("walkPlan", {})
+        rows.append(
+            [
+                str(n),
+                _s(targeted),
+                _x(targeted / base["targeted_plan_s"]["median"], 2),
+                _s(cpu),
+                _s(plans["full_plan_s"]["median"]),
+                _s(plans.get("full_plan_cpu_s", {}).get("median")),
+                str(trace.get("module_instances_expanded", {}).get("walkPlan", "n/a")),
+                str(walk.get("other instances", "n/a")),
+                str(trace.get("provider_rpcs", {}).get("ReadResource", "n/a")),
+                "n/a"
+                if trace.get("state_bytes") is None
+                else f"{trace['state_bytes'] / 1024:.0f} KiB",
+            ]
+        )
+    text = (
+        "\n## How the targeted plan grows with N\n\n"
+        "The targeted plan of section 1 (one repository and the registry scanning configuration),"
+        " wall and CPU seconds (user + system of terraform and its provider processes), beside"
+        " the full plan. From its TF_LOG=trace run: how many module instances terraform expanded"
+        " in the plan walk, how many graph vertices it visited for instances the `-target` does"
+        " not name, the ReadResource calls (refreshes) it made and the size of the state it"
+        " read.\n\n"
+        + _table(
+            [
+                "N",
+                "targeted plan",
+                "vs smallest N",
+                "targeted CPU",
+                "full plan",
+                "full CPU",
+                "instances expanded",
+                "vertices of untargeted instances",
+                "ReadResource",
+                "state",
+            ],
+            rows,
+        )
+    )
+    wall_slope, cpu_slope = _slope(wall_points), _slope(cpu_points)
+    if wall_slope is not None:
+        text += (
+            f"\nLeast-squares growth of the targeted plan: {1000 * wall_slope:.2f} s of wall time"
+            + ("" if cpu_slope is None else f" and {1000 * cpu_slope:.2f} CPU seconds")
+            + " per 1000 repositories in the state.\n"
+        )
+    return text
+
+
+def _trace_section(results: dict[str, Any], sizes: list[int]) -> str:
+    rows = []
+    for n in sizes:
+        for label, trace in _at(results, n)["plans"].get("trace", {}).items():
+            phases = trace.get("phases_s", {})
+            rows.append(
+                [
+                    str(n),
+                    label,
+                    _s(trace.get("wall_s")),
+                    _s(trace.get("cpu_s")),
+                    *[
+                        _s(phases.get(p))
+                        for p in ("start", "provider schema", "validate walk", "plan walk")
+                    ],
+                    _s(phases.get("finish")),
+                    str(trace.get("provider_starts", "n/a")),
+                    _s(trace.get("pauses_total_s")),
+                ]
+            )
+    if not rows:
+        return ""
+    text = (
+        "\n## Where terraform's time goes (TF_LOG=trace)\n\n"
+        "Each plan of section 1 once more with `TF_LOG=trace` (bench/tfprofile.py reads the log)."
+        " **start**: CLI, backend, state read, up to the first provider start; **provider"
+        " schema**: the first provider process, GetProviderSchema and decoding the AWS"
+        " provider's schema; **validate walk** and **plan walk**: terraform's graph walks (the"
+        " plan walk holds the refreshes and the plans of each resource); **finish**: writing the"
+        " plan, unlocking. **pauses**: total of the gaps of 0.2 s or more between two log lines"
+        " (terraform computing without logging). Tracing itself slows terraform: the untraced"
+        " runs above give the times, this gives the shares.\n\n"
+        + _table(
+            [
+                "N",
+                "plan",
+                "traced wall",
+                "CPU",
+                "start",
+                "provider schema",
+                "validate walk",
+                "plan walk",
+                "finish",
+                "provider starts",
+                "pauses",
+            ],
+            rows,
+        )
+    )
+    big = _at(results, sizes[-1])["plans"].get("trace", {}).get("targeted")
+    if big and big.get("longest_pauses"):
+        text += (
+            f"\nLongest pauses of the targeted plan at N={sizes[-1]}, and the line before each:\n\n"
+        )
+        text += _table(
+            ["pause", "after"],
+            [
+                [_s(p["s"]), "`" + p["after"].replace("|", "\\|") + "`"]
+                for p in big["longest_pauses"]
+            ],
+        )
+    return text
