@@ -234,12 +234,15 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
     cwd = ws.terraform_dir
     run(validate, tf.environ, cwd, "terraform validate (warm-up)")
     floor, bare, whole, wrapped = [], [], [], []
-    bare_cpu, whole_cpu, floor_cpu = [], [], []
+    bare_cpu, whole_cpu, floor_cpu, wrapped_cpu = [], [], [], []
+    ecrctl_plan = [*bench.ecrctl, "plan", fleet.PROBE, "--env", ENV]
     for _ in range(bench.repeats):
         wall, cpu, _done = _cpu_run(validate, tf.environ, cwd, "terraform validate")
         floor.append(wall)
         floor_cpu.append(cpu)
-        wrapped.append(bench.ecrctl_run(ws, ["plan", fleet.PROBE, "--env", ENV], "ecrctl plan")[0])
+        wall, cpu, _done = _cpu_run(ecrctl_plan, bench.ecrctl_env(ws), ws.root, "ecrctl plan")
+        wrapped.append(wall)
+        wrapped_cpu.append(cpu)
         wall, cpu, _done = _cpu_run(targeted, tf.environ, cwd, "terraform plan -target")
         bare.append(wall)
         bare_cpu.append(cpu)
@@ -254,6 +257,7 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
         "terraform_validate_cpu_s": series(floor_cpu),
         "targeted_plan_cpu_s": series(bare_cpu),
         "full_plan_cpu_s": series(whole_cpu),
+        "ecrctl_plan_cpu_s": series(wrapped_cpu),
         "bare_plan_command": [a for a in targeted[1:]],
     }
     if bench.trace:
@@ -269,6 +273,10 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
     )
     result["ecrctl_over_bare"] = (
         result["ecrctl_plan_s"]["median"] / result["targeted_plan_s"]["median"]
+    )
+    # CPU seconds hardly depend on what else the machine runs; wall seconds do.
+    result["ecrctl_over_bare_cpu"] = (
+        result["ecrctl_plan_cpu_s"]["median"] / result["targeted_plan_cpu_s"]["median"]
     )
     _say(
         f"  plans: targeted {result['targeted_plan_s']['median']:.2f}s, full"
@@ -311,7 +319,7 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
     python = [sys.executable, "-c", "pass"]
     imports = [sys.executable, "-c", "import orchestrator.cli"]
     env = bench.ecrctl_env(ws)
-    times, interpreter, imported = [], [], []
+    times, interpreter, imported, cpus = [], [], [], []
     try:
         for index in range(bench.repeats):
             interpreter.append(run(python, env, ws.root, "python -c pass")[0])
@@ -327,7 +335,9 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
                 "--risk",
                 bench.probe_risk,
             ]
-            times.append(bench.ecrctl_run(ws, args, "ecrctl create")[0])
+            wall, cpu, _done = _cpu_run([*bench.ecrctl, *args], env, ws.root, "ecrctl create")
+            times.append(wall)
+            cpus.append(cpu)
             if name not in tfvars.load(tfvars_path, ENV).entries:
                 raise BenchError(f"ecrctl create did not add {name}")
             for path, text in saved.items():
@@ -337,6 +347,7 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
             atomic_write(path, text)
     result = {
         "ecrctl_create_s": series(times),
+        "ecrctl_create_cpu_s": series(cpus),
         "python_start_s": series(interpreter),
         "python_import_ecrctl_s": series(imported),
     }
