@@ -20,7 +20,10 @@ on moto's server on 127.0.0.1 with the real terraform and AWS provider:
 - **one state per repository**: the probe alone under its own key (the shard of size 1).
 
 Measured: the plans (median of --repeats), `terraform init` of one shard from an empty data
-directory (what each CI job pays once per shard it touches), and the setup (applies per shard).
+directory (what each CI job pays once per shard it touches), and the apply of the probe's shard.
+Only the probe's shard is applied: the other shards are other states, which its plan never
+reads; setting up all of them costs about S times that apply (reported as an estimate).
+`--one-state-sizes` limits the one-state baseline (its setup is one apply of every repository).
 
 Usage: python bench/prototypes/state_split.py [--sizes 10,100,1000] [--repeats 3]
        [--shard-size 64] [--json bench/prototypes/state-split-results.json]
@@ -166,7 +169,9 @@ def _plans(root: Root, targets: list[str], repeats: int) -> dict[str, Any]:
     return {"wall_s": _series(walls), "cpu_s": _series(cpus)}
 
 
-def measure(n: int, endpoint: str, workdir: Path, repeats: int, shard_size: int) -> dict[str, Any]:
+def measure(
+    n: int, endpoint: str, workdir: Path, repeats: int, shard_size: int, one_state: bool
+) -> dict[str, Any]:
     fleet.reset_emulator(endpoint)
     ws = fleet.build_tree(workdir / f"n{n}")
     emulator.bootstrap(ws, endpoint)
@@ -176,44 +181,41 @@ def measure(n: int, endpoint: str, workdir: Path, repeats: int, shard_size: int)
     out: dict[str, Any] = {"n": n}
 
     # -- one state per environment (today) --------------------------------------------------
-    start = time.perf_counter()
     fleet.bulk_create(ws, requests)
-    fleet.apply_all(ws, 32)
-    workflows.create(ws, probe)
-    out["one_state_setup_s"] = round(time.perf_counter() - start, 1)
-    out["one_state_targeted"] = _plans(
-        Root.project(ws), [f'module.ecr_repositories["{fleet.PROBE}"]', SCANNING], repeats
-    )
-    _say(f"N={n}: one state, targeted plan {out['one_state_targeted']['wall_s']['median']}s")
-    # The same repositories again, sharded: an empty registry and state bucket first.
-    fleet.reset_emulator(endpoint)
-    emulator.bootstrap(ws, endpoint)
+    if one_state:
+        start = time.perf_counter()
+        fleet.apply_all(ws, 32)
+        workflows.create(ws, probe)
+        out["one_state_setup_s"] = round(time.perf_counter() - start, 1)
+        out["one_state_targeted"] = _plans(
+            Root.project(ws), [f'module.ecr_repositories["{fleet.PROBE}"]', SCANNING], repeats
+        )
+        _say(f"N={n}: one state, targeted plan {out['one_state_targeted']['wall_s']['median']}s")
+        # The same repositories again, sharded: an empty registry and state bucket first.
+        fleet.reset_emulator(endpoint)
+        emulator.bootstrap(ws, endpoint)
 
     # -- hash shards + the registry state -----------------------------------------------------
     shards = max(1, math.ceil(n / shard_size))
     members: dict[int, dict[str, dict[str, Any]]] = {s: {} for s in range(shards)}
     for r in requests:
         members[shard_of(r.name, shards)][r.name] = _entry(r)
-    roots, inits, applies = {}, [], []
+    home = shard_of(probe.name, shards)
+    key = f"ecr/{ENV}/shards/{home:02d}/terraform.tfstate"
+    root = Root.copy_of(ws, f"shard-{home:02d}", SHARD_FILES, key)
+    root.write_vars(region, members[home])
+    inits = [root.init() for _ in range(repeats)]  # each from an empty data directory
     start = time.perf_counter()
-    for s in range(shards):
-        key = f"ecr/{ENV}/shards/{s:02d}/terraform.tfstate"
-        root = Root.copy_of(ws, f"shard-{s:02d}", SHARD_FILES, key)
-        root.write_vars(region, members[s])
-        inits.append(root.init())
-        applies.append(root.apply())
-        roots[s] = root
+    root.apply()
+    apply_s = time.perf_counter() - start
     out["shards"] = shards
     out["shard_sizes"] = sorted(len(m) for m in members.values())
-    out["shards_setup_s"] = round(time.perf_counter() - start, 1)
     out["shard_init_s"] = _series(inits)
-    out["shard_apply_s"] = _series(applies)
-    home = shard_of(probe.name, shards)
-    roots[home].write_vars(region, {**members[home], probe.name: _entry(probe)})
+    out["probe_shard_apply_s"] = round(apply_s, 1)
+    out["shards_setup_estimate_s"] = round(shards * (apply_s + statistics.median(inits)), 1)
+    root.write_vars(region, {**members[home], probe.name: _entry(probe)})
     out["probe_shard_size"] = len(members[home])
-    out["shard_targeted"] = _plans(
-        roots[home], [f'module.ecr_repositories["{probe.name}"]'], repeats
-    )
+    out["shard_targeted"] = _plans(root, [f'module.ecr_repositories["{probe.name}"]'], repeats)
     _say(
         f"N={n}: {shards} shard(s), sizes {out['shard_sizes'][0]}-{out['shard_sizes'][-1]},"
         f" targeted plan in the probe's shard {out['shard_targeted']['wall_s']['median']}s,"
@@ -243,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shard-size", type=int, default=64)
     parser.add_argument(
+        "--one-state-sizes",
+        help="sizes that also measure the one-state baseline (default: every size)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=Path(__file__).with_name("state-split-results.json")
     )
     args = parser.parse_args(argv)
@@ -256,7 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with fleet.moto_server(workdir / "moto.log") as endpoint:
             os.environ[emulator.ENDPOINT_VARIABLE] = endpoint
-            results = [measure(n, endpoint, workdir, args.repeats, args.shard_size) for n in sizes]
+            baseline = (
+                set(sizes)
+                if args.one_state_sizes is None
+                else {int(x) for x in args.one_state_sizes.split(",") if x.strip()}
+            )
+            results = [
+                measure(n, endpoint, workdir, args.repeats, args.shard_size, n in baseline)
+                for n in sizes
+            ]
     except (RuntimeError, tfprofile.TerraformFailed) as exc:
         _say(f"error: {exc}")
         return 1
