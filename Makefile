@@ -36,8 +36,10 @@ unit: install $(NODE_VALIDATOR)
 e2e: install $(NODE_VALIDATOR)
 	$(BIN)/pytest -q -m e2e
 
+# The realistic (mixed) fleet at 10, 100 and 1000; e.g. make bench BENCH_ARGS="--sizes 10,100".
+BENCH_ARGS ?= --sizes 10,100,1000 --repeats 3
 bench: install
-	$(BIN)/python bench/run.py --sizes 10,100,1000 --repeats 3
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 demo: install
 	scripts/demo.sh

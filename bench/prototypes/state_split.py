@@ -160,6 +160,10 @@ def _series(values: list[float]) -> dict[str, Any]:
     return {"median": round(statistics.median(values), 3), "runs": [round(v, 3) for v in values]}
 
 
+def _brief(plans: dict[str, Any]) -> str:
+    return f"{plans['wall_s']['median']}s wall, {plans['cpu_s']['median']} CPU s"
+
+
 def _plans(root: Root, targets: list[str], repeats: int) -> dict[str, Any]:
     walls, cpus = [], []
     for _ in range(repeats):
@@ -190,7 +194,7 @@ def measure(
         out["one_state_targeted"] = _plans(
             Root.project(ws), [f'module.ecr_repositories["{fleet.PROBE}"]', SCANNING], repeats
         )
-        _say(f"N={n}: one state, targeted plan {out['one_state_targeted']['wall_s']['median']}s")
+        _say(f"N={n}: one state, targeted plan {_brief(out['one_state_targeted'])}")
         # The same repositories again, sharded: an empty registry and state bucket first.
         fleet.reset_emulator(endpoint)
         emulator.bootstrap(ws, endpoint)
@@ -218,7 +222,7 @@ def measure(
     out["shard_targeted"] = _plans(root, [f'module.ecr_repositories["{probe.name}"]'], repeats)
     _say(
         f"N={n}: {shards} shard(s), sizes {out['shard_sizes'][0]}-{out['shard_sizes'][-1]},"
-        f" targeted plan in the probe's shard {out['shard_targeted']['wall_s']['median']}s,"
+        f" targeted plan in the probe's shard {_brief(out['shard_targeted'])},"
         f" init {out['shard_init_s']['median']}s"
     )
 
@@ -227,7 +231,7 @@ def measure(
     registry.write_vars(region, {**every, probe.name: _entry(probe)})
     out["registry_init_s"] = round(registry.init(), 3)
     out["registry_plan"] = _plans(registry, [], repeats)
-    _say(f"N={n}: registry state plan {out['registry_plan']['wall_s']['median']}s")
+    _say(f"N={n}: registry state plan {_brief(out['registry_plan'])}")
 
     # -- one state per repository: the probe alone -------------------------------------------
     key = f"ecr/{ENV}/repositories/{probe.name}.tfstate"
@@ -235,8 +239,31 @@ def measure(
     alone.write_vars(region, {probe.name: _entry(probe)})
     out["per_repository_init_s"] = round(alone.init(), 3)
     out["per_repository_plan"] = _plans(alone, [], repeats)
-    _say(f"N={n}: per-repository state plan {out['per_repository_plan']['wall_s']['median']}s")
+    _say(f"N={n}: per-repository state plan {_brief(out['per_repository_plan'])}")
     return out
+
+
+def _write(
+    args: argparse.Namespace, sizes: list[int], results: list[dict[str, Any]], started: float
+) -> None:
+    args.json.write_text(
+        json.dumps(
+            {
+                "config": {
+                    "sizes": sizes,
+                    "repeats": args.repeats,
+                    "shard_size": args.shard_size,
+                    "fleet": "low",
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "total_wall_s": round(time.perf_counter() - started, 1),
+                },
+                "sizes": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,33 +294,17 @@ def main(argv: list[str] | None = None) -> int:
                 if args.one_state_sizes is None
                 else {int(x) for x in args.one_state_sizes.split(",") if x.strip()}
             )
-            results = [
-                measure(n, endpoint, workdir, args.repeats, args.shard_size, n in baseline)
-                for n in sizes
-            ]
+            results = []
+            for n in sizes:  # written after each size: a long run keeps what it measured
+                results.append(
+                    measure(n, endpoint, workdir, args.repeats, args.shard_size, n in baseline)
+                )
+                _write(args, sizes, results, started)
     except (RuntimeError, tfprofile.TerraformFailed) as exc:
         _say(f"error: {exc}")
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "config": {
-                    "sizes": sizes,
-                    "repeats": args.repeats,
-                    "shard_size": args.shard_size,
-                    "fleet": "low",
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()],
-                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "total_wall_s": round(time.perf_counter() - started, 1),
-                },
-                "sizes": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
     _say(f"wrote {args.json}")
     return 0
 
