@@ -225,6 +225,14 @@ def markdown(results: dict[str, Any]) -> str:
             " figures are not results.\n"
         )
     parts.append(_fleet_text(config) + "\n")
+    busiest = max([*m.get("load_average_before", [0.0]), *m.get("load_average_after", [0.0])])
+    if m.get("cores") and busiest > m["cores"]:
+        parts.append(
+            f"> **A busy machine**: load average up to {busiest:.1f} on {m['cores']} cores"
+            " during this run. Wall times (and the goals, which are stated in wall time) are"
+            " inflated by the other work; CPU seconds, given beside them, are not. Rerun on a"
+            " quiet machine before judging a goal.\n"
+        )
     parts.append("## Machine\n")
     parts.append(
         _table(
