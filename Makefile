@@ -49,8 +49,10 @@ integration: install $(NODE_VALIDATOR)
 e2e: install $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q tests/e2e
 
+# The realistic (mixed) fleet at 10, 100 and 1000; e.g. make bench BENCH_ARGS="--sizes 10,100".
+BENCH_ARGS ?= --sizes 10,100,1000 --repeats 3
 bench: install
-	$(BIN)/python bench/run.py --sizes 10,100,1000 --repeats 3
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/adopt.py --sizes 100,500
 
 demo: install

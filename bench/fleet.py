@@ -34,17 +34,75 @@ from orchestrator.rules import policy
 REPO = Path(__file__).resolve().parents[1]
 ENV = emulator.LOCAL_ENV
 OWNER = "app-team-bench"
-# Low tier: no KMS key per repository and no continuous-scan filter, so N=1000 applies quickly.
+# The all-low fleet: no KMS key per repository and no continuous-scan filter.
 RISK = "low"
 PROBE = "bench-probe"  # requested, never applied: what a create request's review plans
+
+# The realistic fleet (issue 12): 50/30/20 low/medium/high. High asks for KMS encryption, so
+# each high-tier repository brings its own KMS key and alias; medium and high ask for
+# continuous scanning (one registry filter each). Tiers cycle in blocks of ten, so every
+# N that is a multiple of 10 has the exact mix.
+MIX = {"low": 5, "medium": 3, "high": 2}  # out of 10
+FLEETS = ("mixed", "low")
+# Principals as teams ask for them: CI pushes to medium and high, a runtime role pulls high.
+PUSH_PRINCIPAL = "arn:aws:iam::123456789012:role/ci-publisher"
+PULL_PRINCIPAL = "arn:aws:iam::123456789012:role/runtime-pull"
 
 
 def bulk_name(index: int) -> str:
     return f"bench-{index:04d}"
 
 
+def tier_of(index: int) -> str:
+    """The tier of the index-th repository of the mixed fleet (5 low, 3 medium, 2 high in 10)."""
+    slot = index % 10
+    for risk in ("low", "medium", "high"):
+        if slot < MIX[risk]:
+            return risk
+        slot -= MIX[risk]
+    raise AssertionError("MIX does not add up to 10")
+
+
+def mixed_name(index: int) -> str:
+    """ADR-0092 product-based names: each product's components share its tier.
+
+    Block b of ten holds three products, one per tier (5, 3 and 2 components), numbered
+    3b, 3b+1, 3b+2: `prod0000-svc0` ... `prod0000-svc4` low, `prod0001-svc0..2` medium,
+    `prod0002-svc0..1` high. A wildcard per product fits one product's tier exactly, but there
+    are more products asking for continuous scanning than one rule has filters once N > 500.
+    """
+    block, slot = divmod(index, 10)
+    offset = 0
+    for number, risk in enumerate(("low", "medium", "high")):
+        if slot < offset + MIX[risk]:
+            return f"prod{3 * block + number:04d}-svc{slot - offset}"
+        offset += MIX[risk]
+    raise AssertionError("MIX does not add up to 10")
+
+
 def request(name: str, risk: str = RISK) -> RegistryRequest:
-    return policy.build_request(name=name, env=ENV, owner=OWNER, risk=risk)
+    return policy.build_request(
+        name=name,
+        env=ENV,
+        owner=OWNER,
+        risk=risk,
+        push_principals=[PUSH_PRINCIPAL] if risk in ("medium", "high") else [],
+        pull_principals=[PULL_PRINCIPAL] if risk == "high" else [],
+    )
+
+
+def fleet_requests(n: int, kind: str) -> list[RegistryRequest]:
+    """The N repositories of a fleet: `mixed` (50/30/20, product names) or `low` (all low)."""
+    if kind == "low":
+        return [request(bulk_name(i)) for i in range(n)]
+    if kind == "mixed":
+        return [request(mixed_name(i), tier_of(i)) for i in range(n)]
+    raise ValueError(f"unknown fleet {kind!r}: one of {', '.join(FLEETS)}")
+
+
+def probe_risk(kind: str) -> str:
+    """The tier of the repository under review: the heaviest one (KMS key, filter) when mixed."""
+    return "high" if kind == "mixed" else RISK
 
 
 # -- the emulator ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 GOAL_N = 1000  # the size the goals are stated for
@@ -79,13 +81,25 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
     overhead = {n: _at(results, n)["plans"]["ecrctl_over_bare"] for n in sizes}
+    cpu_overhead = {
+        n: _at(results, n)["plans"]["ecrctl_over_bare_cpu"]
+        for n in sizes
+        if _at(results, n)["plans"].get("ecrctl_over_bare_cpu") is not None
+    }
     worst = max(overhead.values())
+    summary2 = ", ".join(f"{TIMES}{v:.3f} at N={n}" for n, v in overhead.items())
+    if cpu_overhead:
+        summary2 += (
+            " (CPU seconds: "
+            + ", ".join(f"{TIMES}{v:.3f} at N={n}" for n, v in cpu_overhead.items())
+            + ")"
+        )
     out.append(
         _goal(
             2,
             f"ecrctl plan ≤ 1.10 {TIMES} the bare terraform plan it runs",
             worst <= 1.10,
-            ", ".join(f"{TIMES}{v:.3f} at N={n}" for n, v in overhead.items()),
+            summary2,
             sizes,
             value=round(worst, 4),
         )
@@ -107,12 +121,14 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
     create = _at(results, big)["create"]["ecrctl_create_s"]["median"]
+    create_cpu = _median(_at(results, big)["create"].get("ecrctl_create_cpu_s"))
     out.append(
         _goal(
             4,
             "ecrctl create ≤ 0.3 s at N=1000, interpreter start included",
             create <= 0.3,
-            f"{create:.3f} s at N={big}",
+            f"{create:.3f} s at N={big}"
+            + ("" if create_cpu is None else f" ({create_cpu:.3f} CPU seconds)"),
             [big],
             value=round(create, 4),
             note=note,
@@ -208,6 +224,15 @@ def markdown(results: dict[str, Any]) -> str:
             "> **Smoke run** (N=10, one repetition): it proves the benchmark still runs; its"
             " figures are not results.\n"
         )
+    parts.append(_fleet_text(config) + "\n")
+    busiest = max([*m.get("load_average_before", [0.0]), *m.get("load_average_after", [0.0])])
+    if m.get("cores") and busiest > m["cores"]:
+        parts.append(
+            f"> **A busy machine**: load average up to {busiest:.1f} on {m['cores']} cores"
+            " during this run. Wall times (and the goals, which are stated in wall time) are"
+            " inflated by the other work; CPU seconds, given beside them, are not. Rerun on a"
+            " quiet machine before judging a goal.\n"
+        )
     parts.append("## Machine\n")
     parts.append(
         _table(
@@ -283,7 +308,15 @@ def markdown(results: dict[str, Any]) -> str:
     )
     parts.append(
         _table(
-            ["N", "ecrctl plan", "bare terraform plan", "ratio", "ecrctl's share", "floor"],
+            [
+                "N",
+                "ecrctl plan",
+                "bare terraform plan",
+                "ratio",
+                "ecrctl's share",
+                "CPU ratio",
+                "floor",
+            ],
             [
                 [
                     str(n),
@@ -291,6 +324,7 @@ def markdown(results: dict[str, Any]) -> str:
                     _s(p["targeted_plan_s"]["median"]),
                     _x(p["ecrctl_over_bare"]),
                     _s(p["ecrctl_plan_s"]["median"] - p["targeted_plan_s"]["median"]),
+                    _x(p.get("ecrctl_over_bare_cpu")),
                     _s(floors[n]),
                 ]
                 for n in sizes
@@ -346,11 +380,12 @@ def markdown(results: dict[str, Any]) -> str:
     )
     parts.append(
         _table(
-            ["N", "ecrctl create", "python start", "python + import ecrctl", "floor"],
+            ["N", "ecrctl create", "its CPU", "python start", "python + import ecrctl", "floor"],
             [
                 [
                     str(n),
                     _s(c["ecrctl_create_s"]["median"], 3),
+                    _s(_median(c.get("ecrctl_create_cpu_s")), 3),
                     _s(c["python_start_s"]["median"], 3),
                     _s(c["python_import_ecrctl_s"]["median"], 3),
                     _s(floors[n]),
@@ -427,18 +462,23 @@ def markdown(results: dict[str, Any]) -> str:
     if recorded:
         parts.append("\nTerraform runs of one `ecrctl ci plan`: " + "; ".join(recorded) + ".\n")
 
+    parts.append(_drift_section(results, sizes, floors))
+    parts.append(_growth_section(results, sizes))
+    parts.append(_trace_section(results, sizes))
+
     parts.append("\n## Setting up N repositories\n")
     parts.append(
-        f"All {config['bulk_risk_tier']}-tier (no KMS key per repository), written to the catalog"
-        " and the tfvars through the library in one write, then ONE untargeted `terraform apply"
-        f" -parallelism={config['setup_apply_parallelism']}`.\n\n"
+        _fleet_text(config)
+        + " Written to the catalog and the tfvars through the library in one write, then ONE"
+        f" untargeted `terraform apply -parallelism={config['setup_apply_parallelism']}`.\n\n"
     )
     parts.append(
         _table(
-            ["N", "bulk write", "terraform init", "apply", "resources in state"],
+            ["N", "tiers", "bulk write", "terraform init", "apply", "resources in state"],
             [
                 [
                     str(n),
+                    ", ".join(f"{k} {v}" for k, v in s.get("tiers", {}).items()) or "n/a",
                     _s(s["bulk_write_s"], 3),
                     _s(s["init_s"], 1),
                     _s(s["apply_s"], 1),
@@ -469,6 +509,8 @@ def markdown(results: dict[str, Any]) -> str:
                 )
             )
 
+    parts.append(state_split_section())
+
     parts.append("\n## Running it\n")
     parts.append(
         "```sh\nmake bench                       # python bench/run.py --sizes 10,100,1000"
@@ -477,3 +519,254 @@ def markdown(results: dict[str, Any]) -> str:
         " See `bench/README.md` for what each figure measures exactly.\n"
     )
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+# -- the sections of issue 12: the fleet, drift, growth with N, terraform's side -----------------
+
+
+def _fleet_text(config: dict[str, Any]) -> str:
+    kind = config.get("fleet", "low")
+    if kind == "mixed":
+        mix = config.get("fleet_mix", {})
+        share = ", ".join(f"{10 * v}% {k}" for k, v in mix.items())
+        return (
+            f"**Fleet: mixed** ({share}). High-tier repositories are KMS-encrypted, each with"
+            " its own KMS key and alias; medium and high ask for continuous scanning (one registry"
+            " scanning filter each) and carry a push principal, high a pull principal too"
+            " (a repository policy). Names are product-based (`prod0000-svc0`, ...). The probe,"
+            f" the created and the flow repositories are {config.get('probe_risk')}-tier; the ten"
+            " ci-plan requests follow the mix."
+        )
+    return (
+        f"**Fleet: {kind}** (every repository {config.get('bulk_risk_tier', kind)}-tier: no KMS"
+        " key, no continuous-scan filter, no repository policy)."
+    )
+
+
+def _drift_section(results: dict[str, Any], sizes: list[int], floors: dict[int, float]) -> str:
+    rows = []
+    for n in sizes:
+        drift = _at(results, n).get("drift")
+        if drift is None:
+            continue
+        findings = ", ".join(f"{k} {v}" for k, v in drift["findings"].items()) or "none"
+        rows.append(
+            [
+                str(n),
+                _s(drift["ecrctl_drift_s"]["median"]),
+                str(drift["exit_code"]),
+                findings,
+                ", ".join(drift["terraform_runs"]) or "none",
+                _s(floors[n]),
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "\n## 7. `ecrctl drift`\n\n"
+        "`ecrctl drift --env local --output json` as a user runs it: a refresh-only plan of"
+        " every managed resource, the state, the registry listed through the ECR API, the"
+        " catalog. The benchmark's own requests (the probe, the ci-plan requests) are in the"
+        " tfvars but never applied, so drift reports them as `not_applied` and exits 4.\n\n"
+        + _table(
+            ["N", "ecrctl drift", "exit", "findings", "terraform runs", "floor"],
+            rows,
+        )
+    )
+
+
+def _slope(points: list[tuple[int, float]]) -> float | None:
+    """Least-squares seconds per repository."""
+    if len(points) < 2:
+        return None
+    mean_n = sum(n for n, _ in points) / len(points)
+    mean_t = sum(t for _, t in points) / len(points)
+    var = sum((n - mean_n) ** 2 for n, _ in points)
+    if var == 0:
+        return None
+    return sum((n - mean_n) * (t - mean_t) for n, t in points) / var
+
+
+def _growth_section(results: dict[str, Any], sizes: list[int]) -> str:
+    rows = []
+    wall_points, cpu_points = [], []
+    base = _at(results, sizes[0])["plans"]
+    for n in sizes:
+        plans = _at(results, n)["plans"]
+        targeted = plans["targeted_plan_s"]["median"]
+        cpu = plans.get("targeted_plan_cpu_s", {}).get("median")
+        wall_points.append((n, targeted))
+        if cpu is not None:
+            cpu_points.append((n, cpu))
+        trace = plans.get("trace", {}).get("targeted", {})
+        walk = trace.get("vertices_visited", {}).get("walkPlan", {})
+        rows.append(
+            [
+                str(n),
+                _s(targeted),
+                _x(targeted / base["targeted_plan_s"]["median"], 2),
+                _s(cpu),
+                _s(plans["full_plan_s"]["median"]),
+                _s(plans.get("full_plan_cpu_s", {}).get("median")),
+                str(trace.get("module_instances_expanded", {}).get("walkPlan", "n/a")),
+                str(walk.get("other instances", "n/a")),
+                str(trace.get("provider_rpcs", {}).get("ReadResource", "n/a")),
+                "n/a"
+                if trace.get("state_bytes") is None
+                else f"{trace['state_bytes'] / 1024:.0f} KiB",
+            ]
+        )
+    text = (
+        "\n## How the targeted plan grows with N\n\n"
+        "The targeted plan of section 1 (one repository and the registry scanning configuration),"
+        " wall and CPU seconds (user + system of terraform and its provider processes), beside"
+        " the full plan. From its TF_LOG=trace run: how many module instances terraform expanded"
+        " in the plan walk, how many graph vertices it visited for instances the `-target` does"
+        " not name, the ReadResource calls (refreshes) it made and the size of the state it"
+        " read.\n\n"
+        + _table(
+            [
+                "N",
+                "targeted plan",
+                "vs smallest N",
+                "targeted CPU",
+                "full plan",
+                "full CPU",
+                "instances expanded",
+                "vertices of untargeted instances",
+                "ReadResource",
+                "state",
+            ],
+            rows,
+        )
+    )
+    wall_slope, cpu_slope = _slope(wall_points), _slope(cpu_points)
+    if wall_slope is not None:
+        text += (
+            f"\nLeast-squares growth of the targeted plan: {1000 * wall_slope:.2f} s of wall time"
+            + ("" if cpu_slope is None else f" and {1000 * cpu_slope:.2f} CPU seconds")
+            + " per 1000 repositories in the state.\n"
+        )
+    return text
+
+
+def _trace_section(results: dict[str, Any], sizes: list[int]) -> str:
+    rows = []
+    for n in sizes:
+        for label, trace in _at(results, n)["plans"].get("trace", {}).items():
+            phases = trace.get("phases_s", {})
+            rows.append(
+                [
+                    str(n),
+                    label,
+                    _s(trace.get("wall_s")),
+                    _s(trace.get("cpu_s")),
+                    *[
+                        _s(phases.get(p))
+                        for p in ("start", "provider schema", "validate walk", "plan walk")
+                    ],
+                    _s(phases.get("finish")),
+                    str(trace.get("provider_starts", "n/a")),
+                    _s(trace.get("pauses_total_s")),
+                ]
+            )
+    if not rows:
+        return ""
+    text = (
+        "\n## Where terraform's time goes (TF_LOG=trace)\n\n"
+        "Each plan of section 1 once more with `TF_LOG=trace` (bench/tfprofile.py reads the log)."
+        " **start**: CLI, backend, state read, up to the first provider start; **provider"
+        " schema**: the first provider process, GetProviderSchema and decoding the AWS"
+        " provider's schema; **validate walk** and **plan walk**: terraform's graph walks (the"
+        " plan walk holds the refreshes and the plans of each resource); **finish**: writing the"
+        " plan, unlocking. **pauses**: total of the gaps of 0.2 s or more between two log lines"
+        " (terraform computing without logging). Tracing itself slows terraform: the untraced"
+        " runs above give the times, this gives the shares.\n\n"
+        + _table(
+            [
+                "N",
+                "plan",
+                "traced wall",
+                "CPU",
+                "start",
+                "provider schema",
+                "validate walk",
+                "plan walk",
+                "finish",
+                "provider starts",
+                "pauses",
+            ],
+            rows,
+        )
+    )
+    big = _at(results, sizes[-1])["plans"].get("trace", {}).get("targeted")
+    if big and big.get("longest_pauses"):
+        text += (
+            f"\nLongest pauses of the targeted plan at N={sizes[-1]}, and the line before each:\n\n"
+        )
+        text += _table(
+            ["pause", "after"],
+            [
+                [_s(p["s"]), "`" + p["after"].replace("|", "\\|") + "`"]
+                for p in big["longest_pauses"]
+            ],
+        )
+    return text
+
+
+STATE_SPLIT = Path(__file__).resolve().parent / "prototypes" / "state-split-results.json"
+
+
+def state_split_section(path: Path = STATE_SPLIT) -> str:
+    """The state-split prototype's last results (bench/prototypes/state_split.py), if any."""
+    if not path.is_file():
+        return ""
+    data = json.loads(path.read_text())
+    config = data["config"]
+    rows = []
+    for size in data["sizes"]:
+        one = size.get("one_state_targeted")
+        shard = size["shard_targeted"]
+        alone = size["per_repository_plan"]
+        rows.append(
+            [
+                str(size["n"]),
+                "not measured"
+                if one is None
+                else f"{_s(one['wall_s']['median'])} / {_s(one['cpu_s']['median'])}",
+                f"{size['shards']} ({size['shard_sizes'][0]}-{size['shard_sizes'][-1]})",
+                f"{_s(shard['wall_s']['median'])} / {_s(shard['cpu_s']['median'])}",
+                f"{_s(alone['wall_s']['median'])} / {_s(alone['cpu_s']['median'])}",
+                f"{_s(size['registry_plan']['wall_s']['median'])}"
+                f" / {_s(size['registry_plan']['cpu_s']['median'])}",
+                _s(size["shard_init_s"]["median"]),
+                f"{_s(size['probe_shard_apply_s'], 1)}; all ≈"
+                f" {_s(size['shards_setup_estimate_s'], 0)}",
+            ]
+        )
+    return (
+        "\n## Beyond one state: the state-split prototype\n\n"
+        "`bench/prototypes/state_split.py` (not part of ecrctl; run on its own, results in"
+        " `bench/prototypes/state-split-results.json`, dated"
+        f" {config['date']}, load average after {_loads(config['load_average_after'])}):"
+        f" an all-low fleet, median of {config['repeats']} runs, wall / CPU seconds. The"
+        " targeted plan of one requested repository on one state (today), in its shard of a"
+        f" split by `sha256(name) mod ceil(N / {config['shard_size']})`, and in a state of its"
+        " own; the plan of the registry state (the scanning configuration alone, fed with every"
+        " entry); `terraform init` of one shard from an empty data directory; the apply of the"
+        " probe's shard, and S times (apply + init) as the estimate for all shards. What it"
+        ' means and costs: bench/README.md, "State split".\n\n'
+        + _table(
+            [
+                "N",
+                "one state",
+                "shards (sizes)",
+                "in its shard",
+                "own state",
+                "registry state",
+                "init of a shard",
+                "apply of its shard; all shards",
+            ],
+            rows,
+        )
+    )

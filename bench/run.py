@@ -1,20 +1,25 @@
 """`make bench`: what each ecrctl lifecycle step costs as the registry grows.
 
-For each size N, a fresh repository tree holds N low-tier repositories, bulk-created through the
-library and applied once to moto's server on 127.0.0.1 with the real terraform and AWS provider;
-one more repository (`bench-probe`) is requested but not applied, as a create request under
-review is. Then, median of --repeats runs each:
+For each size N, a fresh repository tree holds N repositories, bulk-created through the library
+and applied once to moto's server on 127.0.0.1 with the real terraform and AWS provider: the
+realistic fleet (`--fleet mixed`, the default) is 50/30/20 low/medium/high with a KMS key per
+high-tier repository; `--fleet low` is all low-tier. One more repository (`bench-probe`, high-tier
+in the mixed fleet) is requested but not applied, as a create request under review is. Then,
+median of --repeats runs each:
 
   1. a targeted plan of one repository vs a full plan (ratio);
   2. `ecrctl plan NAME` vs the bare `terraform plan -target=...` it runs (overhead ratio);
   3. terraform runs that load the AWS provider in one create -> plan -> apply -> catalog sync;
   4. `ecrctl create` wall time, interpreter start included;
   5. `ecrctl catalog sync` vs listing the repositories through the ECR API with boto3;
-  6. `ecrctl ci plan` for 10 changed repositories vs 10 single-target plans.
+  6. `ecrctl ci plan` for 10 changed repositories vs 10 single-target plans;
+  7. `ecrctl drift` (a refresh-only plan of everything, the state, the registry, the catalog).
 
 `terraform validate` (it only loads the provider) is measured beside them as terraform's floor.
+The targeted and the full plan also report their CPU seconds, and run once more with
+TF_LOG=trace for a profile of terraform's side (bench/tfprofile.py).
 
-Usage: python bench/run.py [--sizes 10,100,1000] [--repeats 3] [--smoke]
+Usage: python bench/run.py [--sizes 10,100,1000] [--repeats 3] [--fleet mixed|low] [--smoke]
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import fleet, report
+from bench import fleet, report, tfprofile
 from orchestrator.adapters import emulator
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -116,6 +121,9 @@ class Bench:
     parallelism: int
     profile: bool
     real_terraform: str
+    fleet: str = "mixed"
+    trace: bool = True
+    keep_traces: bool = False
     ecrctl: list[str] = field(default_factory=list)
     availability: dict[str, str | None] = field(default_factory=dict)
 
@@ -140,6 +148,11 @@ class Bench:
     ) -> tuple[float, subprocess.CompletedProcess[str]]:
         return run([*self.ecrctl, *args], self.ecrctl_env(ws, **extra), ws.root, what)
 
+    @property
+    def probe_risk(self) -> str:
+        """The tier of every repository the benchmark requests on top of the fleet."""
+        return fleet.probe_risk(self.fleet)
+
 
 def _available(bench: Bench, ws: Workspace, args: Sequence[str]) -> str | None:
     """None when `ecrctl ARGS --help` works, else why the command is not available."""
@@ -160,7 +173,7 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     fleet.reset_emulator(bench.endpoint)
     ws = fleet.build_tree(bench.workdir / f"n{n}")
     emulator.bootstrap(ws, bench.endpoint)
-    requests = [fleet.request(fleet.bulk_name(i)) for i in range(n)]
+    requests = fleet.fleet_requests(n, bench.fleet)
     start = time.perf_counter()
     fleet.bulk_create(ws, requests)
     bulk_s = time.perf_counter() - start
@@ -170,13 +183,19 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     start = time.perf_counter()
     attempts = fleet.apply_all(ws, bench.parallelism)
     apply_s = time.perf_counter() - start
-    create_op.create(ws, fleet.request(fleet.PROBE))
+    create_op.create(ws, fleet.request(fleet.PROBE, bench.probe_risk))
     resources = fleet.state_resource_count(ws)
     if resources < 2 * n:
         raise BenchError(f"setup applied {resources} resources for {n} repositories")
     _say(f"N={n}: setup bulk write {bulk_s:.2f}s, init {init_s:.1f}s, apply {apply_s:.1f}s")
+    tiers: dict[str, int] = {}
+    for r in requests:
+        tiers[r.risk] = tiers.get(r.risk, 0) + 1
     return ws, {
         "repositories_applied": n,
+        "fleet": bench.fleet,
+        "tiers": tiers,
+        "probe_risk": bench.probe_risk,
         "resources_in_state": resources,
         "bulk_write_s": round(bulk_s, 4),
         "init_s": round(init_s, 3),
@@ -217,23 +236,49 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
     cwd = ws.terraform_dir
     run(validate, tf.environ, cwd, "terraform validate (warm-up)")
     floor, bare, whole, wrapped = [], [], [], []
+    bare_cpu, whole_cpu, floor_cpu, wrapped_cpu = [], [], [], []
+    ecrctl_plan = [*bench.ecrctl, "plan", fleet.PROBE, "--env", ENV]
     for _ in range(bench.repeats):
-        floor.append(run(validate, tf.environ, cwd, "terraform validate")[0])
-        wrapped.append(bench.ecrctl_run(ws, ["plan", fleet.PROBE, "--env", ENV], "ecrctl plan")[0])
-        bare.append(run(targeted, tf.environ, cwd, "terraform plan -target")[0])
-        whole.append(run(full, tf.environ, cwd, "terraform plan (full)")[0])
+        wall, cpu, _done = _cpu_run(validate, tf.environ, cwd, "terraform validate")
+        floor.append(wall)
+        floor_cpu.append(cpu)
+        wall, cpu, _done = _cpu_run(ecrctl_plan, bench.ecrctl_env(ws), ws.root, "ecrctl plan")
+        wrapped.append(wall)
+        wrapped_cpu.append(cpu)
+        wall, cpu, _done = _cpu_run(targeted, tf.environ, cwd, "terraform plan -target")
+        bare.append(wall)
+        bare_cpu.append(cpu)
+        wall, cpu, _done = _cpu_run(full, tf.environ, cwd, "terraform plan (full)")
+        whole.append(wall)
+        whole_cpu.append(cpu)
     result: dict[str, Any] = {
         "terraform_validate_s": series(floor),
         "targeted_plan_s": series(bare),
         "full_plan_s": series(whole),
         "ecrctl_plan_s": series(wrapped),
+        "terraform_validate_cpu_s": series(floor_cpu),
+        "targeted_plan_cpu_s": series(bare_cpu),
+        "full_plan_cpu_s": series(whole_cpu),
+        "ecrctl_plan_cpu_s": series(wrapped_cpu),
         "bare_plan_command": [a for a in targeted[1:]],
     }
+    if bench.trace:
+        traces = bench.workdir / "traces"
+        result["trace"] = {
+            "targeted": _traced(
+                bench, targeted, tf.environ, cwd, traces / "targeted.log", {fleet.PROBE}
+            ),
+            "full": _traced(bench, full, tf.environ, cwd, traces / "full.log", set()),
+        }
     result["targeted_over_full"] = bare_ratio = (
         result["targeted_plan_s"]["median"] / result["full_plan_s"]["median"]
     )
     result["ecrctl_over_bare"] = (
         result["ecrctl_plan_s"]["median"] / result["targeted_plan_s"]["median"]
+    )
+    # CPU seconds hardly depend on what else the machine runs; wall seconds do.
+    result["ecrctl_over_bare_cpu"] = (
+        result["ecrctl_plan_cpu_s"]["median"] / result["targeted_plan_cpu_s"]["median"]
     )
     _say(
         f"  plans: targeted {result['targeted_plan_s']['median']:.2f}s, full"
@@ -244,6 +289,31 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
     return result
 
 
+def _cpu_run(
+    cmd: Sequence[str], env: dict[str, str], cwd: Path, what: str
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    try:
+        return tfprofile.cpu_run(cmd, env, cwd, what)
+    except tfprofile.TerraformFailed as exc:
+        raise BenchError(f"{exc}\n  command: {list(cmd)}") from None
+
+
+def _traced(
+    bench: Bench,
+    cmd: Sequence[str],
+    env: dict[str, str],
+    cwd: Path,
+    log: Path,
+    targeted: set[str],
+) -> dict[str, Any]:
+    try:
+        return tfprofile.traced_run(
+            cmd, env, cwd, log, "terraform plan", targeted, keep_log=bench.keep_traces
+        )
+    except tfprofile.TerraformFailed as exc:
+        raise BenchError(str(exc)) from None
+
+
 def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
     """Figure 4: `ecrctl create` as a user runs it; the files are restored after each run."""
     tfvars_path = ws.tfvars_file(ENV)
@@ -251,14 +321,25 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
     python = [sys.executable, "-c", "pass"]
     imports = [sys.executable, "-c", "import orchestrator.cli"]
     env = bench.ecrctl_env(ws)
-    times, interpreter, imported = [], [], []
+    times, interpreter, imported, cpus = [], [], [], []
     try:
         for index in range(bench.repeats):
             interpreter.append(run(python, env, ws.root, "python -c pass")[0])
             imported.append(run(imports, env, ws.root, "import orchestrator.cli")[0])
             name = f"bench-new-{index:02d}"
-            args = ["create", name, "--env", ENV, "--owner", fleet.OWNER, "--risk", fleet.RISK]
-            times.append(bench.ecrctl_run(ws, args, "ecrctl create")[0])
+            args = [
+                "create",
+                name,
+                "--env",
+                ENV,
+                "--owner",
+                fleet.OWNER,
+                "--risk",
+                bench.probe_risk,
+            ]
+            wall, cpu, _done = _cpu_run([*bench.ecrctl, *args], env, ws.root, "ecrctl create")
+            times.append(wall)
+            cpus.append(cpu)
             if name not in tfvars.load(tfvars_path, ENV).entries:
                 raise BenchError(f"ecrctl create did not add {name}")
             for path, text in saved.items():
@@ -268,6 +349,7 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
             atomic_write(path, text)
     result = {
         "ecrctl_create_s": series(times),
+        "ecrctl_create_cpu_s": series(cpus),
         "python_start_s": series(interpreter),
         "python_import_ecrctl_s": series(imported),
     }
@@ -328,7 +410,10 @@ def measure_flow(bench: Bench, ws: Workspace) -> dict[str, Any]:
     name = "bench-flow"
     plan_file = bench.workdir / "plans" / "flow.tfplan"
     steps: list[tuple[str, list[str]]] = [
-        ("create", ["create", name, "--env", ENV, "--owner", fleet.OWNER, "--risk", fleet.RISK]),
+        (
+            "create",
+            ["create", name, "--env", ENV, "--owner", fleet.OWNER, "--risk", bench.probe_risk],
+        ),
         ("plan", ["plan", name, "--env", ENV, "--out", str(plan_file)]),
         ("apply", ["apply", "--env", ENV, "--plan", str(plan_file), "--auto-approve"]),
     ]
@@ -403,8 +488,9 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
     _git(ws, "add", "-A")
     _git(ws, *identity, "commit", "-q", "-m", "base")
     base = _git(ws, "rev-parse", "HEAD")
-    for name in names:
-        create_op.create(ws, fleet.request(name))
+    for index, name in enumerate(names):
+        risk = fleet.tier_of(index) if bench.fleet == "mixed" else fleet.RISK
+        create_op.create(ws, fleet.request(name, risk))
     _git(ws, "add", "-A")
     _git(ws, *identity, "commit", "-q", "-m", f"request {CI_CHANGED} repositories")
     head = _git(ws, "rev-parse", "HEAD")
@@ -469,6 +555,55 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
     return result
 
 
+def measure_drift(bench: Bench, ws: Workspace) -> dict[str, Any]:
+    """Figure 7: `ecrctl drift --env local --output json`; exit 4 (drift found) is a result.
+
+    Each run goes through the shim without its debug log (`BENCH_SHIM_TF_LOG_DIR` unset): it
+    records terraform's command lines for the cost of one python start per terraform run,
+    instead of one more drift run.
+    """
+    args = ["drift", "--env", ENV, "--output", "json"]
+    shim = fleet.make_shim(bench.workdir / "shim", bench.real_terraform)
+    recording = {k: v for k, v in shim.environ().items() if k != "BENCH_SHIM_TF_LOG_DIR"}
+    env = bench.ecrctl_env(ws, **recording)
+    times: list[float] = []
+    report_: dict[str, Any] = {}
+    runs_per_drift: list[list[str]] = []
+    for _ in range(bench.repeats):
+        seen = len(shim.runs())
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*bench.ecrctl, *args],
+            cwd=ws.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - start)
+        if done.returncode not in (0, 4):
+            tail = " ".join((done.stderr.strip() or done.stdout.strip()).split())[-1500:]
+            raise BenchError(f"ecrctl drift failed (exit {done.returncode}): {tail}")
+        report_ = json.loads(done.stdout)
+        report_["exit_code"] = done.returncode
+        runs_per_drift.append([subcommand(r["argv"]) for r in shim.runs()[seen:]])
+    kinds: dict[str, int] = {}
+    for finding in report_.get("findings", []):
+        kinds[finding["kind"]] = kinds.get(finding["kind"], 0) + 1
+    tf_runs = runs_per_drift[-1]
+    result: dict[str, Any] = {
+        "ecrctl_drift_s": series(times),
+        "exit_code": report_.get("exit_code"),
+        "findings": kinds,
+        "terraform_runs": tf_runs,
+    }
+    _say(
+        f"  drift: {result['ecrctl_drift_s']['median']:.2f}s, exit {result['exit_code']},"
+        f" findings {kinds or 'none'}, terraform runs {', '.join(tf_runs)}"
+    )
+    return result
+
+
 def profile_commands(bench: Bench, ws: Workspace) -> dict[str, Any]:
     """cProfile of `ecrctl create` and `ecrctl plan`: where ecrctl's own time goes."""
     out: dict[str, Any] = {}
@@ -483,7 +618,7 @@ def profile_commands(bench: Bench, ws: Workspace) -> dict[str, Any]:
             "--owner",
             fleet.OWNER,
             "--risk",
-            fleet.RISK,
+            bench.probe_risk,
         ],
         "plan": ["plan", fleet.PROBE, "--env", ENV],
     }
@@ -540,6 +675,7 @@ def measure_size(bench: Bench, n: int, profile: bool) -> dict[str, Any]:
         figures["profile"] = profile_commands(bench, ws)
     figures["flow"] = measure_flow(bench, ws)
     figures["ci_plan"] = measure_ci(bench, ws)
+    figures["drift"] = measure_drift(bench, ws)
     return figures
 
 
@@ -659,6 +795,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="N=10, one run each, results under .ecrctl/bench-smoke/ (make test)",
     )
     parser.add_argument(
+        "--fleet",
+        choices=fleet.FLEETS,
+        default="mixed",
+        help="mixed: 50/30/20 low/medium/high, KMS keys for high (default); low: all low-tier",
+    )
+    parser.add_argument(
+        "--no-trace",
+        action="store_true",
+        help="skip the TF_LOG=trace runs of the targeted and the full plan",
+    )
+    parser.add_argument(
         "--parallelism",
         type=int,
         default=32,
@@ -743,6 +890,9 @@ def main(argv: list[str] | None = None) -> int:
                 parallelism=args.parallelism,
                 profile=not args.no_profile,
                 real_terraform=fleet.real_terraform(),
+                fleet=args.fleet,
+                trace=not args.no_trace,
+                keep_traces=args.keep,
                 ecrctl=_ecrctl_command(),
             )
             load_before = _load()
@@ -768,7 +918,10 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats,
             "smoke": args.smoke,
             "setup_apply_parallelism": args.parallelism,
-            "bulk_risk_tier": fleet.RISK,
+            "fleet": args.fleet,
+            "fleet_mix": dict(fleet.MIX) if args.fleet == "mixed" else {fleet.RISK: 10},
+            "probe_risk": fleet.probe_risk(args.fleet),
+            "traced": not args.no_trace,
             "plan_parallelism": "terraform default (10)",
             "total_wall_s": round(time.perf_counter() - started, 1),
         },

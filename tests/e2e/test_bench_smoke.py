@@ -22,10 +22,14 @@ FIGURES = {
         "targeted_plan_s",
         "full_plan_s",
         "ecrctl_plan_s",
+        "terraform_validate_cpu_s",
+        "targeted_plan_cpu_s",
+        "full_plan_cpu_s",
     ],
     "create": ["ecrctl_create_s", "python_start_s", "python_import_ecrctl_s"],
     "catalog_sync": ["boto3_baseline_s"],
     "ci_plan": ["single_target_plan_s", "ten_single_target_plans_s"],
+    "drift": ["ecrctl_drift_s"],
 }
 
 
@@ -82,7 +86,28 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert size["plans"]["targeted_over_full"] > 0
     assert size["plans"]["ecrctl_over_bare"] > 0
     assert size["setup"]["repositories_applied"] == 10
-    assert size["setup"]["resources_in_state"] >= 20
+    # The realistic fleet: 5 low, 3 medium, 2 high; each high brings a KMS key and alias, each
+    # medium and high a repository policy: 10 repositories, 10 lifecycle policies, 2 keys,
+    # 2 aliases, 5 policies and the registry scanning configuration.
+    assert results["config"]["fleet"] == "mixed"
+    assert size["setup"]["tiers"] == {"low": 5, "medium": 3, "high": 2}
+    assert size["setup"]["resources_in_state"] == 30
+
+    # Terraform's side: both plans traced, the targeted one expanding every module instance.
+    for label in ("targeted", "full"):
+        trace = size["plans"]["trace"][label]
+        assert trace["provider_starts"] >= 1, label
+        assert set(trace["phases_s"]) >= {"start", "provider schema", "plan walk"}, label
+        assert trace["module_instances_expanded"]["walkPlan"] == 11, label  # 10 + the probe
+    targeted = size["plans"]["trace"]["targeted"]
+    assert targeted["vertices_visited"]["walkPlan"]["targeted instances"] > 0
+    assert targeted["vertices_visited"]["walkPlan"]["other instances"] > 0
+    assert size["plans"]["trace"]["full"]["provider_rpcs"]["ReadResource"] >= 30
+
+    # drift: the benchmark's own requests are not applied, so drift finds them (exit 4).
+    assert size["drift"]["exit_code"] == 4
+    assert size["drift"]["findings"].get("not_applied", 0) >= 1
+    assert "plan" in size["drift"]["terraform_runs"]
 
     flow = size["flow"]
     assert flow["provider_loading_runs"] >= 2  # at least the plan and the apply
@@ -101,5 +126,17 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
 
     report = report_file.read_text()
     assert results["machine"]["cpu"] in report
-    for heading in ("## Machine", "## Goals", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."):
+    for heading in (
+        "## Machine",
+        "## Goals",
+        "## 1.",
+        "## 2.",
+        "## 3.",
+        "## 4.",
+        "## 5.",
+        "## 6.",
+        "## 7.",
+        "## How the targeted plan grows with N",
+        "## Where terraform's time goes",
+    ):
         assert heading in report

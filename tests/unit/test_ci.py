@@ -4,6 +4,7 @@ the Backstage template."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,29 @@ def test_workflows_stay_thin_every_decision_is_ecrctls() -> None:
         "cancel-in-progress": False,
     }
     assert "ecrctl ci apply" in json.dumps(job["steps"])
+
+
+def _verified_actions() -> dict[str, tuple[str, str]]:
+    """docs/CI.md "Workflow actions": action -> (version, runtime), as checked and recorded."""
+    text = (REPO / "docs" / "CI.md").read_text()
+    section = text.split("## Workflow actions", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (\w+) \|", section, re.MULTILINE)
+    return {action: (version, runtime) for action, version, runtime in rows}
+
+
+def test_every_workflow_action_is_a_verified_node24_version() -> None:
+    verified = _verified_actions()
+    used = {
+        step["uses"]
+        for path in WORKFLOWS.glob("*.yml")
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+        for step in job.get("steps", [])
+        if "uses" in step
+    }
+    assert used, "no action found in the workflows"
+    for ref in sorted(used):
+        action, _, version = ref.partition("@")
+        assert action in verified, f"{ref}: not in docs/CI.md, Workflow actions"
+        assert verified[action] == (version, "node24"), f"{ref}: docs/CI.md says {verified[action]}"
+    # Every row still describes an action in use: the table is the record of what runs.
+    assert set(verified) == {ref.partition("@")[0] for ref in used}
