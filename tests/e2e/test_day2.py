@@ -117,7 +117,8 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     assert lifecycle["rules"][0]["selection"]["countNumber"] == 30
     scanning = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
     continuous = [r for r in scanning["rules"] if r["scanFrequency"] == "CONTINUOUS_SCAN"]
-    assert [f["filter"] for f in continuous[0]["repositoryFilters"]] == [NAME]
+    # NAME* is the narrowest filter ECR has (a filter without * matches every name holding it)
+    assert [f["filter"] for f in continuous[0]["repositoryFilters"]] == [f"{NAME}*"]
     assert _policy(ecr) == {"AllowPush": [CI_ROLE], "AllowPull": [DEPLOY_ROLE, NEW_DEPLOYER]}
     history = _entry(local).history
     assert history["change_001_reason"] == "team reorganisation"
