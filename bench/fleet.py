@@ -29,7 +29,7 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import plan as plan_op
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = emulator.LOCAL_ENV
@@ -200,7 +200,8 @@ def bulk_texts(ws: Workspace, requests: list[RegistryRequest]) -> tuple[str, str
     tf_text = _insert_after(
         tf.with_entry(first), tf_first, "".join(tfvars.render_entry(r) for r in rest)
     )
-    return cat_text, tf_text
+    # The registry scanning filters, as every create rewrites them (rules/scanning.py).
+    return cat_text, scanning.with_filters(tf_text, tf.path, ENV, tiers)
 
 
 def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
@@ -249,7 +250,11 @@ def apply_all(ws: Workspace, parallelism: int, attempts: int = 3) -> int:
             return attempt
         output = done.stderr + done.stdout
         if "RepositoryAlreadyExistsException" not in output or attempt == attempts:
-            raise RuntimeError(f"setup apply failed (exit {done.returncode}): {output[-2000:]}")
+            # The cause is in terraform's stderr; stdout ends with the (long) plan.
+            raise RuntimeError(
+                f"setup apply failed (exit {done.returncode}): {done.stderr[-3000:]}"
+                f"\n...{done.stdout[-1000:]}"
+            )
         _delete_orphans(ws, tf.environ["AWS_ENDPOINT_URL"])
     raise AssertionError("unreachable")
 

@@ -44,11 +44,14 @@ def _is_median(figure: Any) -> bool:
 
 def test_bulk_creation_writes_what_successive_creates_write(tmp_path: Path) -> None:
     names = ["bench-0002", "bench-0000", "bench-0001", "bench-probe", "bench-0010"]
+    names += [f"shop-{n}" for n in ("api", "web", "db", "ui", "jobs")]
+    # The mixed fleet's tiers: medium and high rewrite the registry scanning filters too.
+    requests = [fleet.request(name, fleet.tier_of(i)) for i, name in enumerate(names)]
     one_by_one = Workspace(build_repo_tree(tmp_path / "one-by-one"))
-    for name in names:
-        create_op.create(one_by_one, fleet.request(name))
+    for request in requests:
+        create_op.create(one_by_one, request)
     bulk = fleet.build_tree(tmp_path / "bulk")
-    fleet.bulk_create(bulk, [fleet.request(name) for name in names])
+    fleet.bulk_create(bulk, requests)
     for path in (Path("catalog/ecr-catalog.yaml"), Path("envs/local/terraform.tfvars")):
         assert (bulk.root / path).read_text() == (one_by_one.root / path).read_text()
 

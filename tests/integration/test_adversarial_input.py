@@ -29,10 +29,12 @@ from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import policy
 from tests.adversarial import TerraformReader, managed_files
-from tests.helpers import build_repo_tree
+from tests.helpers import REPO, build_repo_tree
 from tests.strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
+
+TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 
 
 def examples(default: int) -> int:
@@ -79,6 +81,15 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> TerraformReader:
             "push_principals": ["arn:aws-us-gov:iam::000000000000:user/a+b=c,d.e@f_g/h-"],
             "pull_principals": [],
         },
+        {  # an ID past the 256 characters of a tag value: refused by create, nothing written
+            "name": "long-id",
+            "owner": "app-team-x",
+            "risk": "low",
+            "registry_id": "REGISTRY_" + "X" * 248,
+            "description": "",
+            "push_principals": [],
+            "pull_principals": [],
+        },
     ]
 )
 def test_terraform_reads_exactly_what_create_wrote(
@@ -101,6 +112,14 @@ def test_terraform_reads_exactly_what_create_wrote(
             request = policy.build_request(env="local", **raw)
             # The one transformation ecrctl makes: descriptions are stored as Terraform reads them.
             assert request.description == nfc
+            try:
+                policy.check_limits(request, TIERS)
+            except UserError:
+                # Past an AWS limit (a long name or ID makes a tag value over 256 characters):
+                # create refuses it too, and writes nothing.
+                with pytest.raises(UserError, match="AWS allows at most"):
+                    create_op.create(ws, request)
+                continue
             create_op.create(ws, request)
             requests.append(request)
         expected = {
