@@ -45,3 +45,30 @@ def snapshot(root: Path) -> dict[str, bytes]:
     """Every managed file's bytes, to prove that a refused command wrote nothing."""
     files = [root / "catalog" / "ecr-catalog.yaml", *sorted((root / "envs").glob("*/*"))]
     return {str(p.relative_to(root)): p.read_bytes() for p in files if p.is_file()}
+
+
+# A tfvars written by hand: comments, other variables, two entries (the readers keep every byte).
+TFVARS = """\
+# header comment, kept as is
+aws_region  = "us-east-1" # trailing comment
+environment = "dev"
+extra_list  = ["a", "b"] /* block */
+
+ecr_repositories = {
+  # a hand comment inside the map
+  "alpha-svc" = {
+    id              = "REGISTRY_ALPHA_SVC"
+    owner           = "app-team-alpha"
+    risk            = "low"
+    push_principals = []
+    pull_principals = []
+  }
+  "zulu-svc" = {
+    id              = "REGISTRY_ZULU_SVC"
+    owner           = "app-team-zulu"
+    risk            = "medium"
+    push_principals = []
+    pull_principals = []
+  }
+}
+"""

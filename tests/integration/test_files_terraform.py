@@ -6,32 +6,8 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.files import hcl, tfvars
+from tests.helpers import TFVARS
 from tests.unit.test_files import req
-
-TFVARS = """\
-# header comment, kept as is
-aws_region  = "us-east-1" # trailing comment
-environment = "dev"
-extra_list  = ["a", "b"] /* block */
-
-ecr_repositories = {
-  # a hand comment inside the map
-  "alpha-svc" = {
-    id              = "REGISTRY_ALPHA_SVC"
-    owner           = "app-team-alpha"
-    risk            = "low"
-    push_principals = []
-    pull_principals = []
-  }
-  "zulu-svc" = {
-    id              = "REGISTRY_ZULU_SVC"
-    owner           = "app-team-zulu"
-    risk            = "medium"
-    push_principals = []
-    pull_principals = []
-  }
-}
-"""
 
 
 def test_written_tfvars_are_terraform_fmt_clean(tmp_path: Path) -> None:

@@ -11,33 +11,10 @@ from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog, hcl, tfvars
 from orchestrator.models import CatalogEntry
 from orchestrator.rules import policy
+from tests.helpers import TFVARS
 
 REPO = Path(__file__).resolve().parents[2]
 TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
-TFVARS = """\
-# header comment, kept as is
-aws_region  = "us-east-1" # trailing comment
-environment = "dev"
-extra_list  = ["a", "b"] /* block */
-
-ecr_repositories = {
-  # a hand comment inside the map
-  "alpha-svc" = {
-    id              = "REGISTRY_ALPHA_SVC"
-    owner           = "app-team-alpha"
-    risk            = "low"
-    push_principals = []
-    pull_principals = []
-  }
-  "zulu-svc" = {
-    id              = "REGISTRY_ZULU_SVC"
-    owner           = "app-team-zulu"
-    risk            = "medium"
-    push_principals = []
-    pull_principals = []
-  }
-}
-"""
 
 
 def req(name: str, risk: str = "low", env: str = "dev", **extra: object):  # type: ignore[no-untyped-def]

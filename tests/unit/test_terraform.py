@@ -233,37 +233,3 @@ def test_a_stray_terraform_tfstate_cannot_break_a_command(
     result = cli(capsys, "plan", "alpha-svc", "--env", "dev")
     assert result.code == 0, result.stderr
     assert [c[1] for c in fp.calls] == ["init", "plan"]
-
-
-FAKE_TERRAFORM = """\
-import json, os, signal, sys
-
-stopping = False
-
-
-def stop(*_):
-    global stopping
-    stopping = True
-
-
-signal.signal(signal.SIGINT, stop)
-completed = open(os.environ["FAKE_COMPLETED"], "w")
-
-
-def apply(i):
-    for kind in ("apply_start", "apply_complete"):
-        hook = {"resource": {"addr": f"r{i}"}}
-        print(json.dumps({"type": kind, "@message": f"r{i}: {kind}", "hook": hook}), flush=True)
-    completed.write(f"r{i}\\n")
-    completed.flush()
-
-
-i = 0
-while not stopping:
-    apply(i)
-    i += 1
-    if i == 40:  # Ctrl-C for ecrctl while this output streams
-        os.kill(os.getppid(), signal.SIGINT)
-apply(i)  # what was in flight when the interrupt came
-sys.exit(1)
-"""
