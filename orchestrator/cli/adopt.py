@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from orchestrator.cli import render
 from orchestrator.cli.options import (
@@ -19,6 +18,7 @@ from orchestrator.cli.options import (
     PushPrincipalsOpt,
     context,
 )
+from orchestrator.cli.render import escape
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def adopt(
         if output is Output.json:
             render.emit_json([c.__dict__ for c in candidates])
         else:
-            render.out.print(escape(core.render_scaffold(env, candidates)), end="")
+            render.out().print(escape(core.render_scaffold(env, candidates)), end="")
         return
     if from_file is not None:
         if names or owner or risk or registry_id or description or push_principal or pull_principal:
@@ -156,7 +156,7 @@ def adopt(
 
 
 def _text(result: AdoptResult) -> None:
-    out = render.out
+    out = render.out()
     for report in result.reports:
         verdict = "[red]refused[/]" if report.refused else "[green]adoptable[/]"
         out.print(f"{escape(report.name)} ({report.risk}): {verdict}")

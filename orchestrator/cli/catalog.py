@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from orchestrator.cli import render
 from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context, flag
+from orchestrator.cli.render import escape
 
 if TYPE_CHECKING:
     from orchestrator.models import SyncResult
@@ -42,7 +42,8 @@ def sync(
 ) -> None:
     """Write the registry of ENV and its repositories as Backstage entities, from Terraform state.
 
-    Reads `terraform state pull` only: no ECR API call, no provider load. Writes the registry
+    Reads the Terraform state only (straight from the S3 backend): no ECR API call, no
+    provider load. Writes the registry
     file (catalog/resources/ecr-registry.yaml for the primary environment, ECRCTL_PRIMARY_ENV,
     default prod; catalog/resources/ENV/ecr-registry-REGION.yaml otherwise), creates the System,
     Domain, Component and Location files once, and fills aws.repository_url in
@@ -77,17 +78,19 @@ def summary(result: SyncResult) -> None:
             " or correct the owner; see docs/BACKSTAGE.md"
         )
     where = f"{result.env} ({result.region}, region from {result.region_source})"
-    render.out.print(escape(f"{result.repo_count} repositories in {where}; {result.registry_file}"))
+    render.out().print(
+        escape(f"{result.repo_count} repositories in {where}; {result.registry_file}")
+    )
     changed = [f for f in result.files if f.action != "unchanged"]
     if result.check:
         if changed:
             for f in changed:
-                render.out.print(escape(f"out of date: {f.path} (would {f.action})"))
+                render.out().print(escape(f"out of date: {f.path} (would {f.action})"))
             render.note(f"run: ecrctl catalog sync --env {result.env}")
         else:
-            render.out.print("catalog is up to date")
+            render.out().print("catalog is up to date")
         return
     for f in changed:
-        render.out.print(escape(f"{f.action}d {f.path}"))
+        render.out().print(escape(f"{f.action}d {f.path}"))
     if not changed:
-        render.out.print(f"catalog unchanged but for platform/last-sync ({result.last_sync})")
+        render.out().print(f"catalog unchanged but for platform/last-sync ({result.last_sync})")

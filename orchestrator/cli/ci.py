@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from orchestrator.cli import render
 from orchestrator.cli.options import (
@@ -19,6 +18,7 @@ from orchestrator.cli.options import (
     lock_timeout,
     session,
 )
+from orchestrator.cli.render import escape
 from orchestrator.context import Session
 from orchestrator.errors import EcrctlError, UserError
 from orchestrator.files.workspace import find_workspace
@@ -102,10 +102,10 @@ def changes(
         render.emit_json(found.to_dict())
         return
     if not found.entries:
-        render.out.print("this change adds, changes or removes no repository")
+        render.out().print("this change adds, changes or removes no repository")
     for entry in found.entries:
         detail = f" ({entry.detail})" if entry.detail else ""
-        render.out.print(escape(f"{entry.env}: {entry.kind} {entry.name}{detail}"))
+        render.out().print(escape(f"{entry.env}: {entry.kind} {entry.name}{detail}"))
 
 
 @app.command()
@@ -157,14 +157,14 @@ def plan(
         render.emit_json(result.to_dict())
     else:
         for record in result.records:
-            render.out.print(
+            render.out().print(
                 escape(
                     f"{record.env}: {', '.join(str(e['name']) for e in record.entries)}:"
                     f" {markdown._counts(record.changes)}; {record.fingerprint}"
                 )
             )
         if not result.records:
-            render.out.print("nothing to plan")
+            render.out().print("nothing to plan")
         render.note(f"plan records in {ws.relative(result.out_dir)}")
     if result.objections:
         raise guard.refusal(
@@ -221,15 +221,15 @@ def apply(
         render.emit_json(result.to_dict())
     else:
         for mismatch in result.mismatches:
-            render.out.print(escape(f"{mismatch.env}: refused: {mismatch.reason}"))
+            render.out().print(escape(f"{mismatch.env}: refused: {mismatch.reason}"))
             for line in mismatch.added:
-                render.out.print(escape(f"  now:      {line}"))
+                render.out().print(escape(f"  now:      {line}"))
             for line in mismatch.dropped:
-                render.out.print(escape(f"  reviewed: {line}"))
+                render.out().print(escape(f"  reviewed: {line}"))
         for done in result.applied:
-            render.out.print(f"{done.plan.env}: applied {len(done.applied)} change(s)")
+            render.out().print(f"{done.plan.env}: applied {len(done.applied)} change(s)")
         if not result.records:
-            render.out.print("nothing to apply")
+            render.out().print("nothing to apply")
         for note in result.notes:
             render.note(f"warning: {note}")
         if result.catalog_changes:
@@ -299,14 +299,14 @@ def drift(
         render.emit_json(result.to_dict())
     elif not result.drift:
         counts = ", ".join(f"{n} in the {k}" for k, n in result.counts.items())
-        render.out.print(f"no drift in {env} ({counts})")
+        render.out().print(f"no drift in {env} ({counts})")
     else:
         for finding in result.findings:
             status = result.statuses.get(finding.repository or "", "active")
             repo = (finding.repository or "-") + (f" ({status})" if status != "active" else "")
-            render.out.print(escape(f"{finding.kind:<16} {repo:<30} {finding.detail}"))
+            render.out().print(escape(f"{finding.kind:<16} {repo:<30} {finding.detail}"))
             if finding.remedy:
-                render.out.print(escape(f"{'':<16} fix: {finding.remedy}"))
+                render.out().print(escape(f"{'':<16} fix: {finding.remedy}"))
     if result.drift:
         render.note(f"drift found in {env}: {len(result.findings)} finding(s)")
         raise typer.Exit(EXIT_DRIFT)
@@ -341,4 +341,4 @@ def unlock(
     terraform = plan_op.terraform_for(Session(ws).at(env))
     terraform.init()
     terraform.force_unlock(lock_id)
-    render.out.print(f"released lock {lock_id} of {env}")
+    render.out().print(f"released lock {lock_id} of {env}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from orchestrator.cli import render
 from orchestrator.cli.options import (
@@ -16,6 +15,7 @@ from orchestrator.cli.options import (
     context,
     principals_option,
 )
+from orchestrator.cli.render import escape
 
 if TYPE_CHECKING:
     from orchestrator.ops.update import ChangeResult
@@ -128,18 +128,18 @@ def _show(result: ChangeResult, output: Output) -> None:
         render.emit_json(result.to_dict())
         return
     if not result.changed:
-        render.out.print(
+        render.out().print(
             f"{request.name} in {request.env} already is as asked ({result.after.status});"
             " nothing changed."
         )
         return
     verb = "would" if result.dry_run else "did"
-    render.out.print(f"{request.name} ({request.env}): {verb} {result.action}")
+    render.out().print(f"{request.name} ({request.env}): {verb} {result.action}")
     for line in result.differences:
-        render.out.print(f"  {escape(line)}")
+        render.out().print(f"  {escape(line)}")
     if result.settings is not None:
-        render.out.print("settings after the apply:")
+        render.out().print("settings after the apply:")
         for line in result.settings.lines():
-            render.out.print(f"  {escape(line)}")
+            render.out().print(f"  {escape(line)}")
     if not result.dry_run:
         render.note(f"next: ecrctl plan {request.name} --env {request.env}")

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from orchestrator.adapters.ecr import DEFAULT_ACTIVE_DAYS
 from orchestrator.cli import render
@@ -21,9 +19,12 @@ from orchestrator.cli.options import (
     context,
     session,
 )
+from orchestrator.cli.render import escape
 from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from orchestrator.lifecycle import decommission as core
     from orchestrator.lifecycle import restore as restore_core
 
@@ -52,8 +53,8 @@ def _reported(
     if output is Output.json:
         render.emit_json(result.to_dict())
         return True
-    render.out.print("dry run, nothing changed:" if dry_run else head)
-    _steps(result, render.out)
+    render.out().print("dry run, nothing changed:" if dry_run else head)
+    _steps(result, render.out())
     return False
 
 
@@ -72,7 +73,7 @@ def _ask(
 ) -> bool:
     """Show every step and the plan, then ask (with the spinner out of the way)."""
     with progress.paused():
-        _steps(preview, render.err)
+        _steps(preview, render.err())
         return typer.confirm(question, err=True)
 
 
@@ -191,9 +192,9 @@ def restore(
     if _reported(result, output, dry_run, head) or dry_run:
         return
     restored = sum(1 for o in result.images if o.outcome in ("restored", "present"))
-    render.out.print(f"{restored} of {len(result.images)} tag(s)/image(s) back in the registry")
+    render.out().print(f"{restored} of {len(result.images)} tag(s)/image(s) back in the registry")
     for refused in result.refused:
-        render.out.print(
+        render.out().print(
             f"[red]refused:[/] {refused.digest} {refused.tag or '(untagged)'}:"
             f" {escape(refused.reason)}"
         )
@@ -203,4 +204,4 @@ def restore(
             " (see docs/RB-0026-ecr-decommission.md)"
         )
     for difference in result.differences:
-        render.out.print(f"[yellow]differs from the backup:[/] {escape(difference)}")
+        render.out().print(f"[yellow]differs from the backup:[/] {escape(difference)}")

@@ -33,7 +33,7 @@ def up(
     if output is Output.json:
         render.emit_json(running.to_dict())
         return
-    render.out.print(f"local emulator running at {running.endpoint} (pid {running.pid})")
+    render.out().print(f"local emulator running at {running.endpoint} (pid {running.pid})")
     render.note("it keeps everything in memory; stop it with: ecrctl local down")
 
 
@@ -47,7 +47,7 @@ def down(output: OutputOpt = Output.text) -> None:
     if output is Output.json:
         render.emit_json({"stopped": stopped.to_dict() if stopped else None})
     else:
-        render.out.print(
+        render.out().print(
             f"stopped the local emulator (pid {stopped.pid})"
             if stopped
             else "the local emulator was not running"
@@ -64,7 +64,7 @@ def status(output: OutputOpt = Output.text) -> None:
     if output is Output.json:
         render.emit_json({"running": running is not None, **(running.to_dict() if running else {})})
     else:
-        render.out.print(
+        render.out().print(
             f"running at {running.endpoint} (pid {running.pid})"
             if running
             else "not running (start it with: ecrctl local up)"

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.cli import catalog as catalog_cli
 from orchestrator.cli import render
@@ -29,6 +27,7 @@ from orchestrator.cli.options import (
     flag,
     lock_timeout,
 )
+from orchestrator.cli.render import escape
 from orchestrator.errors import CatalogSyncFailed, UserError
 from orchestrator.files.workspace import find_workspace
 
@@ -85,7 +84,7 @@ def create(
         return
     verb = "would add" if dry_run else "added"
     if not result.changed:
-        render.out.print(f"{name} is already requested in {env}; nothing changed.")
+        render.say(f"{name} is already requested in {env}; nothing changed.")
         return
     files = [
         str(ws.relative(p))
@@ -95,9 +94,7 @@ def create(
         )
         if changed
     ]
-    render.out.print(
-        f"{verb} {name} ({risk} risk, {request.registry_id}, {owner}) to {', '.join(files)}"
-    )
+    render.say(f"{verb} {name} ({risk} risk, {request.registry_id}, {owner}) to {', '.join(files)}")
     if not dry_run:
         render.note(f"next: ecrctl plan {name} --env {env}")
 
@@ -193,9 +190,9 @@ def apply(
                 render.plan_text(result, [], plan_op.scan_report(ctx, result))
             return True
         with progress.paused():
-            render.err.print(render.plan_table(result))
+            render.err().print(render.plan_table(result))
             if result.reviews:
-                render.err.print(render.settings_table(result))
+                render.err().print(render.settings_table(result))
             return typer.confirm(f"Apply these {len(result.changes)} change(s) to {env}?", err=True)
 
     with lock_timeout(lock_timeout_), progress:
@@ -205,15 +202,15 @@ def apply(
         render.emit_json(result.to_dict())
     else:
         if not result.plan.changes:
-            render.out.print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
+            render.out().print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
         else:
-            render.out.print(f"applied {len(result.applied)} change(s) to {env}")
+            render.out().print(f"applied {len(result.applied)} change(s) to {env}")
         if result.sync is not None:
             catalog_cli.summary(result.sync)
             for name, url in apply_op.repository_urls(
                 ctx.workspace, result.plan.repositories
             ).items():
-                render.out.print(f"{name}: {url}")
+                render.out().print(f"{name}: {url}")
     if result.sync_error is not None:
         raise CatalogSyncFailed(result.sync_error, env)
 
@@ -232,8 +229,10 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
         render.emit_json(listing.to_dict())
         return
     if not listing.entries:
-        render.out.print(f"No repositories in {env}.")
+        render.out().print(f"No repositories in {env}.")
         return
+    from rich.table import Table
+
     table = Table(title=f"repositories in {env}", title_justify="left")
     for column in ("name", "risk", "owner", "id", "status", "url"):
         table.add_column(column)
@@ -246,7 +245,7 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
             e.status,
             e.repository_url or "-",
         )
-    render.out.print(table)
+    render.out().print(table)
 
 
 def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> None:
@@ -263,10 +262,10 @@ def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> Non
     if output is Output.json:
         render.emit_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})
     elif not problems:
-        render.out.print("catalog and tfvars are valid and agree.")
+        render.out().print("catalog and tfvars are valid and agree.")
     else:
         for problem in problems:
-            render.out.print(escape(str(problem)))
+            render.out().print(escape(str(problem)))
     if problems:
         raise UserError(
             f"{len(problems)} problem(s) found", "fix them, then run ecrctl validate again"

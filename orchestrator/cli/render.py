@@ -8,21 +8,51 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
-from rich.table import Table
-
-from orchestrator.models import PlanResult, Violation
-
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+    from rich.table import Table
+
+    from orchestrator.models import PlanResult, Violation
     from orchestrator.rules.scanning import OverScan
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
-for _console in (out, err):
-    if not _console.is_terminal:
-        _console.width = 160  # logs and pipes: don't truncate addresses to 80 columns
+_CONSOLES: dict[bool, Console] = {}
+
+
+def _console(stderr: bool) -> Console:
+    # Made on first use: importing rich costs more than a whole `ecrctl create` may (goal 4 in
+    # docs/BENCHMARKS.md), and plain lines (`say`, `note`) do not need it.
+    if stderr not in _CONSOLES:
+        from rich.console import Console
+
+        console = Console(stderr=stderr, soft_wrap=True, highlight=False)
+        if not console.is_terminal:
+            console.width = 160  # logs and pipes: don't truncate addresses to 80 columns
+        _CONSOLES[stderr] = console
+    return _CONSOLES[stderr]
+
+
+def out() -> Console:
+    """The rich console on stdout, for tables and markup."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """The rich console on stderr."""
+    return _console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """`text` with rich markup escaped, for a line printed through `out()` or `err()`."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def say(line: str) -> None:
+    """One plain line of data on stdout: no markup, no rich."""
+    print(line, flush=True)
+
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "delete": "red", "replace": "magenta"}
 
@@ -32,7 +62,8 @@ def emit_json(data: Any) -> None:
 
 
 def note(message: str) -> None:
-    err.print(escape(message))
+    """One plain line for people on stderr: no markup, no rich."""
+    print(message, file=sys.stderr, flush=True)
 
 
 class Progress:
@@ -46,8 +77,8 @@ class Progress:
         self.status: Status | None = None
 
     def __enter__(self) -> Progress:
-        if err.is_terminal:
-            self.status = err.status("starting ...")
+        if err().is_terminal:
+            self.status = err().status("starting ...")
             self.status.start()
         return self
 
@@ -73,6 +104,8 @@ class Progress:
 
 
 def plan_table(plan: PlanResult) -> Table:
+    from rich.table import Table
+
     table = Table(
         title=f"plan for {plan.env}: {', '.join(plan.repositories)}", title_justify="left"
     )
@@ -90,17 +123,19 @@ def scan_text(scan: OverScan | None) -> None:
     if scan is None:
         return
     lines = scan.lines()
-    out.print(
+    out().print(
         f"scanning: {len(scan.filters)} CONTINUOUS_SCAN filter(s) for {scan.continuous}"
         " repositories that ask for it; "
         + (f"{len(lines)} more get it:" if lines else "no other repository gets it")
     )
     for line in lines:
-        out.print(f"  {escape(line)}")
+        out().print(f"  {escape(line)}")
 
 
 def settings_table(plan: PlanResult) -> Table:
     """What a reviewer approves: per repository, the settings that will hold after the apply."""
+    from rich.table import Table
+
     table = Table(title="settings after the apply (now -> after)", title_justify="left")
     table.add_column("repository")
     table.add_column("setting")
@@ -114,15 +149,15 @@ def settings_table(plan: PlanResult) -> Table:
 
 def plan_text(plan: PlanResult, objections: list[Violation], scan: OverScan | None = None) -> None:
     if plan.changes:
-        out.print(plan_table(plan))
+        out().print(plan_table(plan))
         if plan.reviews:
-            out.print(settings_table(plan))
+            out().print(settings_table(plan))
     else:
-        out.print(f"No changes for {', '.join(plan.repositories)} in {plan.env}.")
+        out().print(f"No changes for {', '.join(plan.repositories)} in {plan.env}.")
     counts = plan.counts()
-    out.print(
+    out().print(
         ", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}"
     )
     scan_text(scan)
     for objection in objections:
-        out.print(f"[red]guard:[/] {escape(str(objection))}")
+        out().print(f"[red]guard:[/] {escape(str(objection))}")

@@ -12,7 +12,7 @@ from orchestrator.cli import render
 
 def test_the_spinner_stops_while_a_question_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal = Console(file=io.StringIO(), force_terminal=True)
-    monkeypatch.setattr(render, "err", terminal)
+    monkeypatch.setattr(render, "err", lambda: terminal)
     with render.Progress() as progress:
         assert progress.status is not None
         live = progress.status._live
@@ -27,7 +27,8 @@ def test_the_spinner_stops_while_a_question_is_asked(monkeypatch: pytest.MonkeyP
 def test_without_a_terminal_each_line_goes_to_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(render, "err", Console(file=io.StringIO(), force_terminal=False))
+    plain = Console(file=io.StringIO(), force_terminal=False)
+    monkeypatch.setattr(render, "err", lambda: plain)
     with render.Progress() as progress, progress.paused():
         progress("terraform init (dev)")
     assert capsys.readouterr().err == "ecrctl: terraform init (dev)\n"
