@@ -19,13 +19,18 @@ _ACCESS_CODES = ("AccessDeniedException", "UnrecognizedClientException", "Expire
 
 
 def client(
-    service: str, environ: Mapping[str, str], region: str | None = None, connections: int = 10
+    service: str,
+    environ: Mapping[str, str],
+    region: str | None = None,
+    connections: int = 10,
+    path_style: bool = False,
 ) -> Any:
     """A boto3 client for `service` with the credentials and endpoint `environ` names.
 
     Explicit keys win over a profile, as in the AWS CLI; `AWS_ENDPOINT_URL_<SERVICE>` wins over
     `AWS_ENDPOINT_URL`, as in terraform's provider and backend. `connections` bounds the
-    client's pool, for callers that share it between threads.
+    client's pool, for callers that share it between threads; `path_style` is S3's path-style
+    addressing (the S3 backend's use_path_style).
     """
     import boto3
     from botocore.config import Config
@@ -49,6 +54,7 @@ def client(
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
                 max_pool_connections=connections,
+                s3={"addressing_style": "path"} if path_style else None,
             ),
         )
     except BotoCoreError as exc:
@@ -77,13 +83,15 @@ def error_message(exc: Exception) -> str:
 
 def error(operation: str, subject: str, exc: Exception, service: str = "ECR") -> AwsError:
     """A failed call as one line and a hint; anything but a boto error is re-raised as it is."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     if not isinstance(exc, ClientError | BotoCoreError):
         raise exc
     code = error_code(exc)
     hint = None
-    if code in _ACCESS_CODES:
+    if isinstance(exc, NoCredentialsError):
+        hint = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    elif code in _ACCESS_CODES:
         hint = f"check the AWS credentials and that they may call {service.lower()}:{operation}"
     elif code is None:
         hint = "check the network, AWS_ENDPOINT_URL and the region"

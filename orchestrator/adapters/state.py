@@ -1,4 +1,4 @@
-"""The one reader of Terraform state (`terraform state pull`, which loads no provider).
+"""The one reader of Terraform state (Terraform.state_pull, which loads no provider).
 
 catalog sync reads the repositories it holds (validated: a state ecrctl cannot vouch for is refused),
 drift reads each repository's attributes, backup keeps the resources of one module instance.
@@ -61,7 +61,7 @@ class StateOutputs:
 
 
 def read_state(state: dict[str, Any], env: str) -> StateOutputs:
-    """The repositories in a raw state (`terraform state pull`), refusing what is not one."""
+    """The repositories in a raw state (Terraform.state_pull), refusing what is not one."""
     where = f"the Terraform state of {env}"
     # A backend with no state object yet gives nothing, or an empty state with no lineage.
     if not state or (not state.get("lineage") and not state.get("resources")):

@@ -54,7 +54,7 @@ class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]
 
     Its constructor reads `terraform.tfstate` from its working directory (or the current one) as
     JSON, so a stray or damaged file there would make every ecrctl command fail. ecrctl's state
-    lives in the backend and is read by `terraform state pull` only: this builder reads nothing.
+    lives in the backend and is read by `state_pull` only: this builder reads nothing.
     """
 
     def read_state_file(self, file_path: str | None = None) -> None:
@@ -227,15 +227,23 @@ class Terraform:
         return changes_from_plan_json(plan)
 
     def state_pull(self) -> dict[str, Any]:
-        """The raw state (no provider load). An environment never applied gives an empty state."""
-        result = self._run("state pull", what="terraform state pull", stream=False)
-        if not result.stdout.strip():
+        """The raw state (no provider load). An environment never applied gives an empty state.
+
+        An S3 backend that adapters/s3_state.py understands is read straight from S3 (the same
+        state, a second faster); any other through `terraform state pull`.
+        """
+        from orchestrator.adapters import s3_state
+
+        text = s3_state.read(self.workspace.backend_file(self.env), self.environ)
+        if text is None:
+            text = self._run("state pull", what="terraform state pull", stream=False).stdout
+        if not text.strip():
             return {}
         try:
-            state: dict[str, Any] = json.loads(result.stdout)
+            state: dict[str, Any] = json.loads(text)
         except ValueError:
             raise TerraformError(
-                f"the state of {self.env} is not readable JSON", [], 0, result.stdout[-500:]
+                f"the state of {self.env} is not readable JSON", [], 0, text[-500:]
             ) from None
         return state
 

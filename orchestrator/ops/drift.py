@@ -3,7 +3,7 @@
 Four sources, compared per repository of one environment:
 - the refresh-only plan (`terraform plan -refresh-only`): what changed behind Terraform's back
   in the resources it manages (a setting edited, a policy or the repository deleted);
-- the state (`terraform state pull`): what Terraform manages;
+- the state (Terraform.state_pull): what Terraform manages;
 - the tfvars and the catalog: what was requested;
 - the registry itself (describe_repositories, every page): what exists, and its settings next
   to its risk tier.
@@ -136,7 +136,7 @@ def drift(ctx: Context, registry: Registry | None = None) -> DriftReport:
     }
     terraform = plan_op.terraform_for(ctx)
     terraform.init()
-    progress(f"terraform state pull ({env})")
+    progress(f"reading the state of {env}")
     managed = managed_repositories(terraform.state_pull())
     refreshed: list[ResourceChange] = terraform.refresh_only(ws.tfvars_file(env))
     registry = registry or connect(ctx, env_tfvars.region)

@@ -2,7 +2,7 @@
 
 Derived from the request (the tfvars entry) and the risk-tier table, never from a provider load.
 For a repository Terraform already manages, the settings it holds now come from the state
-(`terraform state pull`, which loads no provider): its RiskTier tag and its repository policy.
+(Terraform.state_pull, which loads no provider): its RiskTier tag and its repository policy.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Terraform is the source of truth (not the ECR API, not the root outputs): the repositories are
 the `aws_ecr_repository.this` instances of `module.ecr_repositories[...]` in the state that
-`terraform state pull` returns, which loads no provider and calls no AWS API but the backend.
+Terraform's S3 backend holds (Terraform.state_pull: the object read straight from S3, or
+`terraform state pull`), which loads no provider and calls no AWS API but the backend.
 Root outputs can be stale after a targeted apply (an output depends on every module instance, and
 `-target` skips what it does not name), so they are never read; neither are sensitive values.
 
@@ -143,7 +144,7 @@ def sync(
             progress=progress,
         )
     terraform.init()
-    progress(f"terraform state pull ({env})")
+    progress(f"reading the state of {env}")
     outputs = read_state(terraform.state_pull(), env)
     elsewhere = sorted({r.region for r in outputs.repositories} - {resolved.name})
     if elsewhere:

@@ -315,7 +315,7 @@ def test_emulator_dying_mid_apply_is_exit_3_in_one_line_and_the_catalog_unchange
     assert "holds the state lock" not in failed.stderr  # no other run does
     # The backend never got the state, so there is nothing new to sync, and ecrctl does not
     # wait out another round of retries against it: the catalog is unchanged to the byte.
-    assert "terraform state pull" not in failed.stderr
+    assert "reading the state" not in failed.stderr
     assert managed_files(repo.root) == before
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -84,10 +85,23 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
     assert targeted.code == 0, targeted.stderr
     assert "4 repositories in local" in targeted.stdout
     assert _assert_matches_emulator(local, aws) == 4
+    # The state read straight from S3 is the state terraform itself pulls (which re-encodes it:
+    # the order of its check results may differ, and ecrctl reads none of them).
+    tf = terraform_for(Session(local).at("local"))
+    pulled = subprocess.run(
+        [tf.settings.binary, "state", "pull"],
+        cwd=local.terraform_dir,
+        env=tf.environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    state, by_terraform = tf.state_pull(), json.loads(pulled.stdout)
+    for read in (state, by_terraform):
+        assert read.pop("check_results")
+    assert state == by_terraform
     # No root output lists the repositories (it would go stale, and slow every targeted plan).
-    assert set(terraform_for(Session(local).at("local")).state_pull()["outputs"]) == {
-        "registry_scan_type"
-    }
+    assert set(state["outputs"]) == {"registry_scan_type"}
     ledger = yaml.safe_load(local.catalog_file.read_text())["repositories"]["ledger-api"]
     assert ledger["aws"]["repository_url"] == ""
 
@@ -113,10 +127,16 @@ def test_sync_reads_only_the_state_and_apply_no_sync_leaves_the_catalog_behind(
 
     import botocore.client
 
-    def no_aws_api(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"catalog sync called an AWS API: {args[1:2]}")
+    calls: list[str] = []
+    make_api_call = botocore.client.BaseClient._make_api_call
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", no_aws_api)
+    def state_object_only(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(f"{client.meta.service_model.service_name} {operation} {params.get('Key')}")
+        if calls[-1] != "s3 GetObject ecr/local/terraform.tfstate":
+            raise AssertionError(f"catalog sync called an AWS API: {calls[-1]}")
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", state_object_only)
     commands: list[str] = []
     guarded = terraform_mod.subprocess.Popen
 
@@ -128,8 +148,10 @@ def test_sync_reads_only_the_state_and_apply_no_sync_leaves_the_catalog_behind(
     synced = cli(capsys, "catalog", "sync", "--env", "local", "--output", "json")
     assert synced.code == 0, synced.stderr
     assert json.loads(synced.stdout)["repo_count"] == 1
-    # `state pull` only: no plan, refresh or output, so no provider is loaded.
-    assert [c for c in commands if not c.startswith("init")] == ["state pull"]
+    # The state object, read straight from the backend's bucket: no ECR API, no terraform run
+    # (not even `state pull`, which hashes the provider package), so no provider is loaded.
+    assert calls == ["s3 GetObject ecr/local/terraform.tfstate"]
+    assert [c for c in commands if not c.startswith("init")] == []
     monkeypatch.undo()
     assert _assert_matches_emulator(local, aws) == 1
 

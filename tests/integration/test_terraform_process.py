@@ -52,7 +52,7 @@ sys.exit(1)
 def test_missing_binary_is_a_clear_error(repo: Workspace) -> None:
     tf = Terraform(repo, "dev", ENV, Settings(binary="/nonexistent/terraform"))
     with pytest.raises(TerraformError) as info:
-        tf.state_pull()
+        tf.force_unlock("0e1f")
     assert "not found" in info.value.message and "ECRCTL_TERRAFORM" in (info.value.hint or "")
 
 
