@@ -66,32 +66,32 @@ class Transaction:
         `catalog` / `tfvars` are the new texts (None: unchanged); `others` are (path, old text or
         None if absent, new text) of files outside the two managed ones.
         """
+        if self.tfvars is None and tfvars is not None:
+            raise InternalError("a tfvars text was rendered without an environment")
         new_catalog = self.catalog.text if catalog is None else catalog
+        catalog_changed = new_catalog != self.catalog.text
         reread_catalog = (
-            self.catalog
-            if new_catalog == self.catalog.text
-            else catalog_file.load_text(new_catalog, self.ws.catalog_file, self.tiers)
+            catalog_file.load_text(new_catalog, self.ws.catalog_file, self.tiers)
+            if catalog_changed
+            else self.catalog
         )
         reread_tfvars = self.tfvars
-        if self.tfvars is not None and tfvars is not None and tfvars != self.tfvars.text:
-            reread_tfvars = tfvars_file.parse(tfvars, self.tfvars.path, self.tfvars.env)
-        elif self.tfvars is None and tfvars is not None:
-            raise InternalError("a tfvars text was rendered without an environment")
-        wrong = expect(reread_catalog, reread_tfvars)
-        if wrong is not None:
-            raise InternalError(f"nothing was written: {wrong}")
         files: list[tuple[Path, str | None, str]] = []
-        if new_catalog != self.catalog.text:
+        if catalog_changed:
             old = self.catalog.text if self.ws.catalog_file.exists() else None
             files.append((self.ws.catalog_file, old, new_catalog))
         if self.tfvars is not None and tfvars is not None and tfvars != self.tfvars.text:
+            reread_tfvars = tfvars_file.parse(tfvars, self.tfvars.path, self.tfvars.env)
             files.append((self.tfvars.path, self.tfvars.text, tfvars))
+        wrong = expect(reread_catalog, reread_tfvars)
+        if wrong is not None:
+            raise InternalError(f"nothing was written: {wrong}")
         changed_others = tuple(o for o in others if o[1] != o[2])
         if not dry_run:
             write_together([*files, *changed_others])
         return Written(
-            catalog=new_catalog != self.catalog.text,
-            tfvars=any(f[0] == getattr(self.tfvars, "path", None) for f in files),
+            catalog=catalog_changed,
+            tfvars=reread_tfvars is not self.tfvars,
             others=tuple(o[0] for o in changed_others),
         )
 
