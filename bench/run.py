@@ -25,6 +25,7 @@ Usage: python bench/run.py [--sizes 10,100,1000] [--repeats 3] [--fleet mixed|lo
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import json
@@ -873,6 +874,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"rewrote {args.markdown} from {args.from_json}")
         return 0
     started = time.perf_counter()
+    # ecrctl as an installed package runs from bytecode; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module on every run instead.
+    compileall.compile_dir(REPO / "orchestrator", quiet=1)
     try:
         mirror = _mirror(args.provider_mirror)
         with (
