@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import UserError
-from orchestrator.rules import policy
+from orchestrator.rules import limits, policy
 from tests.helpers import REPO
 
 TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
@@ -90,7 +90,7 @@ def ecrctl_accepts(**values: str) -> bool:
         request = policy.build_request(
             name=form["name"], env="dev", owner=form["owner"], risk=form["risk"]
         )
-        policy.check_limits(request, TIERS)
+        limits.check_limits(request, TIERS)
     except UserError:
         return False
     return True

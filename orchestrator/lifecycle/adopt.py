@@ -1,5 +1,8 @@
 """ecrctl adopt: bring repositories the registry already has under ecrctl, without recreating them.
 
+Over 400 lines: the request file, the one all-or-nothing write of both files and the
+`--scaffold` starting file share the item and request rules of this command.
+
 Per repository: validate the request (ECR's name rule, ADR-0092's rules for the rest), read what
 the registry holds (lifecycle/inventory.py), assess it against the tier (lifecycle/conformance.py),
 and, unless it is refused, record it in the catalog (history.adopted_at) and in the tfvars with
@@ -22,7 +25,7 @@ from orchestrator.lifecycle import conformance
 from orchestrator.lifecycle.inventory import Connector, Inventory
 from orchestrator.lifecycle.inventory import connect as connect_inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import limits, policy, scanning
 
 FILE_KEYS = ("name", "owner", "risk", "id", "description", "push_principals", "pull_principals")
 
@@ -175,7 +178,7 @@ def check_requests(requests: list[RegistryRequest], tiers: dict[str, RiskTier]) 
         policy.check_risk(request.risk)
         if request.risk not in tiers:
             raise UserError(f"{request.name!r}: risk {request.risk!r} is not in the tier table")
-        policy.check_limits(request, tiers)
+        limits.check_limits(request, tiers)
 
 
 def adopt(

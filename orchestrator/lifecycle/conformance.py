@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.models import RegistryRequest, RiskTier
-from orchestrator.rules import policy
+from orchestrator.rules import limits
 
 IN_PLACE = "in place"
 CREATED = "created"
@@ -218,7 +218,7 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
             )
         )
 
-    wanted = policy.rendered_tags(request, tier)
+    wanted = limits.rendered_tags(request, tier)
     for tag in sorted(set(wanted) | set(observed.tags)):
         have, want = observed.tags.get(tag), wanted.get(tag)
         if have != want:

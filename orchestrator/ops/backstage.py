@@ -1,5 +1,8 @@
 """Terraform state -> Backstage entities (ADR-0132), written as deterministic YAML.
 
+Just over 400 lines: the entities, their deterministic YAML and the careful edits of files the
+platform owns (the root Location) are one format.
+
 The registry of one environment becomes a `Resource` ("Master AWS ECR Registry") and each of
 its repositories a `Resource` that depends on it, all in the `container-registry` system of
 the `delivery` domain. Where they go:

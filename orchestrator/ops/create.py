@@ -13,7 +13,7 @@ from orchestrator.models import (
     RiskTier,
     Status,
 )
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import limits, scanning
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,11 @@ def check_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
     """The checks of a whole request before it is written, shared by create and update.
 
     The field rules ran when the request was built (policy.build_request); these are the ones
-    that depend on the tier: the tier exists, and every AWS limit holds (policy.check_limits).
+    that depend on the tier: the tier exists, and every AWS limit holds (limits.check_limits).
     """
     if request.risk not in tiers:
         raise UserError(f"risk {request.risk!r} is not a tier of {', '.join(sorted(tiers))}")
-    policy.check_limits(request, tiers)
+    limits.check_limits(request, tiers)
 
 
 def holds_request(request: RegistryRequest) -> transaction.Expect:

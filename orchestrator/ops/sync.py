@@ -1,5 +1,8 @@
 """`ecrctl catalog sync`: the Backstage catalog of one environment, written from Terraform state.
 
+Over 400 lines: the region rules, the one sync and the file each entity set goes to (registry,
+shared entities, root Location, catalog URLs, stale files) are one all-or-nothing write.
+
 Terraform is the source of truth (not the ECR API, not the root outputs): the repositories are
 the `aws_ecr_repository.this` instances of `module.ecr_repositories[...]` in the state that
 Terraform's S3 backend holds (Terraform.state_pull: the object read straight from S3, or

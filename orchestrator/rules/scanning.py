@@ -1,7 +1,10 @@
 """The registry's CONTINUOUS_SCAN filters: a cover of every repository whose tier asks for it.
 
+Just over 400 lines: the cover (a tree of name prefixes and its exact knapsack), the tfvars
+variable it is written to, and the over-scan report each need the others' definitions.
+
 ECR's scan type is registry-wide: one `aws_ecr_registry_scanning_configuration` holds at most
-2 rules (one per scan frequency) of at most 100 repository filters each (policy.LIMITS). One
+2 rules (one per scan frequency) of at most 100 repository filters each (limits.LIMITS). One
 filter per medium- or high-tier repository stops fitting at the 101st. So ecrctl computes the
 filters from the environment's tfvars and writes them there, beside `ecr_repositories`, as
 `registry_scan_filters`; terraform/registry.tf uses them and refuses (a precondition) any list
@@ -45,7 +48,7 @@ from typing import Any
 from orchestrator.errors import UserError
 from orchestrator.files import hcl, tfvars
 from orchestrator.models import PlanResult, RegistryRequest, RiskTier
-from orchestrator.rules.policy import LIMIT
+from orchestrator.rules.limits import LIMIT
 
 VARIABLE = "registry_scan_filters"
 CONTINUOUS = "CONTINUOUS_SCAN"

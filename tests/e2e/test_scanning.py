@@ -13,7 +13,7 @@ from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import plan as plan_op
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import limits, policy, scanning
 from tests.conftest import Aws
 from tests.helpers import cli
 
@@ -69,12 +69,12 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
     ecr = aws.client("ecr")
     config = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
     assert config["scanType"] == "ENHANCED"
-    assert len(config["rules"]) <= policy.LIMIT["scan-rules"].max
+    assert len(config["rules"]) <= limits.LIMIT["scan-rules"].max
     rules = {r["scanFrequency"]: r["repositoryFilters"] for r in config["rules"]}
     filters = [f["filter"] for f in rules["CONTINUOUS_SCAN"]]
     assert sorted(filters) == written
-    assert len(filters) <= policy.LIMIT["scan-filters"].max
-    assert all(len(f) <= policy.LIMIT["scan-filter"].max for f in filters)
+    assert len(filters) <= limits.LIMIT["scan-filters"].max
+    assert all(len(f) <= limits.LIMIT["scan-filter"].max for f in filters)
     for name in continuous:  # as ECR reads the filters it holds
         assert any(scanning.matches(f, name) for f in filters), name
     over = {
@@ -89,12 +89,12 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
     assert names == set(fleet)
     aliases = {a["AliasName"] for a in aws.client("kms").list_aliases()["Aliases"]}
     assert {f"alias/ecr/{n}" for n, r in fleet.items() if r == "high"} <= aliases
-    # The repository policy is the JSON policy.py measures against AWS's 10,240 characters.
+    # The repository policy is the JSON limits.py measures against AWS's 10,240 characters.
     text = ecr.get_repository_policy(repositoryName="prod00-comp0")["policyText"]
     request = tf.entries["prod00-comp0"]
-    assert text == policy.repository_policy_json(request)
+    assert text == limits.repository_policy_json(request)
     lifecycle = ecr.get_lifecycle_policy(repositoryName="prod00-comp0")["lifecyclePolicyText"]
-    assert lifecycle == policy.lifecycle_policy_json(tiers["high"])
+    assert lifecycle == limits.lifecycle_policy_json(tiers["high"])
 
 
 def test_plan_lists_unmanaged_repositories_a_filter_matches(

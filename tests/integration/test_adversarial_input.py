@@ -27,7 +27,7 @@ from orchestrator.files import catalog, hcl, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
-from orchestrator.rules import policy
+from orchestrator.rules import limits, policy
 from tests.adversarial import TerraformReader, managed_files
 from tests.helpers import REPO, build_repo_tree
 from tests.strategies import batches
@@ -113,7 +113,7 @@ def test_terraform_reads_exactly_what_create_wrote(
             # The one transformation ecrctl makes: descriptions are stored as Terraform reads them.
             assert request.description == nfc
             try:
-                policy.check_limits(request, TIERS)
+                limits.check_limits(request, TIERS)
             except UserError:
                 # Past an AWS limit (a long name or ID makes a tag value over 256 characters):
                 # create refuses it too, and writes nothing.

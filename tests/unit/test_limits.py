@@ -1,4 +1,4 @@
-"""The AWS limits table (policy.LIMITS): every row at its limit and one past it.
+"""The AWS limits table (limits.LIMITS): every row at its limit and one past it.
 
 Where a limit is reached through a request, through `ecrctl create` as a user runs it: exit 1,
 one line naming the limit, no file changed.
@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import policy
+from orchestrator.rules import limits, policy
 from tests.helpers import (
     REPO,
     cli,
@@ -42,8 +42,8 @@ def _refused(
     return lines[0]
 
 
-@pytest.mark.parametrize("limit", policy.LIMITS, ids=lambda limit: limit.name)
-def test_each_row_allows_its_bounds_and_refuses_one_past(limit: policy.Limit) -> None:
+@pytest.mark.parametrize("limit", limits.LIMITS, ids=lambda limit: limit.name)
+def test_each_row_allows_its_bounds_and_refuses_one_past(limit: limits.Limit) -> None:
     limit.check(limit.max, "subject")
     limit.check(limit.min, "subject")
     with pytest.raises(UserError) as past:
@@ -55,10 +55,10 @@ def test_each_row_allows_its_bounds_and_refuses_one_past(limit: policy.Limit) ->
 
 
 def test_the_name_rules_use_the_tables_numbers() -> None:
-    row = policy.LIMIT["repository-name"]
+    row = limits.LIMIT["repository-name"]
     assert (row.min, row.max) == policy.NAME_LENGTH
-    assert policy.LIMIT["tag-value"].max == policy.DESCRIPTION_MAX
-    assert policy.NAME_MAX_DERIVED_ID == 247 and policy.NAME_MAX_KMS == 246
+    assert limits.LIMIT["tag-value"].max == policy.DESCRIPTION_MAX
+    assert limits.NAME_MAX_DERIVED_ID == 247 and limits.NAME_MAX_KMS == 246
 
 
 def test_repository_name_length(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,7 +105,7 @@ def _principals_of_policy_length(length: int) -> list[str]:
         request = policy.build_request(
             name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
         )
-        text = policy.repository_policy_json(request)
+        text = limits.repository_policy_json(request)
         assert text is not None
         if len(text) <= length:
             break
@@ -121,7 +121,7 @@ def test_repository_policy_size(repo: Workspace, capsys: pytest.CaptureFixture[s
         request = policy.build_request(
             name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
         )
-        assert len(policy.repository_policy_json(request) or "") in (10240, 10241)
+        assert len(limits.repository_policy_json(request) or "") in (10240, 10241)
     assert _create(capsys, "policy-a", *(a for arn in fits for a in ("--push-principal", arn))) == 0
     line = _refused(
         repo, capsys, "policy-b", *(a for arn in past for a in ("--push-principal", arn))
@@ -131,20 +131,20 @@ def test_repository_policy_size(repo: Workspace, capsys: pytest.CaptureFixture[s
 
 def test_tags_count_and_tag_keys() -> None:
     tags = {f"k{i}": "v" for i in range(50)}
-    policy.check_tags(tags, "repo")
+    limits.check_tags(tags, "repo")
     with pytest.raises(UserError, match=r"number of tags .* would be 51; AWS allows at most 50"):
-        policy.check_tags({**tags, "one-more": "v"}, "repo")
-    policy.check_tags({"k" * 128: "v"}, "repo")
+        limits.check_tags({**tags, "one-more": "v"}, "repo")
+    limits.check_tags({"k" * 128: "v"}, "repo")
     with pytest.raises(UserError, match="tag key would be 129; AWS allows at most 128"):
-        policy.check_tags({"k" * 129: "v"}, "repo")
+        limits.check_tags({"k" * 129: "v"}, "repo")
 
 
 def test_lifecycle_policy_of_every_tier_is_within_its_limit() -> None:
-    row = policy.LIMIT["lifecycle-policy"]
+    row = limits.LIMIT["lifecycle-policy"]
     for tier in TIERS.values():
-        assert row.min <= len(policy.lifecycle_policy_json(tier)) <= row.max
+        assert row.min <= len(limits.lifecycle_policy_json(tier)) <= row.max
     # What the module renders, key for key (main.tf, aws_ecr_lifecycle_policy.this).
-    assert policy.lifecycle_policy_json(TIERS["low"]) == (
+    assert limits.lifecycle_policy_json(TIERS["low"]) == (
         '{"rules":[{"action":{"type":"expire"},"description":"Keep the last 20 images (low risk'
         ' tier)","rulePriority":1,"selection":{"countNumber":20,"countType":"imageCountMoreThan",'
         '"tagStatus":"any"}}]}'
@@ -158,7 +158,7 @@ def test_the_terraform_module_and_root_check_the_same_numbers() -> None:
     root = (REPO / "terraform/variables.tf").read_text() + (
         REPO / "terraform/registry.tf"
     ).read_text()
-    limit = policy.LIMIT
+    limit = limits.LIMIT
     expected_module = [
         f"length(var.name) <= {limit['repository-name'].max}",
         f"length(var.name) >= {limit['repository-name'].min}",

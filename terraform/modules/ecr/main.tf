@@ -52,7 +52,7 @@ locals {
     }] : [],
   )
 
-  # AWS limits (orchestrator/policy.py LIMITS, checked by ecrctl when the request is made):
+  # AWS limits (orchestrator/rules/limits.py LIMITS, checked by ecrctl when the request is made):
   # at most 50 tags, a repository policy of 10,240 characters, a lifecycle policy of 30,720.
   repository_policy = jsonencode({
     Version   = "2012-10-17"
