@@ -10,8 +10,11 @@ import typer
 
 from orchestrator.cli import render
 from orchestrator.cli.options import (
+    DescriptionOpt,
     DryRunOpt,
     EnvOpt,
+    OptionalOwnerOpt,
+    OptionalRiskOpt,
     Output,
     OutputOpt,
     PullPrincipalsOpt,
@@ -36,12 +39,8 @@ def adopt(
         ),
     ] = None,
     env: EnvOpt = "",
-    owner: Annotated[
-        str | None, typer.Option(help="Owning app team, app-team-{name}.", show_default=False)
-    ] = None,
-    risk: Annotated[
-        str | None, typer.Option(help="Risk tier: low, medium or high.", show_default=False)
-    ] = None,
+    owner: OptionalOwnerOpt = None,
+    risk: OptionalRiskOpt = None,
     registry_id: Annotated[
         str | None,
         typer.Option(
@@ -50,7 +49,7 @@ def adopt(
             show_default=False,
         ),
     ] = None,
-    description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
+    description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,
     from_file: Annotated[

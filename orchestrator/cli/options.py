@@ -14,6 +14,7 @@ import typer
 
 from orchestrator.context import Context, Progress, Session, quiet
 from orchestrator.files.workspace import find_workspace
+from orchestrator.models import RISKS
 
 
 class Output(StrEnum):
@@ -45,6 +46,15 @@ OutputOpt = Annotated[
 NamesArg = Annotated[
     list[str], typer.Argument(help="Repository names, e.g. payments-gateway.", show_default=False)
 ]
+
+
+_OWNER_HELP = "Owning app team, app-team-{name}."
+_RISK_HELP = f"Risk tier: {', '.join(RISKS[:-1])} or {RISKS[-1]}."
+OwnerOpt = Annotated[str, typer.Option(help=_OWNER_HELP, show_default=False)]
+OptionalOwnerOpt = Annotated[str | None, typer.Option(help=_OWNER_HELP, show_default=False)]
+RiskOpt = Annotated[str, typer.Option(help=_RISK_HELP, show_default=False)]
+OptionalRiskOpt = Annotated[str | None, typer.Option(help=_RISK_HELP, show_default=False)]
+DescriptionOpt = Annotated[str, typer.Option(help="What the images are (becomes a tag).")]
 
 
 def flag(name: str, help: str) -> Any:

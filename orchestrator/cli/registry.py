@@ -13,6 +13,7 @@ from orchestrator.cli import catalog as catalog_cli
 from orchestrator.cli import render
 from orchestrator.cli.options import (
     AutoApproveOpt,
+    DescriptionOpt,
     DryRunOpt,
     EnvOpt,
     LockTimeoutOpt,
@@ -20,9 +21,11 @@ from orchestrator.cli.options import (
     OptionalEnvOpt,
     Output,
     OutputOpt,
+    OwnerOpt,
     PlanFileOpt,
     PullPrincipalsOpt,
     PushPrincipalsOpt,
+    RiskOpt,
     context,
     flag,
     lock_timeout,
@@ -38,10 +41,8 @@ if TYPE_CHECKING:
 def create(
     name: Annotated[str, typer.Argument(help="Repository name: {product}-{optional-component}.")],
     env: EnvOpt,
-    owner: Annotated[
-        str, typer.Option(help="Owning app team, app-team-{name}.", show_default=False)
-    ],
-    risk: Annotated[str, typer.Option(help="Risk tier: low, medium or high.", show_default=False)],
+    owner: OwnerOpt,
+    risk: RiskOpt,
     registry_id: Annotated[
         str | None,
         typer.Option(
@@ -50,7 +51,7 @@ def create(
             show_default=False,
         ),
     ] = None,
-    description: Annotated[str, typer.Option(help="What the images are (becomes a tag).")] = "",
+    description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,
     dry_run: DryRunOpt = False,
