@@ -11,7 +11,6 @@ as `on`, `no` or `012` stay strings.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import FileError, UserError
+from orchestrator.files import memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
@@ -438,12 +438,15 @@ def _parse_canonical(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catal
     return catalog
 
 
-@functools.lru_cache(maxsize=4096)
-def _canonical_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | None:
-    """The entry `chunk` (its key line included) holds, if it is exactly what ecrctl writes.
+ENTRIES: memo.Entries[tuple[RiskTier, ...], CatalogEntry] = memo.Entries()  # by (text, tier rows)
 
-    Remembered: a command that edits one entry reads every other entry again to check its write.
-    """
+
+def _canonical_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | None:
+    """The entry `chunk` (its key line included) holds, if it is exactly what ecrctl writes."""
+    return ENTRIES.get(chunk, tier_rows, _read_entry)
+
+
+def _read_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | None:
     key, _, body = chunk.partition("\n")
     name = _unquote(key[2:-1])  # `  "NAME":`
     raw = _canonical_fields(body)

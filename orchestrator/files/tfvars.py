@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import FileError, UserError
-from orchestrator.files import hcl
+from orchestrator.files import hcl, memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
 from orchestrator.rules import policy
@@ -191,12 +191,17 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
     return Tfvars(path, env, document, entries)
 
 
-@functools.lru_cache(maxsize=4096)
-def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
-    """What `chunk` (one entry, its key line included) holds, if it is exactly what ecrctl writes.
+ENTRIES: memo.Entries[str, tuple[dict[str, Any], RegistryRequest]] = (
+    memo.Entries()
+)  # by (text, env)
 
-    Remembered: a command that edits one entry reads every other entry again to check its write.
-    """
+
+def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
+    """What `chunk` (one entry, its key line included) holds, if it is exactly what ecrctl writes."""
+    return ENTRIES.get(chunk, env, _read_entry)
+
+
+def _read_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
     key, *lines = chunk.splitlines()
     name = hcl.unquote(key[2:-4])  # `  "NAME" = {`
     fields = [_CANONICAL_FIELD.fullmatch(line) for line in lines[:-1]]  # the last closes it

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from orchestrator.errors import InternalError
 from orchestrator.files import catalog as catalog_file
+from orchestrator.files import entry_cache
 from orchestrator.files import tfvars as tfvars_file
 from orchestrator.files.workspace import Workspace, write_together
 from orchestrator.models import RiskTier
@@ -98,6 +99,9 @@ class Transaction:
 
 @contextlib.contextmanager
 def begin(ws: Workspace, env: str | None = None) -> Iterator[Transaction]:
-    """Hold the workspace lock and read the catalog (and `env`'s tfvars) afresh."""
-    with ws.lock():
+    """Hold the workspace lock and read the catalog (and `env`'s tfvars) afresh.
+
+    Entries whose text was read before come from the entry cache (files/entry_cache.py).
+    """
+    with ws.lock(), entry_cache.used(ws):
         yield Transaction(ws, env)

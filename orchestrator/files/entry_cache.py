@@ -1,0 +1,147 @@
+"""Entries already read and checked, kept across commands in .ecrctl/cache/entries.json.
+
+Every command that changes the managed files reads every entry of the catalog and of the tfvars
+and checks each one in full: about 0.17 ms an entry for the two files, most of `ecrctl create`'s
+time at 1000 repositories (docs/BENCHMARKS.md, goal 4). What an entry reads as depends only on
+its text, its context (the tier table, the environment) and ecrctl's own readers, so the cache
+maps a digest of each entry's text, as the line readers split it (files/memo.py), to what was
+read from it, under a key made of the tier table, Python's version and the source of the modules
+that read and check entries. Another key, a damaged or missing file: every entry is read afresh, and the file
+is written anew; it is written again once SAVE_AFTER entries were not in it. A text the cache
+does not hold is read in full, as always; `ecrctl validate` never uses the cache.
+
+The file is ecrctl's private working state, like the terraform data directories beside it (a
+`--dry-run` may write it too): a lost or stale write costs a full read, never a wrong one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from orchestrator import models
+from orchestrator.files import catalog, hcl, memo, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
+from orchestrator.rules import policy
+
+FORMAT = 2
+# Entries read afresh before the file is written again: writing it costs about what reading 100
+# entries does, so the one or two entries a command adds are read afresh until they add up.
+SAVE_AFTER = 64
+# The modules whose code decides what an entry's text reads as.
+_READERS = (catalog, tfvars, hcl, memo, policy, models)
+_REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(RegistryRequest))
+
+
+def cache_file(ws: Workspace) -> Path:
+    return ws.state_dir / "cache" / "entries.json"
+
+
+@contextlib.contextmanager
+def used(ws: Workspace) -> Iterator[None]:
+    """Entries read inside the block come from the workspace's cache; new ones are added to it."""
+    rows = tuple(policy.load_tiers(ws.tiers_file).values())
+    key = _key(ws)
+    known = _load(cache_file(ws), key, rows)
+    catalog.ENTRIES.touched, tfvars.ENTRIES.touched = set(), set()
+    try:
+        yield
+        read_catalog, read_tfvars = catalog.ENTRIES.touched, tfvars.ENTRIES.touched
+    finally:
+        for entries in (catalog.ENTRIES, tfvars.ENTRIES):
+            entries.touched = None
+            entries.remembered = {}
+    missed = [
+        chunk
+        for chunk, context in (*read_catalog, *read_tfvars)
+        if (memo.digest(chunk), context) not in known
+    ]
+    if len(missed) >= SAVE_AFTER or (missed and not known):
+        _save(cache_file(ws), key, rows, read_catalog, read_tfvars)
+
+
+def _key(ws: Workspace) -> str:
+    # Python's version too: its Unicode tables decide what a description normalises to.
+    digest = hashlib.sha256(f"ecrctl entry cache {FORMAT}\n{sys.version}\n".encode())
+    digest.update(ws.tiers_file.read_bytes())
+    for module in _READERS:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def _load(path: Path, key: str, rows: tuple[RiskTier, ...]) -> set[tuple[str, Any]]:
+    """Hand the readers what the file holds (all of it or nothing); the (digest, context) held."""
+    try:
+        held = json.loads(path.read_text(encoding="utf-8"))
+        if held.get("key") != key:
+            return set()
+        entries = {(d, rows): _catalog_entry(record) for d, record in held["catalog"].items()}
+        reads = {
+            (d, env): (dict(value), _request(request))
+            for env, by_digest in held["tfvars"].items()
+            for d, (value, request) in by_digest.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()  # no cache, or not one this ecrctl wrote: read everything
+    catalog.ENTRIES.remembered = entries
+    tfvars.ENTRIES.remembered = reads
+    return {*entries, *reads}
+
+
+def _save(
+    path: Path,
+    key: str,
+    rows: tuple[RiskTier, ...],
+    read_catalog: set[tuple[str, tuple[RiskTier, ...]]],
+    read_tfvars: set[tuple[str, str]],
+) -> None:
+    """Write what the entries read inside the block hold (the files as they are now)."""
+    held: dict[str, Any] = {"key": key, "catalog": {}, "tfvars": {}}
+    for chunk, context in read_catalog:
+        entry = catalog.ENTRIES.read.get((chunk, context))
+        if entry is not None and context == rows:
+            held["catalog"][memo.digest(chunk)] = _catalog_record(entry)
+    for chunk, env in read_tfvars:
+        read = tfvars.ENTRIES.read.get((chunk, env))
+        if read is not None:
+            held["tfvars"].setdefault(env, {})[memo.digest(chunk)] = [read[0], _record(read[1])]
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(held, separators=(",", ":")))  # dumps: the C encoder
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # a read-only or full disk: the next command reads everything
+
+
+def _record(request: RegistryRequest) -> list[Any]:
+    return [getattr(request, name) for name in _REQUEST_FIELDS]  # tuples become lists
+
+
+def _request(record: list[Any]) -> RegistryRequest:
+    if len(record) != len(_REQUEST_FIELDS):
+        raise ValueError("not a request record")
+    values: list[Any] = [tuple(v) if isinstance(v, list) else v for v in record]
+    return RegistryRequest(*values)
+
+
+def _catalog_record(entry: CatalogEntry) -> list[Any]:
+    return [_record(entry.request), str(entry.status), entry.repository_url, entry.history]
+
+
+def _catalog_entry(record: list[Any]) -> CatalogEntry:
+    request, status, url, history = record
+    return CatalogEntry(_request(request), Status(status), url, dict(history))
