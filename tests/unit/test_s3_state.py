@@ -15,15 +15,9 @@ from botocore.stub import Stubber
 
 from orchestrator.adapters import aws, s3_state
 from orchestrator.errors import AwsError, FileError
+from tests.helpers import REPO
 
-LOCAL = """\
-bucket         = "ecrctl-local-tfstate"
-key            = "ecr/local/terraform.tfstate"
-region         = "us-east-1"
-use_lockfile   = true
-encrypt        = true
-use_path_style = true
-"""
+LOCAL = (REPO / "envs" / "local" / "backend.hcl").read_text()  # the local emulator's backend
 ENVIRON = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "eu-west-2"}
 
 
