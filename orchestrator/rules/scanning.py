@@ -64,6 +64,8 @@ def matches(pattern: str, name: str) -> bool:
     """Whether ECR's scanning filter `pattern` matches repository `name`."""
     if "*" not in pattern:
         return pattern in name
+    if pattern.find("*") == len(pattern) - 1:  # PREFIX*, all ecrctl writes: no regex
+        return name.startswith(pattern[:-1])
     regex = ".*".join(re.escape(part) for part in pattern.split("*"))
     return re.fullmatch(regex, name, re.DOTALL) is not None
 
