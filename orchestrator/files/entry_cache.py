@@ -25,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator import models
 from orchestrator.files import catalog, hcl, memo, tfvars
@@ -40,6 +40,8 @@ SAVE_AFTER = 64
 # The modules whose code decides what an entry's text reads as.
 _READERS = (catalog, tfvars, hcl, memo, policy, models)
 _REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(RegistryRequest))
+C = TypeVar("C")
+V = TypeVar("V")
 
 
 def cache_file(ws: Workspace) -> Path:
@@ -52,6 +54,7 @@ def used(ws: Workspace) -> Iterator[None]:
     rows = tuple(policy.load_tiers(ws.tiers_file).values())
     key = _key(ws)
     known = _load(cache_file(ws), key, rows)
+    held_catalog, held_tfvars = catalog.ENTRIES.remembered, tfvars.ENTRIES.remembered
     catalog.ENTRIES.touched, tfvars.ENTRIES.touched = set(), set()
     try:
         yield
@@ -66,7 +69,27 @@ def used(ws: Workspace) -> Iterator[None]:
         if (memo.digest(chunk), context) not in known
     ]
     if len(missed) >= SAVE_AFTER or (missed and not known):
-        _save(cache_file(ws), key, rows, read_catalog, read_tfvars)
+        # A file the block did not read (the catalog, an environment's tfvars) keeps what the
+        # cache held for it; one it read is what it holds now.
+        envs_read = {env for _, env in read_tfvars}
+        catalog_now = {
+            memo.digest(chunk): entry
+            for (chunk, context), entry in _read(catalog.ENTRIES, read_catalog)
+            if context == rows
+        }
+        tfvars_now = {
+            (memo.digest(chunk), env): read
+            for (chunk, env), read in _read(tfvars.ENTRIES, read_tfvars)
+        }
+        kept_catalog = {} if read_catalog else {d: e for (d, _), e in held_catalog.items()}
+        kept_tfvars = {k: v for k, v in held_tfvars.items() if k[1] not in envs_read}
+        _save(cache_file(ws), key, {**kept_catalog, **catalog_now}, {**kept_tfvars, **tfvars_now})
+
+
+def _read(entries: memo.Entries[C, V], keys: set[tuple[str, C]]) -> list[tuple[tuple[str, C], V]]:
+    """The keys read inside the block with what each holds (entries not in the form left out)."""
+    found = [(key, entries.read.get(key)) for key in keys]
+    return [(key, value) for key, value in found if value is not None]
 
 
 def _key(ws: Workspace) -> str:
@@ -100,20 +123,17 @@ def _load(path: Path, key: str, rows: tuple[RiskTier, ...]) -> set[tuple[str, An
 def _save(
     path: Path,
     key: str,
-    rows: tuple[RiskTier, ...],
-    read_catalog: set[tuple[str, tuple[RiskTier, ...]]],
-    read_tfvars: set[tuple[str, str]],
+    catalog_entries: dict[str, CatalogEntry],
+    tfvars_reads: dict[tuple[str, str], tuple[dict[str, Any], RegistryRequest]],
 ) -> None:
-    """Write what the entries read inside the block hold (the files as they are now)."""
-    held: dict[str, Any] = {"key": key, "catalog": {}, "tfvars": {}}
-    for chunk, context in read_catalog:
-        entry = catalog.ENTRIES.read.get((chunk, context))
-        if entry is not None and context == rows:
-            held["catalog"][memo.digest(chunk)] = _catalog_record(entry)
-    for chunk, env in read_tfvars:
-        read = tfvars.ENTRIES.read.get((chunk, env))
-        if read is not None:
-            held["tfvars"].setdefault(env, {})[memo.digest(chunk)] = [read[0], _record(read[1])]
+    """Write the cache: catalog entries by digest, tfvars reads by (digest, env)."""
+    held: dict[str, Any] = {
+        "key": key,
+        "catalog": {d: _catalog_record(entry) for d, entry in catalog_entries.items()},
+        "tfvars": {},
+    }
+    for (d, env), (value, request) in tfvars_reads.items():
+        held["tfvars"].setdefault(env, {})[d] = [value, _record(request)]
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

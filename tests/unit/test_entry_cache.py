@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.files import catalog, entry_cache, tfvars, transaction
 from orchestrator.files.workspace import Workspace
-from orchestrator.models import RegistryRequest
+from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import create as create_op
 from orchestrator.rules import policy
 
@@ -155,3 +155,21 @@ def test_a_refused_command_leaves_the_cache_alone(repo: Workspace) -> None:
     with pytest.raises(Exception, match="different attributes"):
         create_op.create(repo, other)
     assert entry_cache.cache_file(repo).read_bytes() == before
+
+
+def test_a_command_that_reads_only_the_catalog_keeps_the_tfvars_entries(
+    filled: Workspace, read_in_full: list[str]
+) -> None:
+    """catalog sync reads the catalog alone: the cache it writes still holds every tfvars entry."""
+    _new_process()
+    tiers = policy.load_tiers(filled.tiers_file)
+    with entry_cache.used(filled):  # a catalog-only command with an entry the cache lacks
+        cat = catalog.load(filled.catalog_file, tiers)
+        catalog.load_text(
+            cat.with_entry(CatalogEntry(_request("extra-api")), tiers), filled.catalog_file, tiers
+        )
+    held = json.loads(entry_cache.cache_file(filled).read_text())
+    assert len(held["catalog"]) == len(NAMES) + 1 and len(held["tfvars"]["dev"]) == len(NAMES)
+    read_in_full.clear()
+    _create(filled, "more-api")
+    assert sorted(read_in_full) == _both("more-api")
