@@ -438,7 +438,8 @@ def _parse_canonical(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catal
     return catalog
 
 
-ENTRIES: memo.Entries[tuple[RiskTier, ...], CatalogEntry] = memo.Entries()  # by (text, tier rows)
+# What each entry read as, by (text, tier rows).
+ENTRIES: memo.Entries[tuple[RiskTier, ...], CatalogEntry] = memo.Entries()
 
 
 def _canonical_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | None:

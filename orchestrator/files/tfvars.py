@@ -191,9 +191,8 @@ def _parse_canonical(text: str, path: Path, env: str) -> Tfvars | None:
     return Tfvars(path, env, document, entries)
 
 
-ENTRIES: memo.Entries[str, tuple[dict[str, Any], RegistryRequest]] = (
-    memo.Entries()
-)  # by (text, env)
+# What each entry read as, by (text, env): the value terraform reads, and the request.
+ENTRIES: memo.Entries[str, tuple[dict[str, Any], RegistryRequest]] = memo.Entries()
 
 
 def _canonical_entry(chunk: str, env: str) -> tuple[dict[str, Any], RegistryRequest] | None:
