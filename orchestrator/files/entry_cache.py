@@ -6,8 +6,8 @@ time at 1000 repositories (docs/BENCHMARKS.md, goal 4). What an entry reads as d
 its text, its context (the tier table, the environment) and ecrctl's own readers, so the cache
 maps a digest of each entry's text, as the line readers split it (files/memo.py), to what was
 read from it, under a key made of the tier table, Python's version and the source of the modules
-that read and check entries. Another key, a damaged or missing file: every entry is read afresh, and the file
-is written anew; it is written again once SAVE_AFTER entries were not in it. A text the cache
+that read and check entries. Another key, a damaged or missing file: every entry is read afresh,
+and the file is written anew; it is written again once SAVE_AFTER entries were not in it. A text the cache
 does not hold is read in full, as always; `ecrctl validate` never uses the cache.
 
 The file is ecrctl's private working state, like the terraform data directories beside it (a
@@ -20,16 +20,14 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator import models
 from orchestrator.files import catalog, hcl, memo, tfvars
-from orchestrator.files.workspace import Workspace
+from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
 
@@ -134,17 +132,9 @@ def _save(
     }
     for (d, env), (value, request) in tfvars_reads.items():
         held["tfvars"].setdefault(env, {})[d] = [value, _record(request)]
-    tmp = None
-    try:
+    with contextlib.suppress(OSError):  # a read-only or full disk: the next command reads all
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(held, separators=(",", ":")))  # dumps: the C encoder
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)  # a read-only or full disk: the next command reads everything
+        atomic_write(path, json.dumps(held, separators=(",", ":")))
 
 
 def _record(request: RegistryRequest) -> list[Any]:
