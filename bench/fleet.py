@@ -27,6 +27,7 @@ from orchestrator.adapters.terraform import Terraform
 from orchestrator.context import Session
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
+from orchestrator.lifecycle import adopt
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import plan as plan_op
 from orchestrator.rules import policy, scanning
@@ -172,34 +173,19 @@ def build_tree(root: Path) -> Workspace:
     return Workspace(root)
 
 
-def _insert_after(text: str, anchor: str, addition: str) -> str:
-    at = text.index(anchor) + len(anchor)
-    return text[:at] + addition + text[at:]
-
-
 def bulk_texts(ws: Workspace, requests: list[RegistryRequest]) -> tuple[str, str]:
     """The catalog and tfvars texts with `requests` added: what one create each would write.
 
-    The library places the first entry (opening an empty map as needed); the others sort after
-    it, where successive creates would put them, so they follow it in order.
+    The same many-at-once writers as `ecrctl adopt` (lifecycle/adopt.py), byte for byte where
+    successive creates would put each entry.
     """
-    requests = sorted(requests, key=lambda r: r.name)
     tiers = policy.load_tiers(ws.tiers_file)
     cat = catalog.load(ws.catalog_file, tiers)
     tf = tfvars.load(ws.tfvars_file(ENV), ENV)
     if cat.entries or tf.entries:
         raise RuntimeError("bulk creation expects an empty catalog and tfvars")
-    first, rest = requests[0], requests[1:]
-    cat_first = catalog.render_entry(CatalogEntry(first), tiers[first.risk])
-    tf_first = tfvars.render_entry(first)
-    cat_text = _insert_after(
-        cat.with_entry(CatalogEntry(first), tiers),
-        cat_first,
-        "".join(catalog.render_entry(CatalogEntry(r), tiers[r.risk]) for r in rest),
-    )
-    tf_text = _insert_after(
-        tf.with_entry(first), tf_first, "".join(tfvars.render_entry(r) for r in rest)
-    )
+    cat_text = adopt.catalog_with(cat, [CatalogEntry(r) for r in requests], tiers)
+    tf_text = adopt.tfvars_with(tf, requests)
     # The registry scanning filters, as every create rewrites them (rules/scanning.py).
     return cat_text, scanning.with_filters(tf_text, tf.path, ENV, tiers)
 

@@ -46,3 +46,20 @@ def event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head_sha: str, **extr
     path.write_text(json.dumps({"action": "synchronize", "pull_request": pull_request}))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
     return path
+
+
+def merge_pull_request(
+    ws: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    head_sha: str,
+    branch: str = "ecr/request",
+    number: int = 42,
+) -> str:
+    """Merge `branch` into development with a merge commit, as GitHub does, and hand the job the
+    closed event of the pull request at `head_sha`; returns the merge commit."""
+    git(ws, "checkout", "-q", "development")
+    git(ws, "merge", "-q", "--no-ff", branch, "-m", f"Merge pull request #{number}")
+    merge_sha = git(ws, "rev-parse", "HEAD")
+    event(tmp_path, monkeypatch, head_sha, merged=True, merge_commit_sha=merge_sha)
+    return merge_sha

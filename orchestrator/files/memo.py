@@ -8,6 +8,7 @@ the catalog, the environment for a tfvars), so the text is the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -16,6 +17,7 @@ C = TypeVar("C", bound=Hashable)  # the context an entry is read in
 V = TypeVar("V")  # what the reader reads from an entry
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a command asks for each entry's digest up to 3 times
 def digest(chunk: str) -> str:
     """The key of an entry's text in the entry cache."""
     return hashlib.blake2b(chunk.encode(), digest_size=16).hexdigest()

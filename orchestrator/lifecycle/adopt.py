@@ -311,8 +311,8 @@ def _write(ctx: Context, requests: list[RegistryRequest], moment: str) -> None:
                     f"give {request.name!r} its own ID (--id, or `id:` in the file)",
                 )
         entries = [CatalogEntry(_plain(r), history={catalog.ADOPTED_AT: moment}) for r in requests]
-        new_catalog = _catalog_with(cat, entries, tiers)
-        new_tfvars = scanning.with_filters(_tfvars_with(tf, requests), tf.path, tf.env, tiers)
+        new_catalog = catalog_with(cat, entries, tiers)
+        new_tfvars = scanning.with_filters(tfvars_with(tf, requests), tf.path, tf.env, tiers)
 
         def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
             for request in requests:
@@ -337,7 +337,7 @@ def _write(ctx: Context, requests: list[RegistryRequest], moment: str) -> None:
 # in _write checks the result.
 
 
-def _tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
+def tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
     requests = sorted(requests, key=lambda r: r.name)
     spans = tf.document.spans.get(tfvars.VARIABLE)
     items = sorted(spans.items.items()) if spans else []  # (name, (start, end)) by name
@@ -360,7 +360,7 @@ def _tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
     return text
 
 
-def _catalog_with(
+def catalog_with(
     cat: catalog.Catalog, entries: list[CatalogEntry], tiers: dict[str, RiskTier]
 ) -> str:
     entries = sorted(entries, key=lambda e: e.request.name)

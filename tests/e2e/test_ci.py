@@ -14,7 +14,7 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy
 from tests.conftest import Aws
-from tests.gitrepo import commit, event, git, init_repo
+from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -130,10 +130,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
     assert names(aws) == ["legacy-web"]  # planning changed nothing
 
     # Merged into development with a merge commit; the apply job gets the closed event.
-    git(local, "checkout", "-q", "development")
-    git(local, "merge", "-q", "--no-ff", "ecr/request", "-m", "Merge pull request #42")
-    merge = git(local, "rev-parse", "HEAD")
-    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head)
     done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
@@ -162,10 +159,7 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     assert cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve").code == 0
     git(local, "checkout", "-q", "--", ".")  # the hand apply's catalog sync is not in the merge
     git(local, "clean", "-qfd", "catalog")
-    git(local, "checkout", "-q", "development")
-    git(local, "merge", "-q", "--no-ff", "ecr/request", "-m", "Merge pull request #42")
-    merge = git(local, "rev-parse", "HEAD")
-    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head)
     summary_file = tmp_path / "apply.md"
     refused = cli(
         capsys,
@@ -254,10 +248,7 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     assert "Conformance of <code>team/app</code> to the low tier: adoptable" in summary
     assert "| image_tag_mutability | IMMUTABLE | MUTABLE | in place |" in summary
 
-    git(local, "checkout", "-q", "development")
-    git(local, "merge", "-q", "--no-ff", "ecr/adopt", "-m", "Merge pull request #43")
-    merge = git(local, "rev-parse", "HEAD")
-    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head, "ecr/adopt", 43)
     done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
     assert done.code == 0, done.stderr
     assert json.loads(done.stdout)["refused"] is False

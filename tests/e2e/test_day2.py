@@ -16,7 +16,7 @@ from orchestrator.models import ResourceChange
 from orchestrator.rules import policy
 from tests.conftest import Aws
 from tests.e2e.test_decommission import push
-from tests.gitrepo import commit, event, git, init_repo
+from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli, snapshot
 
 NAME = "payments-gateway"
@@ -237,10 +237,7 @@ def test_ci_plans_an_update_and_a_deprecation_and_applies_them_as_reviewed(
     assert record["fingerprint"] != ci_records.fingerprint(changes)
     assert ecr.get_repository_policy(repositoryName="legacy-web")  # planning changed nothing
 
-    git(local, "checkout", "-q", "development")
-    git(local, "merge", "-q", "--no-ff", "ecr/request", "-m", "Merge pull request #42")
-    merge = git(local, "rev-parse", "HEAD")
-    event(tmp_path, monkeypatch, head, merged=True, merge_commit_sha=merge)
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head)
     done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from orchestrator.files import hcl, tfvars
 from tests.helpers import TFVARS
@@ -26,6 +28,28 @@ def test_written_tfvars_are_terraform_fmt_clean(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def console(tmp_path: Path, config: str, values: list[str], expression: str) -> Any:
+    """What `terraform console` evaluates `expression` to, with `var.v` set to `values` through a
+    tfvars file ecrctl's renderer wrote (no provider needed)."""
+    (tmp_path / "main.tf").write_text('variable "v" { type = list(string) }\n' + config + "\n")
+    (tmp_path / "t.tfvars").write_text(f"v = {hcl.render_list(values)}\n")
+    env = {
+        "CHECKPOINT_DISABLE": "1",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "TF_DATA_DIR": str(tmp_path / ".tf"),
+    }
+    out = subprocess.run(
+        ["terraform", "console", "-var-file=t.tfvars"],
+        input=f"jsonencode({expression})\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0 and out.stdout.strip(), out.stderr
+    return json.loads(json.loads(out.stdout))
+
+
 def test_quote_reads_back_exactly_through_terraform(tmp_path: Path) -> None:
     """What Terraform itself reads from a quoted string equals the input (no provider needed)."""
     hostile = [
@@ -40,33 +64,12 @@ def test_quote_reads_back_exactly_through_terraform(tmp_path: Path) -> None:
         "$",
         "%",
     ]
-    (tmp_path / "main.tf").write_text(
-        'variable "v" { type = list(string) }\noutput "v" { value = var.v }\n'
-    )
-    (tmp_path / "t.tfvars").write_text(f"v = {hcl.render_list(hostile)}\n")
-    env = {
-        "CHECKPOINT_DISABLE": "1",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "TF_DATA_DIR": str(tmp_path / ".tf"),
-    }
-    out = subprocess.run(
-        ["terraform", "console", "-var-file=t.tfvars"],
-        input="jsonencode(var.v)\n",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr
-    import json
-
-    assert json.loads(json.loads(out.stdout)) == hostile
+    assert console(tmp_path, 'output "v" { value = var.v }', hostile, "var.v") == hostile
     assert hcl.parse(f"v = {hcl.render_list(hostile)}\n").values["v"] == hostile
 
 
 def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Path) -> None:
     """The root key validation and the module's name validation accept exactly policy.ECR_NAME."""
-    import json
     import re
 
     from orchestrator.rules import policy
@@ -89,24 +92,8 @@ def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Pat
         for i, m in enumerate(patterns)
         if m
     ]
-    (tmp_path / "main.tf").write_text(
-        'variable "v" { type = list(string) }\nlocals {\n' + "\n".join(checks) + "\n}\n"
-    )
-    (tmp_path / "t.tfvars").write_text(f"v = {hcl.render_list(names)}\n")
-    env = {
-        "CHECKPOINT_DISABLE": "1",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "TF_DATA_DIR": str(tmp_path / ".tf"),
-    }
-    out = subprocess.run(
-        ["terraform", "console", "-var-file=t.tfvars"],
-        input="jsonencode([local.p0, local.p1])\n",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
+    found = console(
+        tmp_path, "locals {\n" + "\n".join(checks) + "\n}", names, "[local.p0, local.p1]"
     )
     expected = [bool(policy.ECR_NAME.fullmatch(n)) for n in names]
-    if out.returncode != 0 or not out.stdout.strip():
-        raise AssertionError(out.stderr)
-    assert json.loads(json.loads(out.stdout)) == [expected, expected]
+    assert found == [expected, expected]

@@ -385,7 +385,7 @@ def test_many_entries_land_where_one_with_entry_each_would_put_them(tmp_path: Pa
     one_by_one = tf.text
     for request in new:
         one_by_one = tfvars.parse(one_by_one, tmp_path / "t", "dev").with_entry(request)
-    assert adopt._tfvars_with(tf, new) == one_by_one
+    assert adopt.tfvars_with(tf, new) == one_by_one
     moment = {catalog.ADOPTED_AT: "2026-12-01T10:00:00+00:00"}
     path = tmp_path / "c.yaml"
     cat = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
@@ -397,9 +397,9 @@ def test_many_entries_land_where_one_with_entry_each_would_put_them(tmp_path: Pa
     one_by_one = start
     for entry in entries:
         one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
-    assert adopt._catalog_with(catalog.load_text(start, path, TIERS), entries, TIERS) == one_by_one
+    assert adopt.catalog_with(catalog.load_text(start, path, TIERS), entries, TIERS) == one_by_one
     empty = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
     one_by_one = catalog.NEW_CATALOG
     for entry in entries:
         one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
-    assert adopt._catalog_with(empty, entries, TIERS) == one_by_one
+    assert adopt.catalog_with(empty, entries, TIERS) == one_by_one
