@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 import typer
 
@@ -97,6 +96,8 @@ def run(argv: list[str] | None = None) -> int:
         )
     except Exception as exc:
         if os.environ.get("ECRCTL_DEBUG"):
+            import traceback  # only here: a bug's report
+
             traceback.print_exc()
         return _fail(
             f"unexpected {type(exc).__name__}: {exc}",

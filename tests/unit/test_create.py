@@ -184,6 +184,27 @@ def test_validate_lists_every_problem(repo: Workspace, capsys: pytest.CaptureFix
     )
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_is_one_line_unless_ecrctl_debug_asks_for_the_traceback(
+    repo: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    debug: bool,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(create_op, "create", broken)
+    if debug:
+        monkeypatch.setenv("ECRCTL_DEBUG", "1")
+    else:
+        monkeypatch.delenv("ECRCTL_DEBUG", raising=False)
+    result = cli(capsys, *CREATE)
+    assert result.code == EXIT_BUG
+    assert "ecrctl: error: unexpected RuntimeError: boom" in result.stderr
+    assert ("Traceback (most recent call last)" in result.stderr) is debug
+
+
 def test_a_write_that_would_not_read_back_is_ecrctls_bug_and_writes_nothing(
     repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
