@@ -49,7 +49,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 
 from bench import fleet, report, tfprofile
 from orchestrator.adapters import emulator
-from orchestrator.files import tfvars
+from orchestrator.files import entry_cache, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.ops import create as create_op
 
@@ -139,6 +139,8 @@ class Bench:
             ECRCTL_PROVIDER_MIRROR=str(self.mirror),
             ECRCTL_TERRAFORM=self.real_terraform,
             **{emulator.ENDPOINT_VARIABLE: self.endpoint},
+            # The entry cache with the benchmark's other files, not in the user's ~/.cache.
+            **{entry_cache.CACHE_DIR_VARIABLE: str(self.workdir / "cache")},
             CHECKPOINT_DISABLE="1",
         )
         env.update(extra)

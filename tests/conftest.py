@@ -18,6 +18,7 @@ import pytest
 from orchestrator.adapters import emulator as emulator_mod
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.adapters.emulator import CREDENTIALS
+from orchestrator.files import entry_cache
 from orchestrator.files.workspace import Workspace
 from tests.backstage_backend import Backstage
 from tests.backstage_backend import running as backstage_running
@@ -70,6 +71,14 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ecrctl's entry cache in a directory of the test's own, never the user's ~/.cache."""
+    monkeypatch.setenv(entry_cache.CACHE_DIR_VARIABLE, str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Entries already read and checked, kept across commands in .ecrctl/cache/entries.json.
+"""Entries already read and checked, kept across commands in the user's cache directory.
 
 Every command that changes the managed files reads every entry of the catalog and of the tfvars
 and checks each one in full: about 0.17 ms an entry for the two files, most of `ecrctl create`'s
@@ -10,8 +10,11 @@ that read and check entries. Another key, a damaged or missing file: every entry
 and the file is written anew; it is written again once SAVE_AFTER entries were not in it. A text the cache
 does not hold is read in full, as always; `ecrctl validate` never uses the cache.
 
-The file is ecrctl's private working state, like the terraform data directories beside it (a
-`--dry-run` may write it too): a lost or stale write costs a full read, never a wrong one.
+The file is ecrctl's private working state (a `--dry-run` may write it too): a lost or stale
+write costs a full read, never a wrong one. It lives outside the repository, in
+`$ECRCTL_CACHE_DIR` (default `$XDG_CACHE_HOME/ecrctl`, else `~/.cache/ecrctl`), one file per
+repository path: a file inside the checkout could come with a pull request (git-ignored files can
+still be committed) and make a CI job read entries as something other than their text.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +46,24 @@ C = TypeVar("C")
 V = TypeVar("V")
 
 
-def cache_file(ws: Workspace) -> Path:
-    return ws.state_dir / "cache" / "entries.json"
+CACHE_DIR_VARIABLE = "ECRCTL_CACHE_DIR"
+
+
+def cache_file(ws: Workspace) -> Path | None:
+    """The workspace's cache file; None when there is no cache directory to put it in."""
+    if os.environ.get(CACHE_DIR_VARIABLE):
+        directory = Path(os.environ[CACHE_DIR_VARIABLE])
+    elif os.environ.get("XDG_CACHE_HOME"):
+        directory = Path(os.environ["XDG_CACHE_HOME"]) / "ecrctl"
+    else:
+        try:
+            directory = Path.home() / ".cache" / "ecrctl"
+        except RuntimeError:  # no HOME and no password entry: run without the cache
+            return None
+    if not directory.is_absolute():
+        return None
+    root = hashlib.blake2b(str(ws.root.resolve()).encode(), digest_size=10).hexdigest()
+    return directory / f"entries-{root}.json"
 
 
 @contextlib.contextmanager
@@ -51,7 +71,8 @@ def used(ws: Workspace) -> Iterator[None]:
     """Entries read inside the block come from the workspace's cache; new ones are added to it."""
     rows = tuple(policy.load_tiers(ws.tiers_file).values())
     key = _key(ws)
-    known = _load(cache_file(ws), key, rows)
+    path = cache_file(ws)
+    known = _load(path, key, rows) if path is not None else set()
     held_catalog, held_tfvars = catalog.ENTRIES.remembered, tfvars.ENTRIES.remembered
     catalog.ENTRIES.touched, tfvars.ENTRIES.touched = set(), set()
     try:
@@ -66,7 +87,7 @@ def used(ws: Workspace) -> Iterator[None]:
         for chunk, context in (*read_catalog, *read_tfvars)
         if (memo.digest(chunk), context) not in known
     ]
-    if len(missed) >= SAVE_AFTER or (missed and not known):
+    if path is not None and (len(missed) >= SAVE_AFTER or (missed and not known)):
         # A file the block did not read (the catalog, an environment's tfvars) keeps what the
         # cache held for it; one it read is what it holds now.
         envs_read = {env for _, env in read_tfvars}
@@ -81,7 +102,7 @@ def used(ws: Workspace) -> Iterator[None]:
         }
         kept_catalog = {} if read_catalog else {d: e for (d, _), e in held_catalog.items()}
         kept_tfvars = {k: v for k, v in held_tfvars.items() if k[1] not in envs_read}
-        _save(cache_file(ws), key, {**kept_catalog, **catalog_now}, {**kept_tfvars, **tfvars_now})
+        _save(path, key, {**kept_catalog, **catalog_now}, {**kept_tfvars, **tfvars_now})
 
 
 def _read(entries: memo.Entries[C, V], keys: set[tuple[str, C]]) -> list[tuple[tuple[str, C], V]]:
@@ -133,7 +154,7 @@ def _save(
     for (d, env), (value, request) in tfvars_reads.items():
         held["tfvars"].setdefault(env, {})[d] = [value, _record(request)]
     with contextlib.suppress(OSError):  # a read-only or full disk: the next command reads all
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private to the user
         atomic_write(path, json.dumps(held, separators=(",", ":")))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,12 @@ def _request(name: str) -> RegistryRequest:
         description="images of " + name,
         push_principals=["arn:aws:iam::123456789012:role/ci"],
     )
+
+
+def _cache_file(ws: Workspace) -> Path:
+    path = entry_cache.cache_file(ws)
+    assert path is not None
+    return path
 
 
 def _new_process() -> None:
@@ -87,7 +94,7 @@ def test_entries_from_the_cache_equal_entries_read_afresh(filled: Workspace) -> 
 
     cached = read()
     assert catalog.ENTRIES.read and all(catalog.ENTRIES.read.values())
-    entry_cache.cache_file(filled).unlink()
+    _cache_file(filled).unlink()
     assert read() == cached
     assert sorted(cached[0]) == NAMES
 
@@ -125,7 +132,7 @@ def test_another_tier_table_or_ecrctl_reads_every_entry_in_full(
 def test_a_damaged_cache_is_read_around_and_written_anew(
     filled: Workspace, read_in_full: list[str], damage: Any
 ) -> None:
-    path = entry_cache.cache_file(filled)
+    path = _cache_file(filled)
     path.write_text(damage(path.read_text()))
     _create(filled, "extra-api")
     assert sorted(set(read_in_full)) == _both(*NAMES, "extra-api")
@@ -136,7 +143,7 @@ def test_a_damaged_cache_is_read_around_and_written_anew(
 def test_the_file_is_written_again_once_enough_entries_are_missing(
     repo: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = entry_cache.cache_file(repo)
+    path = _cache_file(repo)
     _create(repo, NAMES[0])  # no cache yet: written
     first = path.read_bytes()
     monkeypatch.setattr(entry_cache, "SAVE_AFTER", 4)
@@ -149,12 +156,12 @@ def test_the_file_is_written_again_once_enough_entries_are_missing(
 
 def test_a_refused_command_leaves_the_cache_alone(repo: Workspace) -> None:
     _create(repo, NAMES[0])
-    before = entry_cache.cache_file(repo).read_bytes()
+    before = _cache_file(repo).read_bytes()
     _new_process()
     other = policy.build_request(name=NAMES[0], env="dev", owner="app-team-y", risk="low")
     with pytest.raises(Exception, match="different attributes"):
         create_op.create(repo, other)
-    assert entry_cache.cache_file(repo).read_bytes() == before
+    assert _cache_file(repo).read_bytes() == before
 
 
 def test_a_command_that_reads_only_the_catalog_keeps_the_tfvars_entries(
@@ -168,8 +175,41 @@ def test_a_command_that_reads_only_the_catalog_keeps_the_tfvars_entries(
         catalog.load_text(
             cat.with_entry(CatalogEntry(_request("extra-api")), tiers), filled.catalog_file, tiers
         )
-    held = json.loads(entry_cache.cache_file(filled).read_text())
+    held = json.loads(_cache_file(filled).read_text())
     assert len(held["catalog"]) == len(NAMES) + 1 and len(held["tfvars"]["dev"]) == len(NAMES)
     read_in_full.clear()
     _create(filled, "more-api")
     assert sorted(read_in_full) == _both("more-api")
+
+
+def test_the_cache_lives_outside_the_repository_one_file_per_checkout(
+    repo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file in the checkout could come with a pull request: the cache is never read from there."""
+    monkeypatch.setenv(entry_cache.CACHE_DIR_VARIABLE, str(tmp_path / "cache"))
+    _create(repo, NAMES[0])
+    path = _cache_file(repo)
+    assert path.parent == tmp_path / "cache" and path.is_file()
+    assert not path.is_relative_to(repo.root)
+    assert not (repo.state_dir / "cache").exists()
+    other = Workspace(tmp_path / "other-checkout")
+    assert _cache_file(other) != path
+
+
+def test_the_default_cache_directory_and_none_without_one(
+    repo: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_in_full: list[str]
+) -> None:
+    monkeypatch.delenv(entry_cache.CACHE_DIR_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _cache_file(repo).parent == tmp_path / "xdg" / "ecrctl"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _cache_file(repo).parent == tmp_path / "home" / ".cache" / "ecrctl"
+    # A relative directory would depend on where ecrctl runs: no cache, every entry read.
+    monkeypatch.setenv(entry_cache.CACHE_DIR_VARIABLE, "relative/cache")
+    assert entry_cache.cache_file(repo) is None
+    _create(repo, NAMES[0])
+    _create(repo, NAMES[1])
+    assert sorted(set(read_in_full)) == _both(NAMES[0], NAMES[1])
+    assert read_in_full.count(f"tfvars {NAMES[0]}") == 2  # the second create read it again
+    assert not (repo.root / "relative").exists()
