@@ -4,7 +4,9 @@
 against the lock file (0.6 s on every run) and decodes and re-encodes the whole state (0.4 s at
 1000 repositories) before it prints what the backend holds (the same resources and outputs; only
 the order of its check results can differ). A GetObject of the same key takes a few milliseconds
-(docs/BENCHMARKS.md, goal 5).
+(docs/BENCHMARKS.md, goal 5). With the keys in the environment (CI, the local emulator) that GET
+is signed here (adapters/sigv4.py), since importing boto3 and making its S3 client cost another
+0.5 s; any other credentials, or any failure, go through boto3.
 
 Only a backend configuration this module fully understands is read here: the settings of
 BACKEND_SETTINGS, the default workspace, credentials from the environment terraform gets. Any
@@ -14,10 +16,13 @@ digest, workspaces) goes through `terraform state pull`: `read` returns None for
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from orchestrator.adapters import aws
+from orchestrator.adapters import aws, sigv4
 from orchestrator.errors import FileError
 from orchestrator.files import hcl
 from orchestrator.files.workspace import read_text
@@ -44,12 +49,12 @@ def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
         return None  # terraform says what is missing or wrong
     if not (bucket and key and region):
         return None
+    path_style = settings.get("use_path_style") is True
+    direct = _signed_get(bucket, key, region, environ, path_style)
+    if direct is not None:
+        return direct
     # The backend's own region, as terraform uses it, whatever AWS_REGION says.
-    s3 = aws.client(
-        "s3",
-        {**environ, "AWS_REGION": region},
-        path_style=settings.get("use_path_style") is True,
-    )
+    s3 = aws.client("s3", {**environ, "AWS_REGION": region}, path_style=path_style)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except Exception as exc:
@@ -57,3 +62,65 @@ def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
             return ""  # never applied: terraform state pull prints nothing either
         raise aws.error("GetObject", f"s3://{bucket}/{key}", exc, service="S3") from None
     return bytes(body).decode("utf-8")
+
+
+# The regions of the aws partition (endpoints s3.REGION.amazonaws.com); others go through boto3.
+_AWS_REGION = re.compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]+")
+_DNS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def object_url(
+    bucket: str, key: str, region: str, environ: Mapping[str, str], path_style: bool
+) -> str | None:
+    """The object's URL, canonically encoded, where it is plain to build: a path-style endpoint
+    (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), or AWS's own for a bucket name without dots. None
+    for anything else (FIPS or dual-stack endpoints, other partitions, virtual hosting on a custom
+    endpoint): boto3 knows those."""
+    if any(
+        environ.get(f"AWS_USE_{v}_ENDPOINT", "").lower() == "true" for v in ("FIPS", "DUALSTACK")
+    ):
+        return None
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    path = sigv4.canonical_path(f"/{key}")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if not path_style or parts.scheme not in ("http", "https") or parts.path.strip("/"):
+            return None
+        return f"{parts.scheme}://{parts.netloc}/{sigv4.canonical_path(bucket)}{path}"
+    if _AWS_REGION.fullmatch(region) and _DNS_BUCKET.fullmatch(bucket):
+        host = f"s3.{region}.amazonaws.com"
+        return f"https://{host}/{bucket}{path}" if path_style else f"https://{bucket}.{host}{path}"
+    return None
+
+
+def _signed_get(
+    bucket: str, key: str, region: str, environ: Mapping[str, str], path_style: bool
+) -> str | None:
+    """The object's text by one signed GET, without boto3 (its import and client take 0.5 s).
+
+    Only with keys in the environment and an `object_url`. None leaves the read to boto3: other
+    credentials or endpoints, and any failure, which boto3 then retries or reports as usual.
+    """
+    access_key, secret_key = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    url = object_url(bucket, key, region, environ, path_style)
+    if not (access_key and secret_key and url):
+        return None
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    headers = sigv4.signed_headers(
+        "GET", url, region, "s3", access_key, secret_key, environ.get("AWS_SESSION_TOKEN")
+    )
+    try:
+        context = ssl.create_default_context(cafile=environ.get("AWS_CA_BUNDLE") or None)
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        with urllib.request.urlopen(request, timeout=aws.READ_TIMEOUT, context=context) as answer:
+            return bytes(answer.read()).decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(OSError):
+            if exc.code == 404 and b"<Code>NoSuchKey</Code>" in exc.read():
+                return ""  # never applied: terraform state pull prints nothing either
+        return None
+    except (OSError, ValueError):  # the network, TLS, a body that is not UTF-8: boto3 says
+        return None

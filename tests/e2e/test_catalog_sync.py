@@ -137,6 +137,16 @@ def test_sync_reads_only_the_state_and_apply_no_sync_leaves_the_catalog_behind(
         return make_api_call(client, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", state_object_only)
+    import urllib.request
+
+    fetched: list[str] = []
+    urlopen = urllib.request.urlopen
+
+    def recording_urlopen(request: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.append(f"{request.get_method()} {request.full_url}")
+        return urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
     commands: list[str] = []
     guarded = terraform_mod.subprocess.Popen
 
@@ -149,8 +159,11 @@ def test_sync_reads_only_the_state_and_apply_no_sync_leaves_the_catalog_behind(
     assert synced.code == 0, synced.stderr
     assert json.loads(synced.stdout)["repo_count"] == 1
     # The state object, read straight from the backend's bucket: no ECR API, no terraform run
-    # (not even `state pull`, which hashes the provider package), so no provider is loaded.
-    assert calls == ["s3 GetObject ecr/local/terraform.tfstate"]
+    # (not even `state pull`, which hashes the provider package), so no provider is loaded; with
+    # the emulator's keys in the environment, one signed GET and no boto3 call at all.
+    assert calls == []
+    endpoint = aws.endpoint.rstrip("/")
+    assert fetched == [f"GET {endpoint}/ecrctl-local-tfstate/ecr/local/terraform.tfstate"]
     assert [c for c in commands if not c.startswith("init")] == []
     monkeypatch.undo()
     assert _assert_matches_emulator(local, aws) == 1

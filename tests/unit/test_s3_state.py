@@ -1,14 +1,17 @@
 """The state read straight from the S3 backend: which configurations it covers, and its failures.
 
-botocore's Stubber stands in for S3 (the emulator run is in tests/e2e/test_catalog_sync.py, which
-also checks the bytes against `terraform state pull`).
+botocore's Stubber stands in for S3 on the boto3 path; the signed GET without boto3 is sent to an
+HTTP server in the test's own process on 127.0.0.1 (the emulator run is in
+tests/e2e/test_catalog_sync.py, which also checks the bytes against `terraform state pull`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import http.server
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from botocore.stub import Stubber
@@ -53,6 +56,8 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Clients:
         return made_client
 
     monkeypatch.setattr(aws, "client", client)
+    # These tests are of the boto3 path: the signed GET without boto3 is tested below.
+    monkeypatch.setattr(s3_state, "_signed_get", lambda *args: None)
     return clients
 
 
@@ -141,3 +146,139 @@ def test_missing_credentials_say_how_to_give_them() -> None:
     failed = aws.error("GetObject", "s3://bucket/key", NoCredentialsError(), service="S3")
     assert failed.message == "S3 GetObject on s3://bucket/key failed: Unable to locate credentials"
     assert failed.hint == "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+
+# -- the signed GET, without boto3 ------------------------------------------------------------
+
+
+class Bucket(http.server.BaseHTTPRequestHandler):
+    """S3 for one object: answers GET /BUCKET/KEY, records each request's path and headers."""
+
+    objects: ClassVar[dict[str, bytes]] = {}
+    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
+    refuse: ClassVar[bool] = False
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        body = self.objects.get(self.path)
+        if self.refuse:
+            self._answer(403, b"<Error><Code>AccessDenied</Code></Error>")
+        elif body is None:
+            self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        else:
+            self._answer(200, body)
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def bucket() -> Iterator[tuple[str, type[Bucket]]]:
+    handler = type("Handler", (Bucket,), {"objects": {}, "seen": [], "refuse": False})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+STATE_PATH = "/ecrctl-local-tfstate/ecr/local/terraform.tfstate"
+
+
+def test_with_keys_in_the_environment_one_signed_get_reads_the_state_without_boto3(
+    tmp_path: Path, bucket: tuple[str, type[Bucket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, handler = bucket
+    handler.objects[STATE_PATH] = b'{"version": 4}'
+    monkeypatch.setattr(aws, "client", lambda *a, **k: pytest.fail("boto3 was asked for a client"))
+    environ = {**ENVIRON, "AWS_ENDPOINT_URL": endpoint, "AWS_SESSION_TOKEN": "token"}
+    assert s3_state.read(_backend(tmp_path, LOCAL), environ) == '{"version": 4}'
+    [(path, headers)] = handler.seen
+    assert path == STATE_PATH
+    # Signed for the backend's region, not AWS_REGION's, with the session token.
+    assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=test/")
+    assert (
+        "/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+        in headers["authorization"]
+    )
+    assert headers["x-amz-security-token"] == "token"
+
+
+def test_a_state_never_written_is_empty_without_boto3(
+    tmp_path: Path, bucket: tuple[str, type[Bucket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, _handler = bucket
+    monkeypatch.setattr(aws, "client", lambda *a, **k: pytest.fail("boto3 was asked for a client"))
+    environ = {**ENVIRON, "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    assert s3_state.read(_backend(tmp_path, LOCAL), environ) == ""
+
+
+def test_a_refused_signed_get_is_left_to_boto3_which_reports_it(
+    tmp_path: Path, bucket: tuple[str, type[Bucket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, handler = bucket
+    handler.refuse = True
+    real = aws.client
+    clients: list[str] = []
+
+    def stubbed(service: str, environ: Any, region: Any = None, **kwargs: Any) -> Any:
+        made_client = real(service, environ, region, **kwargs)
+        clients.append(service)
+        stub = Stubber(made_client)
+        stub.add_client_error("get_object", "AccessDenied", "Access Denied")
+        stub.activate()
+        return made_client
+
+    monkeypatch.setattr(aws, "client", stubbed)  # boto3, answered by the Stubber
+    environ = {**ENVIRON, "AWS_ENDPOINT_URL": endpoint}
+    with pytest.raises(AwsError, match="AccessDenied: Access Denied"):
+        s3_state.read(_backend(tmp_path, LOCAL), environ)
+    assert len(handler.seen) == 1 and clients == ["s3"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "path_style", "url"),
+    [
+        ({}, False, "https://b-1.s3.eu-west-2.amazonaws.com/ecr/p%20q.tfstate"),
+        ({}, True, "https://s3.eu-west-2.amazonaws.com/b-1/ecr/p%20q.tfstate"),
+        (
+            {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"},
+            True,
+            "http://127.0.0.1:5000/b-1/ecr/p%20q.tfstate",
+        ),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, False, None),  # virtual hosting: boto3
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/prefix"}, True, None),
+        ({"AWS_USE_FIPS_ENDPOINT": "true"}, False, None),
+        ({"AWS_USE_DUALSTACK_ENDPOINT": "TRUE"}, True, None),
+    ],
+)
+def test_the_object_url_is_built_only_where_it_is_plain(
+    environ: dict[str, str], path_style: bool, url: str | None
+) -> None:
+    assert s3_state.object_url("b-1", "ecr/p q.tfstate", "eu-west-2", environ, path_style) == url
+
+
+@pytest.mark.parametrize(
+    ("bucket_name", "region"),
+    [("with.dots", "eu-west-2"), ("b-1", "cn-north-1"), ("b-1", "us-gov-west-1")],
+)
+def test_other_partitions_and_dotted_buckets_are_left_to_boto3(
+    bucket_name: str, region: str
+) -> None:
+    assert s3_state.object_url(bucket_name, "k", region, {}, False) is None
+
+
+def test_without_keys_in_the_environment_nothing_is_sent(
+    tmp_path: Path, bucket: tuple[str, type[Bucket]]
+) -> None:
+    endpoint, handler = bucket
+    environ = {"AWS_PROFILE": "platform", "AWS_ENDPOINT_URL": endpoint}
+    assert s3_state._signed_get("ecrctl-local-tfstate", "k", "us-east-1", environ, True) is None
+    assert handler.seen == []
