@@ -282,3 +282,14 @@ def test_without_keys_in_the_environment_nothing_is_sent(
     environ = {"AWS_PROFILE": "platform", "AWS_ENDPOINT_URL": endpoint}
     assert s3_state._signed_get("ecrctl-local-tfstate", "k", "us-east-1", environ, True) is None
     assert handler.seen == []
+
+
+def test_a_tls_failure_or_an_unreadable_ca_bundle_is_left_to_boto3(
+    bucket: tuple[str, type[Bucket]],
+) -> None:
+    endpoint, handler = bucket
+    tls = {**ENVIRON, "AWS_ENDPOINT_URL": endpoint.replace("http://", "https://")}
+    assert s3_state._signed_get("ecrctl-local-tfstate", "k", "us-east-1", tls, True) is None
+    no_bundle = {**tls, "AWS_CA_BUNDLE": "/nonexistent/ca.pem"}
+    assert s3_state._signed_get("ecrctl-local-tfstate", "k", "us-east-1", no_bundle, True) is None
+    assert handler.seen == []  # a plain HTTP server never saw a GET it could read
