@@ -118,7 +118,10 @@ def _signed_get(
 
             context = ssl.create_default_context(cafile=environ.get("AWS_CA_BUNDLE") or None)
         request = urllib.request.Request(url, headers=headers, method="GET")
-        with urllib.request.urlopen(request, timeout=aws.READ_TIMEOUT, context=context) as answer:
+        # A socket that waits this long (an unreachable endpoint) leaves it to boto3, which retries.
+        with urllib.request.urlopen(
+            request, timeout=aws.CONNECT_TIMEOUT, context=context
+        ) as answer:
             return bytes(answer.read()).decode("utf-8")
     except urllib.error.HTTPError as exc:
         with contextlib.suppress(OSError):
