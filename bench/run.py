@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -663,7 +663,22 @@ def _short(filename: str) -> str:
     return filename
 
 
-def measure_size(bench: Bench, n: int, profile: bool) -> dict[str, Any]:
+# Every figure of one size, in the order they are measured.
+FIGURES: dict[str, Callable[[Bench, Workspace], dict[str, Any]]] = {
+    "plans": measure_plans,
+    "create": measure_create,
+    "catalog_sync": measure_sync,
+    "profile": profile_commands,
+    "flow": measure_flow,
+    "ci_plan": measure_ci,
+    "drift": measure_drift,
+}
+
+
+def measure_size(
+    bench: Bench, n: int, profile: bool, only: set[str] | None = None
+) -> dict[str, Any]:
+    """Set N up, then measure every figure (`only`: just those; the profile only if `profile`)."""
     ws, setup = setup_size(bench, n)
     if not bench.availability:
         bench.availability = {
@@ -671,14 +686,9 @@ def measure_size(bench: Bench, n: int, profile: bool) -> dict[str, Any]:
             "ci plan": _available(bench, ws, ["ci", "plan"]),
         }
     figures: dict[str, Any] = {"setup": setup}
-    figures["plans"] = measure_plans(bench, ws)
-    figures["create"] = measure_create(bench, ws)
-    figures["catalog_sync"] = measure_sync(bench, ws)
-    if profile:
-        figures["profile"] = profile_commands(bench, ws)
-    figures["flow"] = measure_flow(bench, ws)
-    figures["ci_plan"] = measure_ci(bench, ws)
-    figures["drift"] = measure_drift(bench, ws)
+    for name, measure in FIGURES.items():
+        if (only is None or name in only) and (name != "profile" or profile):
+            figures[name] = measure(bench, ws)
     return figures
 
 
@@ -827,6 +837,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-profile", action="store_true", help="skip the cProfile runs at the largest size"
     )
     parser.add_argument(
+        "--only",
+        help="measure just these figures after each setup, comma-separated ("
+        + ", ".join(FIGURES)
+        + "): printed, and written to --json if given; no report and no goals, which need"
+        " every figure",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         help="measure nothing: rewrite the report (and goals) from this results file",
@@ -837,7 +854,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         smoke_dir = REPO / ".ecrctl" / "bench-smoke"
         args.json = args.json or smoke_dir / "results.json"
         args.markdown = args.markdown or smoke_dir / "BENCHMARKS.md"
-    args.json = args.json or REPO / "bench" / "results.json"
+    args.only_set = None
+    if args.only is not None:
+        args.only_set = {f.strip() for f in args.only.split(",") if f.strip()}
+        unknown = sorted(args.only_set - set(FIGURES))
+        if unknown or not args.only_set:
+            parser.error(
+                f"--only takes figures of {', '.join(FIGURES)}; not {unknown or args.only!r}"
+            )
+        if args.markdown is not None:
+            parser.error("--only writes no report: leave out --markdown")
+    args.json = args.json or (None if args.only_set else REPO / "bench" / "results.json")
     args.markdown = args.markdown or REPO / "docs" / "BENCHMARKS.md"
     try:
         args.size_list = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -906,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
             described: dict[str, Any] | None = None
             for n in args.size_list:
                 profile = bench.profile and n == args.size_list[-1]
-                sizes[str(n)] = measure_size(bench, n, profile)
+                sizes[str(n)] = measure_size(bench, n, profile, args.only_set)
                 if described is None:
                     ws = Workspace(workdir / f"n{n}")
                     tf = fleet.terraform(ws)
@@ -934,6 +961,13 @@ def main(argv: list[str] | None = None) -> int:
         "availability": {k: v is None for k, v in bench.availability.items()},
         "sizes": sizes,
     }
+    if args.only_set is not None:
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+            _say(f"wrote {args.json}")
+        _say(f"measured {', '.join(sorted(args.only_set))} in {results['config']['total_wall_s']}s")
+        return 0
     results["goals"] = report.goals(results)
     for path in (args.json, args.markdown):
         path.parent.mkdir(parents=True, exist_ok=True)
