@@ -120,6 +120,9 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     for group, figure in (("catalog_sync", "ecrctl_catalog_sync_s"), ("ci_plan", "ci_plan_s")):
         assert size[group]["available"] is True
         assert _is_median(size[group][figure]), size[group]
+    # The baseline listed what the emulator holds: the ten applied repositories.
+    assert size["catalog_sync"]["baseline_repositories_listed"] == 10
+    assert size["ci_plan"]["single_plans_run"] == 2  # of the ten, in the smoke run
 
     goals = {goal["id"]: goal for goal in results["goals"]}
     assert sorted(goals) == [1, 2, 3, 4, 5, 6]
