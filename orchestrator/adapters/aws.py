@@ -18,6 +18,12 @@ READ_TIMEOUT = 60
 _ACCESS_CODES = ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException")
 
 
+def endpoint_url(service: str, environ: Mapping[str, str]) -> str | None:
+    """The endpoint `environ` names for `service`: AWS_ENDPOINT_URL_<SERVICE>, else
+    AWS_ENDPOINT_URL, as in terraform's provider and backend (None: AWS's own)."""
+    return environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or environ.get("AWS_ENDPOINT_URL")
+
+
 def client(
     service: str,
     environ: Mapping[str, str],
@@ -47,8 +53,7 @@ def client(
         )
         return session.client(
             service,
-            endpoint_url=environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
-            or environ.get("AWS_ENDPOINT_URL"),
+            endpoint_url=endpoint_url(service, environ),
             config=Config(
                 retries=RETRIES,
                 connect_timeout=CONNECT_TIMEOUT,

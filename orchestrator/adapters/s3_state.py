@@ -80,7 +80,7 @@ def object_url(
         environ.get(f"AWS_USE_{v}_ENDPOINT", "").lower() == "true" for v in ("FIPS", "DUALSTACK")
     ):
         return None
-    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    endpoint = aws.endpoint_url("s3", environ)
     path = sigv4.canonical_path(f"/{key}")
     if endpoint:
         parts = urlsplit(endpoint)
