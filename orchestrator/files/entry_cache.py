@@ -7,8 +7,8 @@ its text, its context (the tier table, the environment) and ecrctl's own readers
 maps a digest of each entry's text, as the line readers split it (files/memo.py), to what was
 read from it, under a key made of the tier table, Python's version and the source of the modules
 that read and check entries. Another key, a damaged or missing file: every entry is read afresh,
-and the file is written anew; it is written again once SAVE_AFTER entries were not in it. A text the cache
-does not hold is read in full, as always; `ecrctl validate` never uses the cache.
+and the file is written anew; it is written again once SAVE_AFTER entries were not in it. A text
+the cache does not hold is read in full, as always; `ecrctl validate` never uses the cache.
 
 The file is ecrctl's private working state (a `--dry-run` may write it too): a lost or stale
 write costs a full read, never a wrong one. It lives outside the repository, in
