@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.files import edits
+from orchestrator.files import scan_filters
+from orchestrator.files import tiers as tiers_file
 from orchestrator.adapters import emulator
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import Terraform
@@ -179,20 +182,20 @@ def bulk_texts(ws: Workspace, requests: list[RegistryRequest]) -> tuple[str, str
     The same many-at-once writers as `ecrctl adopt` (lifecycle/adopt.py), byte for byte where
     successive creates would put each entry.
     """
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = tiers_file.load(ws.tiers_file)
     cat = catalog.load(ws.catalog_file, tiers)
     tf = tfvars.load(ws.tfvars_file(ENV), ENV)
     if cat.entries or tf.entries:
         raise RuntimeError("bulk creation expects an empty catalog and tfvars")
-    cat_text = adopt.catalog_with(cat, [CatalogEntry(r) for r in requests], tiers)
-    tf_text = adopt.tfvars_with(tf, requests)
+    cat_text = edits.catalog_with(cat, [CatalogEntry(r) for r in requests], tiers)
+    tf_text = edits.tfvars_with(tf, requests)
     # The registry scanning filters, as every create rewrites them (rules/scanning.py).
-    return cat_text, scanning.with_filters(tf_text, tf.path, ENV, tiers)
+    return cat_text, scan_filters.with_filters(tf_text, tf.path, ENV, tiers)
 
 
 def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
     """Add every request to the catalog and the tfvars in one write, checked by reading back."""
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = tiers_file.load(ws.tiers_file)
     tfvars_path = ws.tfvars_file(ENV)
     with ws.lock():
         cat_text, tf_text = bulk_texts(ws, requests)

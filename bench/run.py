@@ -49,6 +49,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import fleet, report, tfprofile
+from orchestrator.context import Session
 from orchestrator.adapters import emulator
 from orchestrator.files import entry_cache, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -190,7 +191,7 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     start = time.perf_counter()
     attempts = fleet.apply_all(ws, bench.parallelism)
     apply_s = time.perf_counter() - start
-    create_op.create(ws, fleet.request(fleet.PROBE, bench.probe_risk))
+    create_op.create(Session(ws), fleet.request(fleet.PROBE, bench.probe_risk))
     resources = fleet.state_resource_count(ws)
     if resources < 2 * n:
         raise BenchError(f"setup applied {resources} resources for {n} repositories")
@@ -499,7 +500,7 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
     base = _git(ws, "rev-parse", "HEAD")
     for index, name in enumerate(names):
         risk = fleet.tier_of(index) if bench.fleet == "mixed" else fleet.RISK
-        create_op.create(ws, fleet.request(name, risk))
+        create_op.create(Session(ws), fleet.request(name, risk))
     _git(ws, "add", "-A")
     _git(ws, *identity, "commit", "-q", "-m", f"request {CI_CHANGED} repositories")
     head = _git(ws, "rev-parse", "HEAD")

@@ -1,24 +1,40 @@
-"""One value for what every step of a request needs besides the request itself.
+"""The one value every step of a command receives: where ecrctl works and what it knows.
 
 `Session` is where ecrctl works (the workspace), how it reports progress, the process environment
-it starts from and its clock; `Context` is a session bound to one environment. The CLI makes
-one per command; tests make one with a fixed clock or a fake environment.
+it starts from and its clock, plus the workspace's own facts (the tier table, the catalog).
+`Environment` is a session bound to one environment (`Session.at(env)`): its tfvars, region and
+backend, the one `Terraform` for it and the one ECR adapter, and its transaction over the two
+request files. Each fact is loaded the first time a step asks for it and kept for the rest of the
+command; a transaction's write replaces what it changed, so no step ever reads a stale file and
+no file is parsed twice. The CLI makes one per command; tests make one with a fixed clock or a
+fake process environment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from orchestrator.adapters.environments import process_environ
+from orchestrator.files import catalog as catalog_file
+from orchestrator.files import tfvars as tfvars_io
+from orchestrator.files import tiers as tiers_file
+from orchestrator.files import transaction as transaction_file
 from orchestrator.files.workspace import Workspace
+from orchestrator.models import Progress, RiskTier, quiet
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    from orchestrator.adapters.ecr import Ecr
+    from orchestrator.adapters.terraform import Terraform
 
+T = TypeVar("T")
 
-def quiet(_line: str) -> None:
-    """A progress callback that says nothing (the default outside the CLI)."""
+__all__ = ["Environment", "Progress", "Session", "quiet"]
 
 
 def utc_now() -> datetime:
@@ -31,17 +47,114 @@ class Session:
     progress: Progress = quiet
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     clock: Callable[[], datetime] = utc_now
+    # What this command loaded so far, shared by the session and every environment made from it.
+    loaded: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def now(self) -> datetime:
         """The clock's time in UTC, to the second (as the catalog records it)."""
         return self.clock().astimezone(UTC).replace(microsecond=0)
 
-    def at(self, env: str) -> Context:
+    def at(self, env: str) -> Environment:
         """This session bound to `env`, refusing a name that is not a directory under envs/."""
         self.workspace.env_dir(env)
-        return Context(self.workspace, self.progress, self.environ, self.clock, env=env)
+        return Environment(
+            self.workspace, self.progress, self.environ, self.clock, self.loaded, env=env
+        )
+
+    def _once(self, key: str, load: Callable[[], T]) -> T:
+        if key not in self.loaded:
+            self.loaded[key] = load()
+        found: T = self.loaded[key]
+        return found
+
+    @property
+    def tiers(self) -> dict[str, RiskTier]:
+        """The risk-tier table (terraform/modules/ecr/risk-tiers.json)."""
+        return self._once("tiers", lambda: tiers_file.load(self.workspace.tiers_file))
+
+    @property
+    def catalog(self) -> catalog_file.Catalog:
+        """The registry catalog as this command last read or wrote it."""
+        return self._once(
+            "catalog", lambda: catalog_file.load(self.workspace.catalog_file, self.tiers)
+        )
+
+    def tfvars_of(self, env: str) -> tfvars_io.Tfvars:
+        """An environment's tfvars as this command last read or wrote it."""
+        return self._once(
+            f"tfvars:{env}", lambda: tfvars_io.load(self.workspace.tfvars_file(env), env)
+        )
+
+    def transaction(self) -> contextlib.AbstractContextManager[transaction_file.Transaction]:
+        """The transaction over the catalog alone (a workspace-wide command)."""
+        return self._transaction(None)
+
+    @contextlib.contextmanager
+    def _transaction(self, env: str | None) -> Iterator[transaction_file.Transaction]:
+        """The workspace lock, the request files read afresh (reusing what was parsed when the
+        text is the same), and what the transaction wrote remembered for the next step."""
+        known = (self.loaded.get("catalog"), self.loaded.get(f"tfvars:{env}"))
+        with transaction_file.begin(self.workspace, env, self.tiers, known) as txn:
+            self.loaded["catalog"] = txn.catalog
+            if txn.tfvars is not None:
+                self.loaded[f"tfvars:{env}"] = txn.tfvars
+            try:
+                yield txn
+            finally:
+                written = txn.written
+                if written is not None:
+                    self.loaded["catalog"] = written[0]
+                    if written[1] is not None:
+                        self.loaded[f"tfvars:{env}"] = written[1]
 
 
 @dataclass(frozen=True)
-class Context(Session):
+class Environment(Session):
     env: str = field(kw_only=True)
+
+    @property
+    def tfvars_file(self) -> Path:
+        return self.workspace.tfvars_file(self.env)
+
+    @property
+    def backend_file(self) -> Path:
+        return self.workspace.backend_file(self.env)
+
+    @property
+    def tfvars(self) -> tfvars_io.Tfvars:
+        """envs/ENV/terraform.tfvars as this command last read or wrote it."""
+        return self.tfvars_of(self.env)
+
+    @property
+    def region(self) -> str | None:
+        """The environment's region: `aws_region` in its tfvars."""
+        return self.tfvars.region
+
+    @property
+    def process_environ(self) -> dict[str, str]:
+        """What terraform and boto3 run with for this environment (region, emulator endpoint)."""
+        return self._once(
+            f"environ:{self.env}",
+            lambda: process_environ(self.workspace, self.env, self.region, self.environ),
+        )
+
+    def terraform(self) -> Terraform:
+        """The one Terraform of this environment."""
+        from orchestrator.adapters.terraform import Terraform  # deferred: create runs none
+
+        return self._once(
+            f"terraform:{self.env}",
+            lambda: Terraform(
+                self.workspace, self.env, self.process_environ, progress=self.progress
+            ),
+        )
+
+    def ecr(self) -> Ecr:
+        """The one ECR adapter of this environment (its region, endpoint and credentials)."""
+        from orchestrator.adapters import ecr  # deferred: boto3 is slow to import
+
+        return self._once(f"ecr:{self.env}", lambda: ecr.connect(self.process_environ, self.region))
+
+    def transaction(self) -> contextlib.AbstractContextManager[transaction_file.Transaction]:
+        """This environment's transaction over the catalog and its tfvars."""
+        return self._transaction(self.env)

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.errors import EcrctlError
 
-if TYPE_CHECKING:
-    from orchestrator.ops.review import Review
-
 RISKS = ("low", "medium", "high")
+
+# How a step reports progress: one line at a time (a spinner on a terminal, stderr otherwise).
+Progress = Callable[[str], None]
+
+
+def quiet(_line: str) -> None:
+    """A progress callback that says nothing (the default outside the CLI)."""
+
+
+# The root module's one module block: every repository is module.ecr_repositories["NAME"].
+MODULE = "ecr_repositories"
+_INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
+
+
+def module_address(name: str) -> str:
+    """The module instance of one repository (its -target); `name` is validated (no quotes)."""
+    return f'module.{MODULE}["{name}"]'
+
+
+def instance_of(address: str) -> str | None:
+    """The repository name of an address inside module.ecr_repositories["NAME"], else None."""
+    match = _INSTANCE.match(address)
+    return match.group(1) if match else None
 
 
 class Status(StrEnum):
@@ -138,6 +160,16 @@ class ResourceChange:
             found["importing"] = True
         return {**found, "reason": self.reason} if self.reason else found
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResourceChange:
+        return cls(
+            address=str(data["address"]),
+            action=Action(data["action"]),
+            instance=data.get("repository"),
+            reason=data.get("reason"),
+            importing=bool(data.get("importing", False)),
+        )
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -151,18 +183,147 @@ class Violation:
         return f"{self.change.address} ({self.change.action}): {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.change.address,
-            "action": str(self.change.action),
-            "repository": self.change.instance,
-            "rule": str(self.rule),
-            "reason": self.reason,
-        }
+        """The change's own fields, the rule and why (the change's own reason, if it has one,
+        as `change_reason`)."""
+        found = self.change.to_dict()
+        change_reason = found.pop("reason", None)
+        found.update(rule=str(self.rule), reason=self.reason)
+        return {**found, "change_reason": change_reason} if change_reason else found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Violation:
-        change = ResourceChange(data["address"], Action(data["action"]), data.get("repository"))
-        return cls(change, Rule(data["rule"]), data["reason"])
+        change = ResourceChange.from_dict({**data, "reason": data.get("change_reason")})
+        return cls(change, Rule(data["rule"]), str(data["reason"]))
+
+
+# -- what a reviewer sees: the settings that hold on a repository, now and after an apply --
+
+FIELDS = (
+    ("tier", "tier"),
+    ("status", "status"),
+    ("image_tag_mutability", "mutability"),
+    ("encryption", "encryption"),
+    ("keep_image_count", "images kept"),
+    ("scanning", "scanning"),
+    ("push_principals", "push"),
+    ("pull_principals", "pull"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The controls that hold on one repository."""
+
+    tier: str
+    image_tag_mutability: str
+    encryption: str
+    keep_image_count: int
+    scanning: str  # the tier's scanning and its frequency, e.g. "enhanced (CONTINUOUS_SCAN)"
+    push_principals: tuple[str, ...]  # with push access now (none while deprecated)
+    pull_principals: tuple[str, ...]
+    status: str = "active"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "status": self.status,
+            "image_tag_mutability": self.image_tag_mutability,
+            "encryption": self.encryption,
+            "keep_image_count": self.keep_image_count,
+            "scanning": self.scanning,
+            "push_principals": list(self.push_principals),
+            "pull_principals": list(self.pull_principals),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        return cls(
+            tier=str(data["tier"]),
+            image_tag_mutability=str(data["image_tag_mutability"]),
+            encryption=str(data["encryption"]),
+            keep_image_count=int(data["keep_image_count"]),
+            scanning=str(data["scanning"]),
+            push_principals=tuple(data["push_principals"]),
+            pull_principals=tuple(data["pull_principals"]),
+            status=str(data.get("status", "active")),
+        )
+
+
+def settings_of_tier(
+    tier: RiskTier, push: Iterable[str], pull: Iterable[str], status: str = "active"
+) -> Settings:
+    return Settings(
+        tier=tier.name,
+        image_tag_mutability=tier.image_tag_mutability,
+        encryption=tier.encryption_type,
+        keep_image_count=tier.keep_image_count,
+        scanning=f"{tier.scanning} ({tier.scan_frequency})",
+        push_principals=tuple(sorted(set(push))),
+        pull_principals=tuple(sorted(set(pull))),
+        status=status,
+    )
+
+
+def settings_of_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> Settings:
+    """What the module makes of `request`: a deprecated repository grants no push."""
+    push = () if request.deprecated else request.push_principals
+    return settings_of_tier(tiers[request.risk], push, request.pull_principals, request.status)
+
+
+@dataclass(frozen=True)
+class Review:
+    """One repository: the settings it holds now (None: not created yet) and after the apply
+    (None: it is being removed)."""
+
+    name: str
+    before: Settings | None
+    after: Settings | None
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(setting, now, after) for each setting; now is "" for a new repository."""
+        before = self.before.to_dict() if self.before else {}
+        after = self.after.to_dict() if self.after else {}
+        found = []
+        for key, label in FIELDS:
+            if key == "status" and self.before is not None and self.before.status == "?":
+                before = {**before, "status": after.get("status", "")}  # the state has no status
+            found.append((label, _show(before.get(key)), _show(after.get(key))))
+        return found
+
+    def lines(self) -> list[str]:
+        """`setting: value`, or `setting: before -> after` where the apply changes it."""
+        if self.after is None:
+            return ["removed (decommission): every setting goes with the repository"]
+        out = []
+        for label, now, then in self.rows():
+            if self.before is None or now == then:
+                out.append(f"{label}: {then}")
+            else:
+                out.append(f"{label}: {now} -> {then}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repository": self.name,
+            "before": self.before.to_dict() if self.before else None,
+            "after": self.after.to_dict() if self.after else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Review:
+        return cls(
+            name=str(data["repository"]),
+            before=Settings.from_dict(data["before"]) if data.get("before") else None,
+            after=Settings.from_dict(data["after"]) if data.get("after") else None,
+        )
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(value) if value else "(none)"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -175,6 +336,10 @@ class PlanResult:
     plan_file: Path
     changes: tuple[ResourceChange, ...]
     reviews: tuple[Review, ...] = ()  # per repository, the settings that will hold
+    # What the guard judges the plan against: the named repositories with a tfvars entry, and
+    # those whose request leaves no principal in the policy.
+    configured: frozenset[str] = frozenset()
+    without_policy: frozenset[str] = frozenset()
 
     def counts(self) -> dict[str, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
@@ -103,7 +104,7 @@ def fake_terraform(
 ) -> Iterator[type[FakeTerraform]]:
     FakeTerraform.states = {}
     FakeTerraform.calls = []
-    monkeypatch.setattr(sync_mod, "Terraform", FakeTerraform)
+    monkeypatch.setattr(terraform_mod, "Terraform", FakeTerraform)
     # No ambient AWS configuration from the machine running the tests.
     for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", ECRCTL_PRIMARY, GROUPS):
         monkeypatch.delenv(key, raising=False)
@@ -118,7 +119,7 @@ GROUPS = "ECRCTL_BACKSTAGE_GROUPS"
 
 def request(ws: Workspace, name: str, env: str = "local", risk: str = "low") -> None:
     create_op.create(
-        ws,
+        Session(ws),
         policy.build_request(
             name=name,
             env=env,

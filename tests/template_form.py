@@ -12,11 +12,12 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import UserError
+from orchestrator.files import tiers as tiers_file
 from orchestrator.rules import limits, policy
 from tests.helpers import REPO
 
 TEMPLATE = REPO / "catalog" / "templates" / "ecr-request" / "template.yaml"
-TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 
 
 def template() -> dict[str, Any]:

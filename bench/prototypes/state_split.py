@@ -47,6 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import fleet, tfprofile
+from orchestrator.context import Session
 from orchestrator.adapters import emulator
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import RegistryRequest
@@ -190,7 +191,7 @@ def measure(
     if one_state:
         start = time.perf_counter()
         fleet.apply_all(ws, 32)
-        create_op.create(ws, probe)
+        create_op.create(Session(ws), probe)
         out["one_state_setup_s"] = round(time.perf_counter() - start, 1)
         out["one_state_targeted"] = _plans(
             Root.project(ws), [f'module.ecr_repositories["{fleet.PROBE}"]', SCANNING], repeats

@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import AwsError
 
 DEFAULT_ACTIVE_DAYS = 30
@@ -262,7 +262,7 @@ _NOT_REFUSALS = {
 }
 
 
-def connect(ctx: Context, region: str | None) -> Ecr:
+def connect(ctx: Environment, region: str | None) -> Ecr:
     """An ECR client with the environment's credentials, endpoint and region (as terraform's)."""
     environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
     return Ecr(aws.client("ecr", environ, region))

@@ -6,13 +6,20 @@ drift reads each repository's attributes, backup keeps the resources of one modu
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.adapters.terraform import MODULE, instance_of
 from orchestrator.errors import UserError
-from orchestrator.models import RepoOutputs
+from orchestrator.models import (
+    RepoOutputs,
+    RiskTier,
+    Settings,
+    instance_of,
+    module_address,
+    settings_of_tier,
+)
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
 
@@ -23,7 +30,7 @@ def repository_of(resource: dict[str, Any]) -> str | None:
     if (
         name is None
         or resource.get("mode") != "managed"
-        or resource.get("module") != f'module.{MODULE}["{name}"]'
+        or resource.get("module") != module_address(name)
         or resource.get("type") != "aws_ecr_repository"
         or resource.get("name") != "this"
     ):
@@ -44,13 +51,13 @@ def managed_repositories(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def instance_state(state: dict[str, Any], module_address: str) -> dict[str, Any]:
+def instance_state(state: dict[str, Any], address: str) -> dict[str, Any]:
     """The state with only the resources of one module instance (and its header)."""
     return {
         **{
             k: state[k] for k in ("version", "terraform_version", "serial", "lineage") if k in state
         },
-        "resources": [r for r in state.get("resources", []) if r.get("module") == module_address],
+        "resources": [r for r in state.get("resources", []) if r.get("module") == address],
     }
 
 
@@ -117,7 +124,7 @@ def _sensitive(instance: dict[str, Any], attribute: str) -> bool:
 
 
 def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
-    address = f'module.{MODULE}["{name}"].aws_ecr_repository.this'
+    address = f"{module_address(name)}.aws_ecr_repository.this"
     attributes = instance.get("attributes")
     if not isinstance(attributes, dict):
         raise UserError(f"{where}: {address} has no attributes")
@@ -149,4 +156,47 @@ def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
         aws_registry_id=values["registry_id"],
         region=match.group(1),
         tags=tags,
+    )
+
+
+def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) -> Settings | None:
+    """The settings the state records for `name`'s module instance; None if it has none."""
+    module = module_address(name)
+    repository: dict[str, Any] | None = None
+    document: dict[str, Any] = {}
+    for resource in state.get("resources") or []:
+        if resource.get("module") != module or resource.get("mode") != "managed":
+            continue
+        instances = resource.get("instances") or [{}]
+        attributes = instances[0].get("attributes") or {}
+        if resource.get("type") == "aws_ecr_repository":
+            repository = attributes
+        elif resource.get("type") == "aws_ecr_repository_policy":
+            try:
+                document = json.loads(attributes.get("policy") or "{}")
+            except ValueError:
+                document = {}
+    if repository is None:
+        return None
+    tier = tiers.get(str((repository.get("tags") or {}).get("RiskTier", "")))
+    if tier is None:
+        return None
+    principals: dict[str, list[str]] = {"AllowPush": [], "AllowPull": []}
+    statements = document.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else []:
+        aws = (statement.get("Principal") or {}).get("AWS", [])
+        principals.setdefault(str(statement.get("Sid")), []).extend(
+            [aws] if isinstance(aws, str) else list(aws)
+        )
+    held = settings_of_tier(tier, principals["AllowPush"], principals["AllowPull"], status="?")
+    encryption = (repository.get("encryption_configuration") or [{}])[0].get("encryption_type")
+    return Settings(
+        **{
+            **held.to_dict(),
+            "image_tag_mutability": repository.get("image_tag_mutability")
+            or held.image_tag_mutability,
+            "encryption": encryption or held.encryption,
+            "push_principals": held.push_principals,
+            "pull_principals": held.pull_principals,
+        }
     )

@@ -25,28 +25,15 @@ from typing import Any
 import python_terraform
 from python_terraform import IsFlagged
 
-from orchestrator.context import Progress, quiet
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import Action, ResourceChange
+from orchestrator.models import Action, Progress, ResourceChange, instance_of, quiet
 
-MODULE = "ecr_repositories"
-_INSTANCE = re.compile(r'^module\.ecr_repositories\["([^"\\]+)"\]')
 # The "Lock Info:" block terraform prints when the state lock is held (the S3 backend's own
 # error text before it carries RequestID:/HostID:, so each field is matched at a line start).
 _LOCK_FIELD = re.compile(
     r"^[ \t]*(ID|Path|Operation|Who|Created):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
 )
-
-
-def target(name: str) -> str:
-    """The -target address of one repository; `name` is already validated (no quotes)."""
-    return f'module.{MODULE}["{name}"]'
-
-
-def instance_of(address: str) -> str | None:
-    match = _INSTANCE.match(address)
-    return match.group(1) if match else None
 
 
 class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]

@@ -17,10 +17,10 @@ from typing import Any
 from orchestrator.adapters.git import Git
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import validate as validate_op
-from orchestrator.rules import policy
 
 CATALOG = "catalog/ecr-catalog.yaml"
 TFVARS = re.compile(r"^envs/([^/]+)/terraform\.tfvars$")
@@ -124,7 +124,7 @@ def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
         )
     paths = tuple(p[len(prefix) :] for p in changed)
     _check_work_tree(ws, git, prefix, head)
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = tiers_file.load(ws.tiers_file)
     envs = sorted(
         {m.group(1) for p in paths if (m := TFVARS.match(p))} | {e for e in ws.environments()}
     )

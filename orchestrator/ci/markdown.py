@@ -8,8 +8,7 @@ from typing import Any
 
 from orchestrator.ci.changes import ChangeSet
 from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiApply, EnvRecord, combined
-from orchestrator.models import ResourceChange, Violation
-from orchestrator.ops.review import Review
+from orchestrator.models import ResourceChange, Review, Violation
 
 MARKER = "<!-- ecrctl:ci-plan -->"
 

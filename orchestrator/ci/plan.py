@@ -17,12 +17,10 @@ from orchestrator.ci.changes import ChangeSet, EntryChange
 from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_plan
 from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
-from orchestrator.context import Context, Session
+from orchestrator.context import Environment, Session
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import RegistryRequest, ResourceChange, Violation
+from orchestrator.models import RegistryRequest, ResourceChange, Review, Violation
 from orchestrator.ops import plan as plan_op
-from orchestrator.ops.review import Review
-from orchestrator.rules import policy
 
 
 def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -39,7 +37,7 @@ def _in_scope(cs: ChangeSet, env: str | None) -> list[str]:
 
 
 def plan_env(
-    ctx: Context,
+    ctx: Environment,
     cs: ChangeSet,
     out: Path,
     pr: dict[str, Any] | None,
@@ -53,7 +51,7 @@ def plan_env(
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
-        text = plan_op.terraform_for(ctx).show_plan_text(result.plan_file)
+        text = ctx.terraform().show_plan_text(result.plan_file)
     scan = plan_op.scan_report(ctx, result)
     return EnvRecord(
         env=env,
@@ -93,13 +91,13 @@ def _entry_dict(
     }
 
 
-def _conformance(ctx: Context, requests: list[RegistryRequest]) -> dict[str, dict[str, Any]]:
+def _conformance(ctx: Environment, requests: list[RegistryRequest]) -> dict[str, dict[str, Any]]:
     """The conformance report of each adopted repository (read from the registry)."""
     if not requests:
         return {}
     from orchestrator.lifecycle import adopt
 
-    tiers = policy.load_tiers(ctx.workspace.tiers_file)
+    tiers = ctx.tiers
     return {r.name: r.to_dict() for r in adopt.assess(ctx, requests, tiers)}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from orchestrator.ci.changes import ChangeSet
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
-from orchestrator.models import Action, ApplyResult, ResourceChange, Violation
+from orchestrator.models import ApplyResult, ResourceChange, Violation
 
 RECORD_VERSION = 1
 
@@ -138,16 +138,7 @@ class EnvRecord:
                 head=str(data["head"]),
                 pull_request=data.get("pull_request"),
                 entries=tuple(dict(e) for e in data["entries"]),
-                changes=tuple(
-                    ResourceChange(
-                        str(c["address"]),
-                        Action(c["action"]),
-                        c.get("repository"),
-                        c.get("reason"),
-                        bool(c.get("importing", False)),
-                    )
-                    for c in data["changes"]
-                ),
+                changes=tuple(ResourceChange.from_dict(c) for c in data["changes"]),
                 guard=tuple(Violation.from_dict(v) for v in data.get("guard", [])),
                 plan_text=str(data.get("plan_text", "")),
                 plan_file=str(data.get("plan_file", "")),

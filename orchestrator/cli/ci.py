@@ -324,7 +324,7 @@ def unlock(
 
     Example: ecrctl unlock prod 7c0a8b4e-2f7e-4a47-9d51-0f4c4a3c2a10
     """
-    from orchestrator.ops import plan as plan_op
+    from orchestrator.ops.unlock import unlock as unlock_core
 
     ws = find_workspace()
     ws.env_dir(env)
@@ -338,7 +338,5 @@ def unlock(
             f"Release lock {lock_id} of {env}? Only if the run that holds it is gone.", err=True
         ):
             raise UserError("unlock cancelled; the lock is still held")
-    terraform = plan_op.terraform_for(Session(ws).at(env))
-    terraform.init()
-    terraform.force_unlock(lock_id)
+    unlock_core(Session(ws).at(env), lock_id)
     render.out().print(f"released lock {lock_id} of {env}")

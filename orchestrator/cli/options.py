@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.context import Context, Progress, Session, quiet
+from orchestrator.context import Environment, Progress, Session, quiet
 from orchestrator.files.workspace import find_workspace
 from orchestrator.models import RISKS
 
@@ -129,6 +129,6 @@ def session(progress: Progress = quiet) -> Session:
     return Session(find_workspace(), progress)
 
 
-def context(env: str, progress: Progress = quiet) -> Context:
+def context(env: str, progress: Progress = quiet) -> Environment:
     """The session of one command bound to --env (refused unless envs/ENV exists)."""
     return session(progress).at(env)

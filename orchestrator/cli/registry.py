@@ -67,8 +67,7 @@ def create(
     from orchestrator.ops import create as create_op
     from orchestrator.rules import policy
 
-    ws = find_workspace()
-    ws.env_dir(env)
+    ctx = context(env)
     request = policy.build_request(
         name=name,
         env=env,
@@ -79,7 +78,7 @@ def create(
         push_principals=push_principal or [],
         pull_principals=pull_principal or [],
     )
-    result = create_op.create(ws, request, dry_run=dry_run)
+    result = create_op.create(ctx, request, dry_run=dry_run)
     if output is Output.json:
         render.emit_json(result.to_dict())
         return
@@ -88,10 +87,10 @@ def create(
         render.say(f"{name} is already requested in {env}; nothing changed.")
         return
     files = [
-        str(ws.relative(p))
+        str(ctx.workspace.relative(p))
         for p, changed in (
-            (ws.catalog_file, result.catalog_changed),
-            (ws.tfvars_file(env), result.tfvars_changed),
+            (ctx.workspace.catalog_file, result.catalog_changed),
+            (ctx.tfvars_file, result.tfvars_changed),
         )
         if changed
     ]
@@ -208,9 +207,7 @@ def apply(
             render.out().print(f"applied {len(result.applied)} change(s) to {env}")
         if result.sync is not None:
             catalog_cli.summary(result.sync)
-            for name, url in apply_op.repository_urls(
-                ctx.workspace, result.plan.repositories
-            ).items():
+            for name, url in apply_op.repository_urls(ctx, result.plan.repositories).items():
                 render.out().print(f"{name}: {url}")
     if result.sync_error is not None:
         raise CatalogSyncFailed(result.sync_error, env)
@@ -223,9 +220,7 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
     """
     from orchestrator.ops import listing as listing_op
 
-    ws = find_workspace()
-    ws.env_dir(env)
-    listing = listing_op.list_repositories(ws, env)
+    listing = listing_op.list_repositories(context(env))
     if output is Output.json:
         render.emit_json(listing.to_dict())
         return

@@ -461,12 +461,13 @@ def _read_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | N
     return entry if render_entry(entry, tiers[entry.request.risk]) == chunk else None
 
 
-def _read(path: Path) -> str:
+def read(path: Path) -> str:
+    """The catalog's text (a missing file reads as an empty catalog)."""
     return read_text(path, "catalog") if path.exists() else NEW_CATALOG
 
 
 def parse_file(path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
-    return parse(_read(path), path, tiers)
+    return parse(read(path), path, tiers)
 
 
 def load_text(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catalog:
@@ -480,7 +481,7 @@ def load_text(text: str, path: Path, tiers: dict[str, RiskTier]) -> Catalog:
 
 def load(path: Path, tiers: dict[str, RiskTier]) -> Catalog:
     """The catalog file, refusing one with any problem. A missing file is an empty catalog."""
-    return load_text(_read(path), path, tiers)
+    return load_text(read(path), path, tiers)
 
 
 def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
@@ -556,7 +557,11 @@ def _strings(value: Any, key: str) -> list[str]:
 
 
 def with_status(entry: CatalogEntry, status: Status, **history: str) -> CatalogEntry:
-    return replace(entry, status=status, history={**entry.history, **history})
+    """`entry` with `status` (its request's status as the catalog reads it) and more history."""
+    request = replace(
+        entry.request, status=Status.DEPRECATED if status == Status.DEPRECATED else Status.ACTIVE
+    )
+    return replace(entry, request=request, status=status, history={**entry.history, **history})
 
 
 def same_request(a: RegistryRequest, b: RegistryRequest) -> bool:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from orchestrator import models
 from orchestrator.files import catalog, hcl, memo, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
@@ -67,9 +68,9 @@ def cache_file(ws: Workspace) -> Path | None:
 
 
 @contextlib.contextmanager
-def used(ws: Workspace) -> Iterator[None]:
+def used(ws: Workspace, tiers: dict[str, RiskTier] | None = None) -> Iterator[None]:
     """Entries read inside the block come from the workspace's cache; new ones are added to it."""
-    rows = tuple(policy.load_tiers(ws.tiers_file).values())
+    rows = tuple((tiers or tiers_file.load(ws.tiers_file)).values())
     key = _key(ws)
     path = cache_file(ws)
     known = _load(path, key, rows) if path is not None else set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from orchestrator.errors import FileError, UserError
 from orchestrator.files import hcl, memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
-from orchestrator.rules import policy
+from orchestrator.rules import policy, scanning
 
 VARIABLE = "ecr_repositories"
 ENTRY_KEYS = (
@@ -46,6 +47,20 @@ class Tfvars:
         return self.document.text
 
     @property
+    def scan_filters(self) -> list[str] | None:
+        """registry_scan_filters as the file holds it (None when it does not set it)."""
+        value = self.document.values.get(scanning.VARIABLE)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(
+                f"{self.path}:{self.document.attr_lines.get(scanning.VARIABLE, 1)}:"
+                f" {scanning.VARIABLE} must be a list of strings",
+                "delete the line: ecrctl writes it again on its next change",
+            )
+        return list(value)
+
+    @property
     def region(self) -> str | None:
         region = self.document.values.get("aws_region")
         return region if isinstance(region, str) else None
@@ -74,11 +89,18 @@ class Tfvars:
         return text[:line_start] + entry + text[line_start:]
 
     def without_entry(self, name: str) -> str:
-        start, end = self.document.spans[VARIABLE].items[name]
-        if self.text[end - 1] != "\n":  # the entry ends mid-line: take its `,` and comment too
-            tail = _ENTRY_TAIL.match(self.text, end)
-            end = tail.end() if tail else end
-        return self.text[:start] + self.text[end:]
+        return self.without_entries([name])
+
+    def without_entries(self, names: Iterable[str]) -> str:
+        """The file's text without the entries `names` (each in it), in one pass from the end."""
+        text, items = self.text, self.document.spans[VARIABLE].items
+        for name in sorted(set(names), key=lambda n: items[n][0], reverse=True):
+            start, end = items[name]
+            if self.text[end - 1] != "\n":  # ends mid-line: take its `,` and comment too
+                tail = _ENTRY_TAIL.match(self.text, end)
+                end = tail.end() if tail else end
+            text = text[:start] + text[end:]
+        return text
 
     def _error(self, message: str, line: int) -> FileError:
         return FileError(self.path, line, message, FIX_HINT)

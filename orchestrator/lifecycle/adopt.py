@@ -17,15 +17,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import read_text
 from orchestrator.lifecycle import conformance
 from orchestrator.lifecycle.inventory import Connector, Inventory
 from orchestrator.lifecycle.inventory import connect as connect_inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
-from orchestrator.rules import limits, policy, scanning
+from orchestrator.rules import limits, policy
 
 FILE_KEYS = ("name", "owner", "risk", "id", "description", "push_principals", "pull_principals")
 
@@ -182,7 +182,7 @@ def check_requests(requests: list[RegistryRequest], tiers: dict[str, RiskTier]) 
 
 
 def adopt(
-    ctx: Context,
+    ctx: Environment,
     items: list[Item],
     *,
     skip_refused: bool = False,
@@ -197,12 +197,12 @@ def adopt(
             "name at least one repository, or --from FILE",
             "e.g. ecrctl adopt old-service --env dev --owner app-team-x --risk low",
         )
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = ctx.tiers
     requests = build_requests(items, env)
     check_requests(requests, tiers)
     tfvars_path = ws.tfvars_file(env)
     tf = tfvars.load(tfvars_path, env)
-    cat = catalog.load(ws.catalog_file, tiers)
+    cat = ctx.catalog
     pending, unchanged = _split_known(cat, tf, requests)
     reports: list[conformance.Conformance] = []
     adopted: dict[str, RegistryRequest] = {}
@@ -233,16 +233,16 @@ def adopt(
 
 
 def assess(
-    ctx: Context,
+    ctx: Environment,
     requests: list[RegistryRequest],
     tiers: dict[str, RiskTier],
     connector: Connector = connect_inventory,
     region: str | None = None,
 ) -> list[conformance.Conformance]:
     """The conformance of each request's existing repository (in order); UserError if missing."""
-    ws, env = ctx.workspace, ctx.env
+    env = ctx.env
     if region is None:
-        region = tfvars.load(ws.tfvars_file(env), env).region
+        region = ctx.region
     observed = connector(ctx, region).observe([r.name for r in requests])
     missing = [r.name for r in requests if r.name not in observed]
     if missing:
@@ -289,105 +289,24 @@ def _split_known(
     return pending, unchanged
 
 
-def _write(ctx: Context, requests: list[RegistryRequest], moment: str) -> None:
+def _write(ctx: Environment, requests: list[RegistryRequest], moment: str) -> None:
     """Catalog and tfvars entries for every request, both files or neither, read back first."""
-    with transaction.begin(ctx.workspace, ctx.env) as txn:
-        cat, tf, tiers = txn.catalog, txn.tfvars, txn.tiers
-        assert tf is not None
+    with ctx.transaction() as txn:
         # Again under the lock: another command may have written meanwhile.
-        raced = sorted(r.name for r in requests if r.name in cat.entries or r.name in tf.entries)
+        raced = sorted(
+            r.name
+            for r in requests
+            if r.name in txn.catalog.entries or r.name in txn.tfvars_entries
+        )
         if raced:
             raise UserError(
                 f"{', '.join(map(repr, raced))} was recorded by another command meanwhile;"
                 " nothing was written",
                 "run the adopt again",
             )
-        ids = {e.request.registry_id: n for n, e in cat.entries.items()}
         for request in requests:
-            other = ids.get(request.registry_id)
-            if other is not None and other != request.name:
-                raise UserError(
-                    f"registry ID {request.registry_id} already belongs to {other!r}",
-                    f"give {request.name!r} its own ID (--id, or `id:` in the file)",
-                )
-        entries = [CatalogEntry(_plain(r), history={catalog.ADOPTED_AT: moment}) for r in requests]
-        new_catalog = catalog_with(cat, entries, tiers)
-        new_tfvars = scanning.with_filters(tfvars_with(tf, requests), tf.path, tf.env, tiers)
-
-        def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
-            for request in requests:
-                back = reread.entries.get(request.name)
-                if (
-                    reread_tf is None
-                    or reread_tf.entries.get(request.name) != request
-                    or back is None
-                    or back.request != _plain(request)
-                    or back.history.get(catalog.ADOPTED_AT) != moment
-                ):
-                    return f"{request.name!r} would not read back as adopted"
-            return None
-
-        txn.commit(catalog=new_catalog, tfvars=new_tfvars, expect=expect)
-
-
-# Many entries in one pass, byte for byte where one `with_entry` each would put them: a new
-# tfvars entry goes before the first existing key after it (or, after them all, where
-# `with_entry` appends), a new catalog entry after the last existing key before it (or before
-# them all). Names that meet the same neighbour follow each other in name order. The read-back
-# in _write checks the result.
-
-
-def tfvars_with(tf: tfvars.Tfvars, requests: list[RegistryRequest]) -> str:
-    requests = sorted(requests, key=lambda r: r.name)
-    spans = tf.document.spans.get(tfvars.VARIABLE)
-    items = sorted(spans.items.items()) if spans else []  # (name, (start, end)) by name
-    groups: dict[int, list[RegistryRequest]] = {}
-    tail: list[RegistryRequest] = []
-    for request in requests:
-        after = [start for key, (start, _) in items if key > request.name]
-        if after:
-            groups.setdefault(min(after), []).append(request)
-        else:
-            tail.append(request)
-    text = tf.text
-    if tail:
-        first = tfvars.render_entry(tail[0])
-        text = _insert_after(
-            tf.with_entry(tail[0]), first, "".join(tfvars.render_entry(r) for r in tail[1:])
-        )
-    for at in sorted(groups, reverse=True):
-        text = text[:at] + "".join(tfvars.render_entry(r) for r in groups[at]) + text[at:]
-    return text
-
-
-def catalog_with(
-    cat: catalog.Catalog, entries: list[CatalogEntry], tiers: dict[str, RiskTier]
-) -> str:
-    entries = sorted(entries, key=lambda e: e.request.name)
-
-    def rendered(group: list[CatalogEntry]) -> str:
-        return "".join(catalog.render_entry(e, tiers[e.request.risk]) for e in group)
-
-    if not cat.spans:
-        first = catalog.render_entry(entries[0], tiers[entries[0].request.risk])
-        return _insert_after(cat.with_entry(entries[0], tiers), first, rendered(entries[1:]))
-    groups: dict[int, list[CatalogEntry]] = {}
-    for entry in entries:
-        before = [end for key, (_, end) in cat.spans.items() if key < entry.request.name]
-        at = max(before) if before else min(start for start, _ in cat.spans.values())
-        groups.setdefault(at, []).append(entry)
-    text = cat.text
-    for at in sorted(groups, reverse=True):
-        block = rendered(groups[at])
-        if at and text[at - 1] != "\n":
-            block = "\n" + block
-        text = text[:at] + block + text[at:]
-    return text
-
-
-def _insert_after(text: str, anchor: str, addition: str) -> str:
-    at = text.index(anchor) + len(anchor)
-    return text[:at] + addition + text[at:]
+            txn.put(CatalogEntry(_plain(request), history={catalog.ADOPTED_AT: moment}), request)
+        txn.commit()
 
 
 def _plain(request: RegistryRequest) -> RegistryRequest:
@@ -411,15 +330,13 @@ class Candidate:
 
 
 def scaffold(
-    ctx: Context,
+    ctx: Environment,
     connector: Connector = connect_inventory,
-    managed: Callable[[Context], set[str]] | None = None,
+    managed: Callable[[Environment], set[str]] | None = None,
 ) -> list[Candidate]:
     """The repositories `ecrctl drift` reports as unmanaged, owner and risk from their tags."""
-    ws, env = ctx.workspace, ctx.env
-    tiers = policy.load_tiers(ws.tiers_file)
-    tf = tfvars.load(ws.tfvars_file(env), env)
-    cat = catalog.load(ws.catalog_file, tiers)
+    env, tiers, tf = ctx.env, ctx.tiers, ctx.tfvars
+    cat = ctx.catalog
     known = set(tf.entries) | set(cat.entries) | (managed or _state_names)(ctx)
     inventory: Inventory = connector(ctx, tf.region)
     listing = inventory.listing()
@@ -449,11 +366,10 @@ def scaffold(
     return found
 
 
-def _state_names(ctx: Context) -> set[str]:
+def _state_names(ctx: Environment) -> set[str]:
     from orchestrator.adapters.state import managed_repositories
-    from orchestrator.ops import plan as plan_op
 
-    terraform = plan_op.terraform_for(ctx)
+    terraform = ctx.terraform()
     terraform.init()
     return set(managed_repositories(terraform.state_pull()))
 

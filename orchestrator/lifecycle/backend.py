@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.adapters import ecr
-from orchestrator.context import Context
-from orchestrator.files import tfvars
+from orchestrator.context import Environment
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import ApplyResult, PlanResult, Violation
 from orchestrator.ops import apply as apply_op
@@ -36,19 +35,18 @@ class Backend(Protocol):
 class TerraformBackend:
     """The real one: plan_op.plan/apply (the plan guard, the saved-plan checks) and boto3."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Environment) -> None:
         self.ctx = ctx
         self._ecr: ecr.Ecr | None = None
 
     @property
     def ecr(self) -> ecr.Ecr:
         if self._ecr is None:
-            ws, env = self.ctx.workspace, self.ctx.env
-            self._ecr = ecr.connect(self.ctx, tfvars.load(ws.tfvars_file(env), env).region)
+            self._ecr = self.ctx.ecr()
         return self._ecr
 
     def state(self) -> dict[str, Any]:
-        terraform = plan_op.terraform_for(self.ctx)
+        terraform = self.ctx.terraform()
         terraform.init()
         return terraform.state_pull()
 

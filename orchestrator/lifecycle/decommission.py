@@ -24,10 +24,9 @@ from typing import Any
 
 from orchestrator.adapters import ecr
 from orchestrator.adapters.state import instance_state
-from orchestrator.adapters.terraform import target
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import EcrctlError, Incomplete, UserError
-from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files import catalog, scan_filters, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
@@ -38,7 +37,8 @@ from orchestrator.lifecycle.backend import (
     mark_done,
 )
 from orchestrator.models import ApplyResult, CatalogEntry, PlanResult, RiskTier, Status
-from orchestrator.rules import policy, scanning
+from orchestrator.models import module_address as target
+from orchestrator.rules import policy
 
 DECOMMISSIONED = Status.DECOMMISSIONED
 SKIPPED_BACKUP = "none (--skip-backup)"
@@ -92,7 +92,7 @@ class DecommissionResult:
 
 
 def decommission(
-    ctx: Context,
+    ctx: Environment,
     name: str,
     options: Options,
     confirm: Callable[[DecommissionResult], bool],
@@ -107,10 +107,10 @@ def decommission(
     if options.active_days < 0:
         raise UserError("the active-use window must be 0 days or more")
     moment = ctx.now()
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = ctx.tiers
     tfvars_path = ws.tfvars_file(env)
-    cat = catalog.load(ws.catalog_file, tiers)
-    tf = tfvars.load(tfvars_path, env)
+    cat = ctx.catalog
+    tf = ctx.tfvars
     entry = _decommissionable(ws, cat, tf, env, name)
     resumed = entry.status == DECOMMISSIONED
     request = entry.request
@@ -160,7 +160,7 @@ def decommission(
     # 3. The managed files as they will be, and the destroy plan made against that tfvars.
     new_tfvars = tf.text
     if name in tf.entries:
-        new_tfvars = scanning.with_filters(tf.without_entry(name), tfvars_path, env, tiers)
+        new_tfvars = scan_filters.with_filters(tf.without_entry(name), tfvars_path, env, tiers)
     changes = [
         what
         for what, changed in (
@@ -217,13 +217,10 @@ def decommission(
     try:
         if changes or (need_backup and resumed):
             _write_decommissioned(
-                ws,
-                env,
-                name,
+                ctx,
                 entry,
                 tf.text,
                 new_tfvars,
-                tiers,
                 _history(entry, resumed, options.reason, result.backup, moment),
             )
             done.append(f"catalog marks {name} {DECOMMISSIONED} and the tfvars entry is removed")
@@ -405,33 +402,17 @@ def _gather(
 
 
 def _write_decommissioned(
-    ws: Workspace,
-    env: str,
-    name: str,
+    ctx: Environment,
     planned: CatalogEntry,
     planned_tfvars: str,
     new_tfvars: str,
-    tiers: dict[str, RiskTier],
     history: dict[str, str],
 ) -> None:
     """Catalog entry -> decommissioned (with history), tfvars entry removed: both or neither."""
-    with transaction.begin(ws, env) as txn:
-        cat, tf = txn.catalog, txn.tfvars
-        if cat.entries.get(name) != planned or tf is None or tf.text != planned_tfvars:
-            raise UserError(
-                f"the catalog or {ws.relative(ws.tfvars_file(env))} changed while {name!r} was"
-                " being decommissioned; files left as they are",
-            )
-        entry = catalog.with_status(planned, DECOMMISSIONED, **history)
-
-        def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
-            got = reread.entries.get(name)
-            if (
-                got is None
-                or got.status != DECOMMISSIONED
-                or name in getattr(reread_tf, "entries", {})
-            ):
-                return f"{name!r} would not read back as decommissioned"
-            return None
-
-        txn.commit(catalog=cat.with_entry(entry, tiers), tfvars=new_tfvars, expect=expect)
+    name = planned.request.name
+    with ctx.transaction() as txn:
+        txn.check_unchanged(
+            f"{name!r} was being decommissioned", tfvars_text=planned_tfvars, entry=planned
+        )
+        txn.remove(name, **history)
+        txn.commit(planned_tfvars=new_tfvars)

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.adapters import aws
 from orchestrator.adapters import ecr as ecr_adapter
 from orchestrator.adapters.environments import process_environ
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.lifecycle.conformance import KeyInfo, Observed
 from orchestrator.ops import drift
 
@@ -127,10 +127,10 @@ def _kms_key(repo: dict[str, Any]) -> str | None:
     return str(key) if key else None
 
 
-Connector = Callable[[Context, str | None], Inventory]
+Connector = Callable[[Environment, str | None], Inventory]
 
 
-def connect(ctx: Context, region: str | None) -> Inventory:
+def connect(ctx: Environment, region: str | None) -> Inventory:
     """ECR and KMS clients with the environment's credentials, endpoint and region."""
     environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
     return Inventory(

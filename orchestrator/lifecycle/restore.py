@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import ecr
-from orchestrator.context import Session
+from orchestrator.context import Environment, Session
 from orchestrator.errors import EcrctlError, Incomplete, UserError
-from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files import catalog, scan_filters, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
@@ -24,11 +24,8 @@ from orchestrator.models import (
     ApplyResult,
     CatalogEntry,
     PlanResult,
-    RegistryRequest,
     Status,
 )
-from orchestrator.ops.create import holds_request
-from orchestrator.rules import policy, scanning
 
 
 @dataclass
@@ -81,16 +78,16 @@ def restore(
     `env` defaults to the environment the bundle was taken in.
     """
     ws = session.workspace
-    tiers = policy.load_tiers(ws.tiers_file)
-    bundle = backup.load(bundle_path, tiers)
+    bundle = backup.load(bundle_path, session.tiers)
     env = env or bundle.entry.request.env
     ctx = session.at(env)
+    tiers = ctx.tiers
     moment = ctx.now()
     name = bundle.name
     wanted = backup.retarget(bundle, env)
     tfvars_path = ws.tfvars_file(env)
-    cat = catalog.load(ws.catalog_file, tiers)
-    tf = tfvars.load(tfvars_path, env)
+    cat = ctx.catalog
+    tf = ctx.tfvars
     existing = cat.entries.get(name)
     resumed = _check_restorable(ws, cat, tf, wanted, existing)
     shown = ws.relative(bundle.path.resolve())
@@ -107,7 +104,9 @@ def restore(
     new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
     new_tfvars = tf.text
     if name not in tf.entries:
-        new_tfvars = scanning.with_filters(tf.with_entry(wanted.request), tfvars_path, env, tiers)
+        new_tfvars = scan_filters.with_filters(
+            tf.with_entry(wanted.request), tfvars_path, env, tiers
+        )
     files = [
         what
         for what, changed in (
@@ -153,7 +152,9 @@ def restore(
     rerun = f"ecrctl restore {shown} --env {env} --auto-approve"
     try:
         if files:
-            _write_restored(ws, env, wanted.request, cat.text, tf.text, new_catalog, new_tfvars)
+            _write_restored(
+                ctx, name, entry if not resumed else existing, wanted, cat.text, tf.text, new_tfvars
+            )
             done.append(f"catalog and tfvars hold {name} again")
         if plan.changes:
             result.apply = backend.apply(plan)
@@ -206,23 +207,21 @@ def _check_restorable(
 
 
 def _write_restored(
-    ws: Workspace,
-    env: str,
-    request: RegistryRequest,
+    ctx: Environment,
+    name: str,
+    entry: CatalogEntry | None,
+    wanted: CatalogEntry,
     catalog_text: str,
     tfvars_text: str,
-    new_catalog: str,
     new_tfvars: str,
 ) -> None:
     """The restored entry back in both files, unless either changed since it was planned."""
-    name = request.name
-    with transaction.begin(ws, env) as txn:
-        if txn.catalog.text != catalog_text or txn.tfvars is None or txn.tfvars.text != tfvars_text:
-            raise UserError(
-                f"the catalog or {ws.relative(ws.tfvars_file(env))} changed while {name!r} was"
-                " being restored; files left as they are",
-            )
-        txn.commit(catalog=new_catalog, tfvars=new_tfvars, expect=holds_request(request))
+    with ctx.transaction() as txn:
+        txn.check_unchanged(
+            f"{name!r} was being restored", tfvars_text=tfvars_text, catalog_text=catalog_text
+        )
+        txn.put(entry or wanted, wanted.request)
+        txn.commit(planned_tfvars=new_tfvars)
 
 
 def _differences(client: ecr.Ecr, bundle: backup.Bundle, name: str, env: str) -> list[str]:

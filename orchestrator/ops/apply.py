@@ -7,10 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import EcrctlError, PlanRefused, TerraformError, UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     Action,
     ApplyResult,
@@ -19,8 +17,8 @@ from orchestrator.models import (
     Status,
     Violation,
 )
-from orchestrator.ops.plan import load_saved_plan, plan, terraform_for, without_policy_of
-from orchestrator.rules import guard, policy
+from orchestrator.ops.plan import load_saved_plan, plan
+from orchestrator.rules import guard
 
 if TYPE_CHECKING:
     from orchestrator.adapters.terraform import Terraform
@@ -29,7 +27,7 @@ Confirm = Callable[[PlanResult], bool]
 
 
 def apply(
-    ctx: Context,
+    ctx: Environment,
     names: list[str],
     plan_file: Path | None,
     confirm: Confirm,
@@ -40,17 +38,21 @@ def apply(
     Then, unless `sync` is off, write the Backstage catalog from the new state (even when there
     was nothing to apply, so that the catalog never lags the registry).
     """
-    ws, env = ctx.workspace, ctx.env
     if plan_file is not None:
-        result, configured, without_policy = load_saved_plan(ctx, plan_file.resolve(), names)
+        # A saved plan is judged again: the files beside it are not to be trusted.
+        result = load_saved_plan(ctx, plan_file.resolve(), names)
+        objections = guard.violations(
+            result.changes,
+            set(result.repositories),
+            set(result.configured),
+            set(result.without_policy),
+        )
     else:
-        result, _ = plan(ctx, names)
-        requests = tfvars.load(ws.tfvars_file(env), env).entries
-        configured = set(requests) & set(result.repositories)
-        without_policy = without_policy_of(requests, list(result.repositories))
-    guard.check(result.changes, set(result.repositories), configured, without_policy)
-    _refuse_live_deletes(ws, env, result)
-    terraform = terraform_for(ctx)
+        result, objections = plan(ctx, names)
+    if objections:
+        raise guard.refusal_of(result.changes, objections, set(result.repositories))
+    _refuse_live_deletes(ctx, result)
+    terraform = ctx.terraform()
     if not result.changes:
         return _synced(ApplyResult(result, ()), ctx, terraform, sync)
     if not confirm(result):
@@ -67,7 +69,7 @@ def apply(
     return _synced(ApplyResult(result, tuple(applied)), ctx, terraform, sync)
 
 
-def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
+def _refuse_live_deletes(ctx: Environment, plan: PlanResult) -> None:
     """A repository leaves Terraform through a decommission, which backs it up first.
 
     The guard lets a plan delete a requested repository whose tfvars entry is gone; a hand edit
@@ -82,7 +84,7 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
     }
     if not deleting:
         return
-    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    env, entries = ctx.env, ctx.catalog.entries
     live = sorted(
         name
         for name in deleting
@@ -106,15 +108,14 @@ def _refuse_live_deletes(ws: Workspace, env: str, plan: PlanResult) -> None:
         )
 
 
-def _synced(result: ApplyResult, ctx: Context, terraform: Terraform, sync: bool) -> ApplyResult:
+def _synced(result: ApplyResult, ctx: Environment, terraform: Terraform, sync: bool) -> ApplyResult:
     """`result` with the catalog sync that follows an apply; its failure leaves the apply be."""
     from orchestrator.ops import sync as catalog_sync
 
     if not sync:
         return result
     # The region the apply just ran in, not the shell's: a stray AWS_REGION must not fail it.
-    env = ctx.env
-    region = tfvars.load(ctx.workspace.tfvars_file(env), env).region
+    env, region = ctx.env, ctx.region
     try:
         done = catalog_sync.sync(
             ctx,
@@ -127,9 +128,9 @@ def _synced(result: ApplyResult, ctx: Context, terraform: Terraform, sync: bool)
     return replace(result, sync=done)
 
 
-def repository_urls(ws: Workspace, names: Iterable[str]) -> dict[str, str]:
+def repository_urls(ctx: Environment, names: Iterable[str]) -> dict[str, str]:
     """Each repository's URL as the catalog sync after an apply recorded it (from the state)."""
-    entries = catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries
+    entries = ctx.catalog.entries
     return {
         n: entries[n].repository_url
         for n in sorted(names)

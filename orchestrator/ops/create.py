@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator.context import Session
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars, transaction
-from orchestrator.files.workspace import Workspace
-from orchestrator.models import (
-    CatalogEntry,
-    RegistryRequest,
-    RiskTier,
-    Status,
-)
-from orchestrator.rules import limits, scanning
+from orchestrator.files import catalog, transaction
+from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
+from orchestrator.rules import limits
 
 
 @dataclass(frozen=True)
@@ -38,26 +33,16 @@ class CreateResult:
         }
 
 
-def create(ws: Workspace, request: RegistryRequest, dry_run: bool = False) -> CreateResult:
-    """Record the request in the catalog and the environment's tfvars, both or neither."""
-    with transaction.begin(ws, request.env) as txn:
-        cat, tf = txn.catalog, txn.tfvars
-        assert tf is not None
+def create(session: Session, request: RegistryRequest, dry_run: bool = False) -> CreateResult:
+    """Record the request in the catalog and its environment's tfvars, both or neither."""
+    with session.at(request.env).transaction() as txn:
         check_request(request, txn.tiers)
-        _check_conflicts(cat, tf, request)
-        in_catalog = request.name in cat.entries
-        new_catalog = cat.text if in_catalog else cat.with_entry(CatalogEntry(request), txn.tiers)
-        new_tfvars = tf.text
-        if request.name not in tf.entries:
-            new_tfvars = scanning.with_filters(
-                tf.with_entry(request), tf.path, request.env, txn.tiers
-            )
-        written = txn.commit(
-            catalog=new_catalog,
-            tfvars=new_tfvars,
-            expect=holds_request(request),
-            dry_run=dry_run,
-        )
+        _check_conflicts(txn, request)
+        in_catalog = txn.catalog.entries.get(request.name)
+        in_tfvars = txn.tfvars_entries.get(request.name)
+        if in_catalog is None or in_tfvars is None:  # else: the same request again, a no-op
+            txn.put(in_catalog or CatalogEntry(request), in_tfvars or request)
+        written = txn.commit(dry_run=dry_run)
         return CreateResult(request, written.catalog, written.tfvars, dry_run)
 
 
@@ -72,20 +57,8 @@ def check_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
     limits.check_limits(request, tiers)
 
 
-def holds_request(request: RegistryRequest) -> transaction.Expect:
-    """The read-back check of a write that records `request` in both files."""
-
-    def expect(cat: catalog.Catalog, tf: tfvars.Tfvars | None) -> str | None:
-        entry = cat.entries.get(request.name)
-        in_tfvars = tf.entries.get(request.name) if tf is not None else None
-        if in_tfvars != request or entry is None or entry.request != request:
-            return f"{request.name!r} would not read back as requested"
-        return None
-
-    return expect
-
-
-def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryRequest) -> None:
+def _check_conflicts(txn: transaction.Transaction, request: RegistryRequest) -> None:
+    cat = txn.catalog
     existing = cat.entries.get(request.name)
     if existing is not None:
         if existing.status == Status.DECOMMISSIONED:
@@ -105,16 +78,11 @@ def _check_conflicts(cat: catalog.Catalog, tf: tfvars.Tfvars, request: RegistryR
                 + catalog.describe_difference(existing.request, request),
                 "repeat the original request, or change the entry through review",
             )
-    in_tfvars = tf.entries.get(request.name)
+    in_tfvars = txn.tfvars_entries.get(request.name)
     if in_tfvars is not None and not catalog.same_request(in_tfvars, request):
         raise UserError(
-            f"{tf.path} already holds {request.name!r} with different attributes: "
+            f"{txn.ws.relative(txn.ws.tfvars_file(request.env))} already holds"
+            f" {request.name!r} with different attributes: "
             + catalog.describe_difference(in_tfvars, request),
             "run: ecrctl validate",
         )
-    for other in cat.entries.values():
-        if other.request.registry_id == request.registry_id and other.request.name != request.name:
-            raise UserError(
-                f"registry ID {request.registry_id} already belongs to {other.request.name!r}",
-                "pass a distinct --id",
-            )

@@ -19,11 +19,8 @@ from typing import Any
 from orchestrator.adapters import aws
 from orchestrator.adapters.environments import process_environ
 from orchestrator.adapters.state import managed_repositories
-from orchestrator.context import Context
-from orchestrator.files import catalog, tfvars
+from orchestrator.context import Environment
 from orchestrator.models import ResourceChange, Status
-from orchestrator.ops import plan as plan_op
-from orchestrator.rules import policy
 
 KINDS = {
     "unmanaged": "in the registry, not managed by Terraform",
@@ -117,24 +114,24 @@ class Registry:
         return {t["Key"]: t["Value"] for t in tags}
 
 
-def connect(ctx: Context, region: str | None) -> Registry:
+def connect(ctx: Environment, region: str | None) -> Registry:
     environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
     return Registry(aws.client("ecr", environ, region))
 
 
-def drift(ctx: Context, registry: Registry | None = None) -> DriftReport:
+def drift(ctx: Environment, registry: Registry | None = None) -> DriftReport:
     ws, env, progress = ctx.workspace, ctx.env, ctx.progress
     ws.env_dir(env)
-    tiers = policy.load_tiers(ws.tiers_file)
-    env_tfvars = tfvars.load(ws.tfvars_file(env), env)
+    tiers = ctx.tiers
+    env_tfvars = ctx.tfvars
     configured = env_tfvars.entries
-    cat = catalog.load(ws.catalog_file, tiers)
+    cat = ctx.catalog
     catalogued = {
         n: e
         for n, e in cat.entries.items()
         if e.request.env == env and e.status != Status.DECOMMISSIONED
     }
-    terraform = plan_op.terraform_for(ctx)
+    terraform = ctx.terraform()
     terraform.init()
     progress(f"reading the state of {env}")
     managed = managed_repositories(terraform.state_pull())

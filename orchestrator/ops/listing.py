@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import Workspace
+from orchestrator.context import Environment
 from orchestrator.models import (
     CatalogEntry,
 )
-from orchestrator.rules import policy
 
 
 @dataclass(frozen=True)
@@ -34,10 +32,8 @@ class Listing:
         }
 
 
-def list_repositories(ws: Workspace, env: str) -> Listing:
-    tiers = policy.load_tiers(ws.tiers_file)
-    tf = tfvars.load(ws.tfvars_file(env), env)
-    cat = catalog.load(ws.catalog_file, tiers)
+def list_repositories(ctx: Environment) -> Listing:
+    env, tf, cat = ctx.env, ctx.tfvars, ctx.catalog
     entries = sorted(
         (e for e in cat.entries.values() if e.request.env == env), key=lambda e: e.request.name
     )

@@ -10,55 +10,35 @@ import contextlib
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from orchestrator.adapters.environments import process_environ
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import UserError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import (
-    Action,
     PlanResult,
     RegistryRequest,
     ResourceChange,
+    Review,
     Violation,
+    module_address,
 )
 from orchestrator.ops import review
 from orchestrator.rules import guard, policy, scanning
 from orchestrator.rules.scanning import OverScan
 
-if TYPE_CHECKING:
-    from orchestrator.adapters.terraform import Terraform
-
-
 REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
 
 
-def terraform_for(ctx: Context) -> Terraform:
-    """terraform for the context's environment, with the process environment it runs with."""
-    from orchestrator.adapters.terraform import Terraform
-
-    ws, env = ctx.workspace, ctx.env
-    tf = tfvars.load(ws.tfvars_file(env), env)
-    environ = process_environ(ws, env, tf.region, ctx.environ)
-    return Terraform(ws, env, environ, progress=ctx.progress)
-
-
-def scan_report(ctx: Context, plan: PlanResult, unmanaged: bool = False) -> OverScan | None:
+def scan_report(ctx: Environment, plan: PlanResult, unmanaged: bool = False) -> OverScan | None:
     """Which repositories the plan's scanning filters scan more than their tier asks, and why.
 
     With `unmanaged`, also the registry's repositories ecrctl does not manage that a filter
     matches: one ECR DescribeRepositories call (paginated), no provider load.
     """
-    ws, env = ctx.workspace, ctx.env
-    tf = tfvars.load(ws.tfvars_file(env), env)
-    registry = None
-    if unmanaged:
-        from orchestrator.ops import drift  # deferred: boto3 is slow to import
-
-        registry = list(drift.connect(ctx, tf.region).repositories())
-    return scanning.plan_report(tf, policy.load_tiers(ws.tiers_file), plan, registry)
+    tf = ctx.tfvars
+    registry = list(ctx.ecr().repositories()) if unmanaged else None
+    return scanning.plan_report(tf.scan_filters, tf.entries, ctx.tiers, plan, registry)
 
 
 def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
@@ -85,7 +65,7 @@ def _names(names: list[str]) -> list[str]:
 
 
 def plan(
-    ctx: Context,
+    ctx: Environment,
     names: list[str],
     out: Path | None = None,
     var_file: Path | None = None,
@@ -95,25 +75,23 @@ def plan(
     `var_file` plans against a copy of the tfvars (decommission and restore show their plan
     before they change the managed file); by default the environment's own tfvars.
     """
-    from orchestrator.adapters.terraform import target
-
     ws, env = ctx.workspace, ctx.env
     names = _names(names)
-    var_file = var_file or ws.tfvars_file(env)
-    planned = tfvars.load(var_file, env)
+    planned = tfvars.load(var_file, env) if var_file is not None else ctx.tfvars
+    var_file = var_file or ctx.tfvars_file
     requests = planned.entries
     configured = set(requests)
     # Terraform would refuse it too (registry.tf), after a provider load: say it first.
-    for problem in scanning.check_file(planned, policy.load_tiers(ws.tiers_file))[:1]:
+    for problem in scanning.check_filters(planned.scan_filters, requests, ctx.tiers)[:1]:
         raise UserError(
             f"{var_file}: {problem}",
             "add NAME* (or a PREFIX* covering it) to registry_scan_filters, or delete that"
             " variable and let ecrctl write it again; then run: ecrctl validate",
         )
     out = (out or _default_plan_file(ws, env, names)).resolve()
-    terraform = terraform_for(ctx)
+    terraform = ctx.terraform()
     terraform.init()
-    targets = [target(n) for n in names] + REGISTRY_TARGETS
+    targets = [module_address(n) for n in names] + REGISTRY_TARGETS
     changes = terraform.plan(targets, out, var_file)
     unmatched = [
         n for n in names if n not in configured and not any(c.instance == n for c in changes)
@@ -126,20 +104,29 @@ def plan(
             " or in its Terraform state: the target matches nothing",
             f"list what exists with: ecrctl list --env {env}",
         )
-    tiers = policy.load_tiers(ws.tiers_file)
     state = terraform.state_pull() if review.needs_state(changes, configured) else None
-    reviews = review.reviews(names, requests, tiers, state)
-    result = PlanResult(env, tuple(targets), tuple(names), out, tuple(changes), reviews)
-    without_policy = without_policy_of(requests, names)
-    objections = guard.violations(changes, set(names), configured & set(names), without_policy)
+    reviews = review.reviews(names, requests, ctx.tiers, state)
+    result = PlanResult(
+        env,
+        tuple(targets),
+        tuple(names),
+        out,
+        tuple(changes),
+        reviews,
+        configured=frozenset(configured & set(names)),
+        without_policy=frozenset(without_policy_of(requests, names)),
+    )
+    objections = guard.violations(
+        changes, set(names), set(result.configured), set(result.without_policy)
+    )
     atomic_write(
         _sidecar(out),
         json.dumps(
             {
                 **result.to_dict(),
                 "plan_sha256": _sha256(out),
-                "configured": sorted(configured & set(names)),
-                "without_policy": sorted(without_policy),
+                "configured": sorted(result.configured),
+                "without_policy": sorted(result.without_policy),
                 "guard": [v.to_dict() for v in objections],
             },
             indent=2,
@@ -153,11 +140,8 @@ def without_policy_of(requests: dict[str, RegistryRequest], names: list[str]) ->
     return {n for n in names if n in requests and not requests[n].has_policy}
 
 
-def load_saved_plan(
-    ctx: Context, plan_file: Path, names: list[str]
-) -> tuple[PlanResult, set[str], set[str]]:
-    """A plan `ecrctl plan` saved, with what it was planned against: the configured names and
-    those whose request leaves no principal (both for the guard)."""
+def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> PlanResult:
+    """A plan `ecrctl plan` saved, with what it was planned against (for the guard)."""
     env = ctx.env
     if not plan_file.is_file():
         raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
@@ -178,18 +162,13 @@ def load_saved_plan(
         raise UserError(
             f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
         )
-    changes = tuple(
-        ResourceChange(
-            c["address"],
-            Action(c["action"]),
-            c["repository"],
-            c.get("reason"),
-            c.get("importing", False),
-        )
-        for c in saved["changes"]
+    return PlanResult(
+        env,
+        tuple(saved["targets"]),
+        tuple(saved["repositories"]),
+        plan_file,
+        tuple(ResourceChange.from_dict(c) for c in saved["changes"]),
+        tuple(Review.from_dict(r) for r in saved.get("settings", [])),
+        configured=frozenset(saved["configured"]),
+        without_policy=frozenset(saved.get("without_policy", [])),
     )
-    reviews = tuple(review.Review.from_dict(r) for r in saved.get("settings", []))
-    result = PlanResult(
-        env, tuple(saved["targets"]), tuple(saved["repositories"]), plan_file, changes, reviews
-    )
-    return result, set(saved["configured"]), set(saved.get("without_policy", []))

@@ -21,15 +21,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from orchestrator.adapters import emulator
-from orchestrator.adapters.environments import process_environ
 from orchestrator.adapters.state import read_state
 from orchestrator.adapters.terraform import Terraform
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars, transaction
+from orchestrator.files import catalog
 from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
 from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
 from orchestrator.ops import backstage, owners
@@ -113,7 +111,7 @@ class _Planned:
 
 
 def sync(
-    ctx: Context,
+    ctx: Environment,
     region: str | None = None,
     check: bool = False,
     *,
@@ -125,8 +123,7 @@ def sync(
     `region_source` names where an explicit `region` came from, for the report.
     """
     ws, env, environ, progress = ctx.workspace, ctx.env, ctx.environ, ctx.progress
-    ws.env_dir(env)
-    env_tfvars = tfvars.load(ws.tfvars_file(env), env)
+    env_tfvars = ctx.tfvars
     resolved = resolve_region(region, env, env_tfvars.region, environ)
     if region:
         resolved = Region(resolved.name, region_source)
@@ -140,12 +137,7 @@ def sync(
         )
     placement = Placement(env, resolved.name, primary=env == primary_env(environ))
     if terraform is None:
-        terraform = Terraform(
-            ws,
-            env,
-            process_environ(ws, env, env_tfvars.region or resolved.name, environ),
-            progress=progress,
-        )
+        terraform = ctx.terraform()
     terraform.init()
     progress(f"reading the state of {env}")
     outputs = read_state(terraform.state_pull(), env)
@@ -162,8 +154,8 @@ def sync(
         )
     account = next(iter(outputs.accounts), None)
     last_sync = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    with transaction.begin(ws) as txn:
-        cat, tiers = txn.catalog, txn.tiers
+    with ctx.transaction() as txn:
+        cat = txn.catalog
         warnings: list[str] = []
         groups = owners.load(ws, environ)
         owned: dict[str, list[str]] = {}
@@ -174,8 +166,12 @@ def sync(
             *_shared_files(ws),
             _root_location(ws, placement, groups),
         ]
-        catalog_urls, filled = _catalog_file(ws, cat, env, outputs.repositories, tiers, warnings)
-        planned.append(catalog_urls)
+        filled = _filled_urls(cat, env, outputs.repositories, warnings)
+        for entry in filled:
+            txn.put(entry)
+        catalog_text, _ = txn.render()
+        if ws.catalog_file.exists():
+            planned.append(_Planned(ws.catalog_file, cat.text, catalog_text, not filled))
         warnings += _stale_files(ws, placement)
         unresolved = _unresolved_owners(groups, owned, warnings)
         changes = tuple(
@@ -186,19 +182,11 @@ def sync(
             for p in planned
             if p.old is not None or p.new
         )
-        # Every entry as it was, but for the URLs filled in.
-        expected = {**cat.entries, **{e.request.name: e for e in filled}}
         txn.commit(
-            catalog=None if catalog_urls.unchanged else catalog_urls.new,
             others=tuple(
                 (p.path, p.old, p.new)
                 for p in planned
-                if p is not catalog_urls and (p.old is not None or p.new)
-            ),
-            expect=lambda reread, _tf: (
-                None
-                if reread.entries == expected
-                else "the catalog would not read back with the URLs filled in"
+                if p.path != ws.catalog_file and (p.old is not None or p.new)
             ),
             dry_run=check,
         )
@@ -404,20 +392,10 @@ def _unresolved_owners(
     )
 
 
-def _catalog_file(
-    ws: Workspace,
-    cat: catalog.Catalog,
-    env: str,
-    repos: tuple[RepoOutputs, ...],
-    tiers: dict[str, Any],
-    warnings: list[str],
-) -> tuple[_Planned, list[CatalogEntry]]:
-    """The registry catalog with aws.repository_url of each of env's entries as Terraform has it.
-
-    Returns the planned file and the entries whose URL it fills in.
-    """
-    if not ws.catalog_file.exists():
-        return _Planned(ws.catalog_file, None, "", True), []  # an empty catalog has nothing to fill
+def _filled_urls(
+    cat: catalog.Catalog, env: str, repos: tuple[RepoOutputs, ...], warnings: list[str]
+) -> list[CatalogEntry]:
+    """env's live entries whose aws.repository_url differs from Terraform's, with it filled in."""
     urls = {r.name: r.url for r in repos}
     filled = []
     for name in sorted(cat.entries):
@@ -431,9 +409,7 @@ def _catalog_file(
             )
         if entry.repository_url != url:
             filled.append(replace(entry, repository_url=url))
-    if not filled:
-        return _Planned(ws.catalog_file, cat.text, cat.text, True), []
-    return _Planned(ws.catalog_file, cat.text, cat.with_replaced(filled, tiers), False), filled
+    return filled
 
 
 def _stale_files(ws: Workspace, placement: Placement) -> list[str]:

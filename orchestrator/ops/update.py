@@ -16,14 +16,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars, transaction
-from orchestrator.files.workspace import Workspace
-from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
-from orchestrator.ops import review
+from orchestrator.models import (
+    CatalogEntry,
+    RegistryRequest,
+    Review,
+    RiskTier,
+    Status,
+    settings_of_request,
+)
 from orchestrator.ops.create import check_request
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import policy
 
 REASON_MAX = 500
 _CHANGE_KEY = re.compile(r"^change_([0-9]+)$")
@@ -51,7 +55,7 @@ class ChangeResult:
     tfvars_changed: bool
     dry_run: bool
     differences: tuple[str, ...] = ()
-    settings: review.Review | None = field(default=None, compare=False)
+    settings: Review | None = field(default=None, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -75,7 +79,7 @@ class ChangeResult:
 
 
 def update(
-    ctx: Context,
+    ctx: Environment,
     name: str,
     change: Update,
     reason: str = "",
@@ -111,7 +115,7 @@ def update(
 
 
 def deprecate(
-    ctx: Context,
+    ctx: Environment,
     name: str,
     reason: str,
     dry_run: bool = False,
@@ -134,7 +138,7 @@ def deprecate(
 
 
 def reactivate(
-    ctx: Context,
+    ctx: Environment,
     name: str,
     reason: str = "",
     dry_run: bool = False,
@@ -199,27 +203,26 @@ def _next_change(history: dict[str, str]) -> int:
 
 
 def _change(
-    ctx: Context,
+    ctx: Environment,
     name: str,
     action: str,
     edit: Any,
     reason: str,
     dry_run: bool,
 ) -> ChangeResult:
-    ws, env = ctx.workspace, ctx.env
     name = policy.check_ecr_name(name)
-    ws.env_dir(env)
     if len(reason) > REASON_MAX:
         raise UserError(f"--reason is longer than {REASON_MAX} characters")
-    with transaction.begin(ws, env) as txn:
-        cat, tf, tiers = txn.catalog, txn.tfvars, txn.tiers
-        assert tf is not None
-        entry = _live_entry(ws, cat, tf, name, env)
+    with ctx.transaction() as txn:
+        tiers = txn.tiers
+        entry = txn.live_entry(name)
         edited: CatalogEntry = edit(entry, tiers)
         check_request(edited.request, tiers)
         differences = _differences(entry, edited)
-        settings = review.Review(
-            name, review.of_request(entry.request, tiers), review.of_request(edited.request, tiers)
+        settings = Review(
+            name,
+            settings_of_request(entry.request, tiers),
+            settings_of_request(edited.request, tiers),
         )
         if not differences:
             return ChangeResult(action, entry, entry, False, False, dry_run, (), settings)
@@ -232,25 +235,12 @@ def _change(
         }
         edited = replace(edited, history=history)
         # An adopted entry keeps its import markers (a no-op once the import is applied).
-        in_tfvars = tf.entries[name]
-        wanted = replace(
-            edited.request, adopt=in_tfvars.adopt, adopt_kms_key=in_tfvars.adopt_kms_key
+        in_tfvars = txn.tfvars_entries[name]
+        txn.put(
+            edited,
+            replace(edited.request, adopt=in_tfvars.adopt, adopt_kms_key=in_tfvars.adopt_kms_key),
         )
-        without = tfvars.parse(tf.without_entry(name), tf.path, env)
-        new_tfvars = scanning.with_filters(without.with_entry(wanted), tf.path, env, tiers)
-
-        def expect(reread: catalog.Catalog, reread_tf: tfvars.Tfvars | None) -> str | None:
-            got = reread_tf.entries.get(name) if reread_tf is not None else None
-            if got != wanted or reread.entries.get(name) != edited:
-                return f"{name!r} would not read back as changed"
-            return None
-
-        written = txn.commit(
-            catalog=cat.with_entry(edited, tiers),
-            tfvars=new_tfvars,
-            expect=expect,
-            dry_run=dry_run,
-        )
+        written = txn.commit(dry_run=dry_run)
         return ChangeResult(
             action,
             entry,
@@ -261,32 +251,6 @@ def _change(
             tuple(differences),
             settings,
         )
-
-
-def _live_entry(
-    ws: Workspace, cat: catalog.Catalog, tf: tfvars.Tfvars, name: str, env: str
-) -> CatalogEntry:
-    entry = cat.entries.get(name)
-    if entry is None or entry.request.env != env:
-        where = f" (it is in {entry.request.env!r})" if entry is not None else ""
-        raise UserError(
-            f"no repository {name!r} in environment {env!r}{where}; nothing was changed",
-            f"list what exists with: ecrctl list --env {env}, or request it with: ecrctl create",
-        )
-    if entry.status == Status.DECOMMISSIONED:
-        raise UserError(
-            f"{name!r} was decommissioned"
-            f" ({entry.history.get('decommissioned_at', 'date unknown')}); nothing was changed",
-            "bring it back first with: ecrctl restore BACKUP_DIR",
-        )
-    in_tf = tf.entries.get(name)
-    if in_tf is None or not catalog.same_request(in_tf, entry.request):
-        problem = "is missing from" if in_tf is None else "differs between the catalog and"
-        raise UserError(
-            f"{name!r} {problem} {ws.relative(tf.path)}; nothing was changed",
-            "run: ecrctl validate, and fix the files first",
-        )
-    return entry
 
 
 def _differences(old: CatalogEntry, new: CatalogEntry) -> list[str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     Problem,
     Status,
 )
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import scanning
 
 
 def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
@@ -17,7 +18,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
     import hcl2  # deferred: only validate needs the second, independent HCL reader
 
     problems: list[Problem] = []
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = tiers_file.load(ws.tiers_file)
     envs = [env] if env else ws.environments()
     if env:
         ws.env_dir(env)
@@ -35,7 +36,9 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         rel = ws.relative(path)
         try:
             all_tfvars[name] = tfvars.load(path, name)
-            scan_problems = scanning.check_file(all_tfvars[name], tiers)
+            scan_problems = scanning.check_filters(
+                all_tfvars[name].scan_filters, all_tfvars[name].entries, tiers
+            )
         except UserError as exc:
             problems.append(Problem(rel, _line(exc), exc.message))
             continue

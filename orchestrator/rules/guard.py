@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from orchestrator.errors import PlanRefused
-from orchestrator.models import Action, ResourceChange, Rule, Violation
+from orchestrator.models import Action, ResourceChange, Rule, Violation, module_address
 
 REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
@@ -131,10 +131,10 @@ def _put_again(change: ResourceChange, configured: set[str]) -> bool:
     """The replacement of a part of a live repository that holds no data (its lifecycle rule)."""
     return (
         change.action == Action.REPLACE
+        and change.instance is not None
         and change.instance in configured
         and any(
-            change.address == f'module.ecr_repositories["{change.instance}"].{part}'
-            for part in REPLACEABLE
+            change.address == f"{module_address(change.instance)}.{part}" for part in REPLACEABLE
         )
     )
 
@@ -143,8 +143,9 @@ def _policy_removed(change: ResourceChange, without_policy: set[str] | frozenset
     """The delete of a repository policy whose last principal the request removed."""
     return (
         change.action == Action.DELETE
+        and change.instance is not None
         and change.instance in without_policy
-        and change.address == f'module.ecr_repositories["{change.instance}"].{POLICY_RESOURCE}'
+        and change.address == f"{module_address(change.instance)}.{POLICY_RESOURCE}"
     )
 
 
@@ -157,15 +158,22 @@ def check(
     changes = list(changes)
     found = violations(changes, requested, configured, without_policy)
     if found:
-        # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
-        # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.
-        pending = sorted(
-            {c.instance for c in changes if c.action == Action.DELETE and c.instance} - requested
-        )
-        hint = (
-            f"{', '.join(pending)} left the tfvars but still exist: finish that first"
-            " (ecrctl decommission NAME --env ENV) or plan them together"
-            if pending
-            else None
-        )
-        raise refusal(found, hint=hint)
+        raise refusal_of(changes, found, requested)
+
+
+def refusal_of(
+    changes: Iterable[ResourceChange], found: list[Violation], requested: set[str]
+) -> PlanRefused:
+    """The refusal of a plan with the guard's verdicts `found` on its `changes`."""
+    # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
+    # elsewhere (hashicorp/terraform#29116): point at the unfinished decommission.
+    pending = sorted(
+        {c.instance for c in changes if c.action == Action.DELETE and c.instance} - requested
+    )
+    hint = (
+        f"{', '.join(pending)} left the tfvars but still exist: finish that first"
+        " (ecrctl decommission NAME --env ENV) or plan them together"
+        if pending
+        else None
+    )
+    return refusal(found, hint=hint)

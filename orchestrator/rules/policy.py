@@ -1,20 +1,17 @@
 """Governance rules (ADR-0092): naming, owners, principals, and the risk-tier table.
 
 The tier table itself lives once, in terraform/modules/ecr/risk-tiers.json, which the Terraform
-module reads too; this module only loads and checks it.
+module reads too; files/tiers.py loads and checks it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
-from pathlib import Path
 
 from orchestrator.errors import UserError
-from orchestrator.models import REQUEST_STATUSES, RISKS, RegistryRequest, RiskTier
+from orchestrator.models import REQUEST_STATUSES, RISKS, RegistryRequest
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_LENGTH = (2, 256)
@@ -184,27 +181,3 @@ def check_request_status(status: str) -> str:
     if status not in REQUEST_STATUSES:
         raise UserError(f"status {status!r} is not one of {', '.join(REQUEST_STATUSES)}")
     return status
-
-
-@cache
-def load_tiers(path: Path) -> dict[str, RiskTier]:
-    """Read the one risk-tier table; refuse a table that does not cover exactly low/medium/high."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        frequencies = data["scan_frequencies"]
-        tiers = {
-            name: RiskTier(
-                name=name,
-                image_tag_mutability=row["image_tag_mutability"],
-                encryption_type=row["encryption_type"],
-                keep_image_count=int(row["keep_image_count"]),
-                scanning=row["scanning"],
-                scan_frequency=frequencies[row["scanning"]],
-            )
-            for name, row in data["tiers"].items()
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: unreadable risk-tier table ({exc})") from None
-    if sorted(tiers) != sorted(RISKS):
-        raise UserError(f"{path}: tiers must be exactly {', '.join(RISKS)}")
-    return tiers

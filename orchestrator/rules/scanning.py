@@ -1,12 +1,9 @@
 """The registry's CONTINUOUS_SCAN filters: a cover of every repository whose tier asks for it.
 
-Just over 400 lines: the cover (a tree of name prefixes and its exact knapsack), the tfvars
-variable it is written to, and the over-scan report each need the others' definitions.
-
 ECR's scan type is registry-wide: one `aws_ecr_registry_scanning_configuration` holds at most
 2 rules (one per scan frequency) of at most 100 repository filters each (limits.LIMITS). One
 filter per medium- or high-tier repository stops fitting at the 101st. So ecrctl computes the
-filters from the environment's tfvars and writes them there, beside `ecr_repositories`, as
+filters from the environment's tfvars and files/scan_filters.py writes them there, beside `ecr_repositories`, as
 `registry_scan_filters`; terraform/registry.tf uses them and refuses (a precondition) any list
 that leaves a continuous-scan repository out or holds too many filters. Derived from the tfvars
 alone, a targeted plan of the scanning configuration still pulls in no module instance.
@@ -42,11 +39,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UserError
-from orchestrator.files import hcl, tfvars
 from orchestrator.models import PlanResult, RegistryRequest, RiskTier
 from orchestrator.rules.limits import LIMIT
 
@@ -240,74 +234,14 @@ def uncovered(filters: Iterable[str], continuous: Iterable[str]) -> list[str]:
     return [n for n in continuous if not any(matches(f, n) for f in filters)]
 
 
-# -- the tfvars ------------------------------------------------------------------------------
-
-
-def written_filters(tf: tfvars.Tfvars) -> list[str] | None:
-    """registry_scan_filters as the tfvars holds it (None when it does not set it)."""
-    value = tf.document.values.get(VARIABLE)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        line = tf.document.attr_lines.get(VARIABLE, 1)
-        raise UserError(
-            f"{tf.path}:{line}: {VARIABLE} must be a list of strings",
-            "delete the line: ecrctl writes it again on its next change",
-        )
-    return list(value)
-
-
-def render(filters: Iterable[str]) -> str:
-    body = "".join(f"  {hcl.quote(f)},\n" for f in filters)
-    return f"{VARIABLE} = [\n{body}]\n" if body else f"{VARIABLE} = []\n"
-
-
-COMMENT = (
-    "# The registry's CONTINUOUS_SCAN filters, computed by ecrctl from ecr_repositories\n"
-    "# (terraform/README.md); rewritten whenever ecrctl changes ecr_repositories.\n"
-)
-
-
-def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier]) -> str:
-    """`text` (an environment's tfvars) with registry_scan_filters recomputed from its entries.
-
-    The one place that keeps the filters in step with ecr_repositories: every command that
-    changes ecr_repositories (create, decommission, restore, and update and adopt to come)
-    passes its new tfvars text through here before writing it. A file without continuous-scan
-    repositories has no such variable: removing the last one takes the lines out again.
-    """
-    tf = tfvars.parse(text, path, env)
-    filters = list(cover_of(tf.entries, tiers).filters)
-    current = written_filters(tf)
-    # The same filters in another order or twice match the same repositories: leave them be.
-    if (current is not None and set(current) == set(filters)) or (current is None and not filters):
-        return text
-    block = render(filters)
-    span = tf.document.attr_spans.get(VARIABLE)
-    if span is not None and not filters:  # none left: take out what the insert below put in
-        start, end = span
-        if text[:start].endswith(COMMENT):
-            start -= len(COMMENT)
-        if text.startswith("\n", end):
-            end += 1
-        return text[:start] + text[end:]
-    if span is not None:
-        start, end = span
-        return text[:start] + block + text[end:]
-    line = tf.document.attr_lines.get(tfvars.VARIABLE)
-    if line is None:
-        separator = "" if text.endswith("\n") or not text else "\n"
-        return f"{text}{separator}{COMMENT}{block}"
-    at = 0
-    for _ in range(line - 1):
-        at = text.index("\n", at) + 1
-    return text[:at] + COMMENT + block + "\n" + text[at:]
-
-
-def check_file(tf: tfvars.Tfvars, tiers: Mapping[str, RiskTier]) -> list[str]:
-    """What is wrong with a tfvars' filters: a continuous-scan repository left out, too many."""
-    written = written_filters(tf)
-    wanted, _ = continuous_names(tf.entries, tiers)
+def check_filters(
+    written: list[str] | None,
+    entries: Mapping[str, RegistryRequest],
+    tiers: Mapping[str, RiskTier],
+) -> list[str]:
+    """What is wrong with a tfvars' filters (`written`, None when it sets none): a
+    continuous-scan repository left out, too many filters."""
+    wanted, _ = continuous_names(entries, tiers)
     if written is None:  # registry.tf falls back to one NAME* filter per repository
         written = [n[:MAX_PREFIX] + "*" for n in sorted(wanted)]
     problems = []
@@ -368,13 +302,14 @@ class OverScan:
 
 
 def over_scan(
-    tf: tfvars.Tfvars,
+    written: list[str] | None,
+    entries: Mapping[str, RegistryRequest],
     tiers: Mapping[str, RiskTier],
     registry_names: Iterable[str] | None = None,
 ) -> OverScan:
     """What the tfvars' filters scan beyond the tiers; `registry_names` adds unmanaged ones."""
-    wanted, rest = continuous_names(tf.entries, tiers)
-    filters = written_filters(tf)
+    wanted, rest = continuous_names(entries, tiers)
+    filters = written
     if filters is None:
         filters = [n[:MAX_PREFIX] + "*" for n in sorted(wanted)]
 
@@ -384,9 +319,7 @@ def over_scan(
     managed = {n: h for n in rest if (h := hit(n)) is not None}
     unmanaged = None
     if registry_names is not None:
-        unmanaged = {
-            n: h for n in registry_names if n not in tf.entries and (h := hit(n)) is not None
-        }
+        unmanaged = {n: h for n in registry_names if n not in entries and (h := hit(n)) is not None}
     return OverScan(tuple(filters), len(wanted), managed, unmanaged)
 
 
@@ -394,7 +327,8 @@ SCANNING_ADDRESS = "aws_ecr_registry_scanning_configuration.this"
 
 
 def plan_report(
-    tf: tfvars.Tfvars,
+    written: list[str] | None,
+    entries: Mapping[str, RegistryRequest],
     tiers: Mapping[str, RiskTier],
     plan: PlanResult,
     registry: Iterable[str] | None = None,
@@ -406,4 +340,4 @@ def plan_report(
     """
     if registry is None and not any(c.address == SCANNING_ADDRESS for c in plan.changes):
         return None
-    return over_scan(tf, tiers, list(registry) if registry is not None else None)
+    return over_scan(written, entries, tiers, list(registry) if registry is not None else None)

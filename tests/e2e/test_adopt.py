@@ -12,7 +12,6 @@ import yaml
 
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import plan as plan_op
 from tests.conftest import Aws
 from tests.helpers import cli, snapshot
 
@@ -186,7 +185,7 @@ def test_adopt_plan_apply_keeps_repositories_and_images_and_reaches_the_tiers(
     assert aliases["alias/ecr/vault_keys"] == key_arn.rsplit("/", 1)[1]
 
     # The state holds them; the next plan is empty; drift sees only legacy-web unmanaged.
-    state = plan_op.terraform_for(Session(local).at("local")).state_pull()
+    state = Session(local).at("local").terraform().state_pull()
     held = {
         r["module"]: r["instances"][0]["attributes"]
         for r in state["resources"]

@@ -22,7 +22,6 @@ import pytest
 from orchestrator.adapters import emulator, environments
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import plan as plan_op
 from tests.adversarial import (
     ECRCTL,
     SECRET_ACCESS_KEY,
@@ -241,7 +240,7 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
     """What an interrupted create can leave (see the Ctrl-C test): parts saved as tainted, the
     repository itself not created yet. Made here on purpose with terraform itself."""
     _create(env, "audit-api", "high")
-    terraform = plan_op.terraform_for(Session(local).at("local"))
+    terraform = Session(local).at("local").terraform()
     terraform.init()
     key = 'module.ecr_repositories["audit-api"].aws_kms_key.this[0]'
     scan = "aws_ecr_registry_scanning_configuration.this"

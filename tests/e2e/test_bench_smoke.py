@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bench import fleet
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from tests.helpers import REPO, build_repo_tree
@@ -49,7 +50,7 @@ def test_bulk_creation_writes_what_successive_creates_write(tmp_path: Path) -> N
     requests = [fleet.request(name, fleet.tier_of(i)) for i, name in enumerate(names)]
     one_by_one = Workspace(build_repo_tree(tmp_path / "one-by-one"))
     for request in requests:
-        create_op.create(one_by_one, request)
+        create_op.create(Session(one_by_one), request)
     bulk = fleet.build_tree(tmp_path / "bulk")
     fleet.bulk_create(bulk, requests)
     for path in (Path("catalog/ecr-catalog.yaml"), Path("envs/local/terraform.tfvars")):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import policy
 from tests.conftest import Aws
 from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli
@@ -30,7 +30,7 @@ def create(capsys: pytest.CaptureFixture[str], name: str, risk: str, *extra: str
 
 def remove(ws: Workspace, name: str) -> None:
     """What a decommission pull request holds: the tfvars entry gone, the catalog entry marked."""
-    tiers = policy.load_tiers(ws.tiers_file)
+    tiers = tiers_file.load(ws.tiers_file)
     tf = tfvars.load(ws.tfvars_file("local"), "local")
     ws.tfvars_file("local").write_text(tf.without_entry(name))
     cat = catalog.load(ws.catalog_file, tiers)

@@ -11,9 +11,9 @@ import pytest
 
 from orchestrator.ci import records as ci_records
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
-from orchestrator.rules import policy
 from tests.conftest import Aws
 from tests.e2e.test_decommission import push
 from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
@@ -46,7 +46,7 @@ def _tags(ecr: Any, arn: str) -> dict[str, str]:
 
 
 def _entry(ws: Workspace) -> catalog.CatalogEntry:
-    return catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries[NAME]
+    return catalog.load(ws.catalog_file, tiers_file.load(ws.tiers_file)).entries[NAME]
 
 
 def test_day2_changes_apply_in_place_and_keep_the_images(

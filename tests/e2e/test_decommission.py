@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
-from orchestrator.rules import policy
 from tests.conftest import Aws
 from tests.helpers import cli, snapshot
 
@@ -143,7 +143,7 @@ def test_decommission_backs_up_destroys_and_restore_brings_it_back(
 
     repos = ecr.describe_repositories()["repositories"]
     assert NAME not in [r["repositoryName"] for r in repos]
-    tiers = policy.load_tiers(local.tiers_file)
+    tiers = tiers_file.load(local.tiers_file)
     entry = catalog.load(local.catalog_file, tiers).entries[NAME]
     assert entry.status == "decommissioned"
     assert entry.history["decommission_reason"] == "replaced by payments-v2"

@@ -15,10 +15,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from orchestrator.adapters.terraform import target
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import plan as plan_op
+from orchestrator.models import module_address as target
 from tests.conftest import Aws
 from tests.helpers import cli
 
@@ -67,7 +66,7 @@ class Holder:
 
 @contextmanager
 def lock_holder(ws: Workspace, name: str) -> Iterator[Holder]:
-    terraform = plan_op.terraform_for(Session(ws).at("local"))
+    terraform = Session(ws).at("local").terraform()
     terraform.init()
     environ = {
         k: v for k, v in terraform.environ.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")

@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from orchestrator.context import Context
+from orchestrator.context import Context, Session
 from orchestrator.files import tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import plan as plan_op
@@ -49,10 +50,10 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
             risk=risk,
             **(principals if name == "prod00-comp0" else {}),
         )
-        create_op.create(local, request)
-    tiers = policy.load_tiers(local.tiers_file)
+        create_op.create(Session(local), request)
+    tiers = tiers_file.load(local.tiers_file)
     tf = tfvars.load(local.tfvars_file("local"), "local")
-    written = scanning.written_filters(tf)
+    written = (tf).scan_filters
     continuous = sorted(n for n, r in fleet.items() if r != "low")
     expected = scanning.cover(continuous, [n for n in fleet if n not in continuous])
     assert written == list(expected.filters) and len(written) <= 100
@@ -106,7 +107,8 @@ def test_plan_lists_unmanaged_repositories_a_filter_matches(
 
     for name, risk in (("shop-api", "high"), ("shop-web", "low")):
         create_op.create(
-            local, policy.build_request(name=name, env="local", owner="app-team-shop", risk=risk)
+            Session(local),
+            policy.build_request(name=name, env="local", owner="app-team-shop", risk=risk),
         )
     ecr = aws.client("ecr")
     for name in ("shop-api-legacy", "other-thing"):  # created outside ecrctl

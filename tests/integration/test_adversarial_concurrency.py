@@ -11,10 +11,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from orchestrator.files import catalog, tfvars
+from orchestrator.files import catalog, scan_filters, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import policy
 from tests.adversarial import ECRCTL, TerraformReader, ecrctl, ecrctl_env, managed_files
 
 CATALOG = "catalog/ecr-catalog.yaml"
@@ -51,7 +52,7 @@ def test_twenty_parallel_creates_all_land_once(repo: Workspace, tmp_path: Path) 
     tf_text = repo.tfvars_file("local").read_text()
     cat_text = repo.catalog_file.read_text()
     assert sorted(tfvars.parse(tf_text, repo.tfvars_file("local"), "local").entries) == names
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     assert sorted(catalog.load_text(cat_text, repo.catalog_file, tiers).entries) == names
     for name in names:  # the readers refuse duplicates; count the text as well
         assert tf_text.count(f'"{name}" = {{') == 1
@@ -65,7 +66,7 @@ def test_twenty_parallel_creates_all_land_once(repo: Workspace, tmp_path: Path) 
 
 def test_parallel_creates_of_one_name_with_different_attributes_one_wins(repo: Workspace) -> None:
     env = ecrctl_env(repo.root)
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     for trial in range(3):
         name = f"race-{trial}"
         contenders = {"app-team-blue": "low", "app-team-green": "high"}
@@ -123,7 +124,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
     (written first) or of the tfvars (written second, after the catalog is already new).
     """
     env = ecrctl_env(repo.root)
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     rng = random.Random(7)
     durations = []
     for i in range(2):
@@ -146,7 +147,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
             CatalogEntry(request), tiers
         )
         new_tf = tfvars.parse(old_tf, repo.tfvars_file("local"), "local").with_entry(request)
-        new_tf = scanning.with_filters(new_tf, repo.tfvars_file("local"), "local", tiers)
+        new_tf = scan_filters.with_filters(new_tf, repo.tfvars_file("local"), "local", tiers)
 
         proc = _start(env, _create_args(name, risk=request.risk))
         if trial % 2:  # inside the catalog's write, or the tfvars' (written second)

@@ -22,8 +22,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.cli import run
+from orchestrator.context import Session
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, hcl, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
@@ -34,7 +36,7 @@ from tests.strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
 
-TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 
 
 def examples(default: int) -> int:
@@ -118,9 +120,9 @@ def test_terraform_reads_exactly_what_create_wrote(
                 # Past an AWS limit (a long name or ID makes a tag value over 256 characters):
                 # create refuses it too, and writes nothing.
                 with pytest.raises(UserError, match="AWS allows at most"):
-                    create_op.create(ws, request)
+                    create_op.create(Session(ws), request)
                 continue
-            create_op.create(ws, request)
+            create_op.create(Session(ws), request)
             requests.append(request)
         expected = {
             r.name: {
@@ -140,7 +142,7 @@ def test_terraform_reads_exactly_what_create_wrote(
         assert read == {n: {**v, "adopt": [], "adopt_kms_key": ""} for n, v in expected.items()}
         assert tfvars.load(tfvars_path, "local").entries == {r.name: r for r in requests}
 
-        tiers = policy.load_tiers(ws.tiers_file)
+        tiers = tiers_file.load(ws.tiers_file)
         cat = catalog.load(ws.catalog_file, tiers)
         assert {name: e.request for name, e in cat.entries.items()} == {r.name: r for r in requests}
         # Rewriting an entry with itself changes no byte, and an independent YAML reader
@@ -346,7 +348,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         ("gamma", "medium", {"registry_id": "REGISTRY_GAMMA_X"}),
     ):
         create_op.create(
-            ws,
+            Session(ws),
             policy.build_request(name=name, env="local", owner="app-team-core", risk=risk, **extra),
         )
     return Pristine((root, managed_files(root)))
@@ -422,7 +424,7 @@ def test_damaged_file_gives_one_located_error_and_no_write(
             assert {op for op, *_ in ops.get_opcodes()} <= {"equal", "insert"}, path
         ws = Workspace(root)
         assert "delta-new" in tfvars.load(ws.tfvars_file("local"), "local").entries
-        tiers = policy.load_tiers(ws.tiers_file)
+        tiers = tiers_file.load(ws.tiers_file)
         assert "delta-new" in catalog.load(ws.catalog_file, tiers).entries
 
     # validate never crashes on the same damage either, and places every problem at a line.

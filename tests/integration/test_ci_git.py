@@ -13,8 +13,8 @@ import pytest
 
 from orchestrator.ci import markdown
 from orchestrator.files import catalog as catalog_file
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import policy
 from tests.gitrepo import commit, event, git, init_repo
 from tests.helpers import REPO, cli
 from tests.template_form import (
@@ -119,7 +119,7 @@ def test_changes_lists_adds_changes_and_catalog_only_edits(
 
 def _note_in_history(repo: Workspace, name: str) -> None:
     """A catalog-only edit: a note in the entry's history, which Terraform never sees."""
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     cat = catalog_file.load(repo.catalog_file, tiers)
     entry = cat.entries[name]
     noted = replace(entry, history={**entry.history, "note": "reviewed by the platform team"})

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import listing as listing_op
 
@@ -34,7 +35,7 @@ def test_two_concurrent_creates_both_land(repo: Workspace) -> None:
         for name in ("alpha-svc", "bravo-svc", "charlie-svc")
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
-    listing = listing_op.list_repositories(repo, "dev")
+    listing = listing_op.list_repositories(Session(repo).at("dev"))
     assert [e.request.name for e in listing.entries] == ["alpha-svc", "bravo-svc", "charlie-svc"]
     assert listing.in_tfvars == {"alpha-svc", "bravo-svc", "charlie-svc"}
 
@@ -67,7 +68,7 @@ def test_create_loads_only_its_own_command(repo: Workspace) -> None:
         commands == "['orchestrator.cli.catalog', 'orchestrator.cli.options',"
         " 'orchestrator.cli.registry', 'orchestrator.cli.render']"
     )
-    assert "delta-svc" in listing_op.list_repositories(repo, "dev").in_tfvars
+    assert "delta-svc" in listing_op.list_repositories(Session(repo).at("dev")).in_tfvars
 
     helped = subprocess.run(
         [sys.executable, "-m", "orchestrator", "--help"],

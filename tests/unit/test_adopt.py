@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.terraform import instance_of, target
 from orchestrator.context import Session
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars
+from orchestrator.files import catalog, edits, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import adopt, conformance
 from orchestrator.lifecycle.conformance import KeyInfo, Observed
-from orchestrator.models import ResourceChange, Rule
+from orchestrator.models import ResourceChange, Rule, instance_of
+from orchestrator.models import module_address as target
 from orchestrator.ops.backstage import NAME_MAX, Placement
 from orchestrator.rules import guard, policy
 from tests.helpers import build_repo_tree, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
-TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 KEY = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:us-east-1:123456789012:key/{KEY}"
 ROLE = "arn:aws:iam::123456789012:role/deployer"
@@ -385,7 +386,7 @@ def test_many_entries_land_where_one_with_entry_each_would_put_them(tmp_path: Pa
     one_by_one = tf.text
     for request in new:
         one_by_one = tfvars.parse(one_by_one, tmp_path / "t", "dev").with_entry(request)
-    assert adopt.tfvars_with(tf, new) == one_by_one
+    assert edits.tfvars_with(tf, new) == one_by_one
     moment = {catalog.ADOPTED_AT: "2026-12-01T10:00:00+00:00"}
     path = tmp_path / "c.yaml"
     cat = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
@@ -397,9 +398,9 @@ def test_many_entries_land_where_one_with_entry_each_would_put_them(tmp_path: Pa
     one_by_one = start
     for entry in entries:
         one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
-    assert adopt.catalog_with(catalog.load_text(start, path, TIERS), entries, TIERS) == one_by_one
+    assert edits.catalog_with(catalog.load_text(start, path, TIERS), entries, TIERS) == one_by_one
     empty = catalog.load_text(catalog.NEW_CATALOG, path, TIERS)
     one_by_one = catalog.NEW_CATALOG
     for entry in entries:
         one_by_one = catalog.load_text(one_by_one, path, TIERS).with_entry(entry, TIERS)
-    assert adopt.catalog_with(empty, entries, TIERS) == one_by_one
+    assert edits.catalog_with(empty, entries, TIERS) == one_by_one

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.adapters.terraform import (
-    changes_from_messages,
-    changes_from_plan_json,
-    instance_of,
-)
-from orchestrator.models import ResourceChange
+from orchestrator.adapters.terraform import changes_from_messages, changes_from_plan_json
+from orchestrator.models import ResourceChange, instance_of
 from orchestrator.rules import guard
 
 A = 'module.ecr_repositories["alpha"]'

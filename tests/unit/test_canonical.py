@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, hcl, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.rules import policy
 from tests.helpers import REPO
 from tests.strategies import batches
 
-TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 CATALOG = Path("catalog/ecr-catalog.yaml")
 TFVARS = Path("envs/local/terraform.tfvars")
 TFVARS_TEXT = (REPO / TFVARS).read_text()

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from orchestrator.errors import AwsError, TerraformError, UserError
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ApplyResult, PlanResult
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import backstage
 from orchestrator.ops import sync as sync_mod
-from orchestrator.rules import policy
 from tests.helpers import cli
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     ACCOUNT,
@@ -110,7 +110,7 @@ def test_repository_urls_follow_the_state_and_decommissioned_entries_keep_theirs
     assert any("search-api: catalogued (active) but not in the state" in w for w in result.warnings)
     from orchestrator.files import catalog
 
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     entries = catalog.load(repo.catalog_file, tiers).entries
     assert entries["search-api"].repository_url == ""
     assert entries["web-frontend"].repository_url.endswith("/web-frontend")

@@ -14,9 +14,9 @@ import yaml
 from orchestrator.ci import apply as ci_apply
 from orchestrator.ci import markdown, records
 from orchestrator.errors import UserError
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
-from orchestrator.rules import policy
 from tests.helpers import REPO, cli
 from tests.template_form import form_schema
 from tests.template_form import template as load_template
@@ -137,7 +137,7 @@ def test_apply_compares_the_commit_the_entries_and_the_fingerprint() -> None:
 def test_template_risks_and_environments_are_ecrctls() -> None:
     properties = load_template()["spec"]["parameters"][0]["properties"]
     assert properties["risk"]["enum"] == list(
-        policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
+        tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
     )
     environments = set(Workspace(REPO).environments())
     assert set(properties["env"]["enum"]) <= environments

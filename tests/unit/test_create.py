@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.context import Session
 from orchestrator.errors import EXIT_BUG
 from orchestrator.files import tfvars as tfvars_file
 from orchestrator.files import workspace
@@ -149,7 +150,7 @@ def test_failed_second_write_rolls_back_the_first(
     monkeypatch.setattr(workspace, "atomic_write", failing)
     with pytest.raises(OSError):
         create_op.create(
-            repo,
+            Session(repo),
             policy.build_request(
                 name="payments-gateway", env="dev", owner="app-team-pay", risk="low"
             ),

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from orchestrator.adapters.terraform import instance_of
 from orchestrator.ci import changes as ci_changes
 from orchestrator.context import Session
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.models import RegistryRequest, ResourceChange
+from orchestrator.models import RegistryRequest, ResourceChange, instance_of
 from orchestrator.ops import review
 from orchestrator.ops import update as update_core
 from orchestrator.ops import validate as validate_op
@@ -45,7 +45,7 @@ def created(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> Workspace:
 
 
 def _entry(ws: Workspace) -> catalog.CatalogEntry:
-    return catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries[NAME]
+    return catalog.load(ws.catalog_file, tiers_file.load(ws.tiers_file)).entries[NAME]
 
 
 def _tf(ws: Workspace) -> RegistryRequest:
@@ -72,7 +72,7 @@ def test_update_changes_both_files_records_history_and_is_idempotent(
     assert cli(capsys, "validate").code == 0
     # Both files stay in the form the fast readers accept (no detour through the YAML reader).
     text = created.catalog_file.read_text()
-    tiers = policy.load_tiers(created.tiers_file)
+    tiers = tiers_file.load(created.tiers_file)
     assert catalog._parse_canonical(text, created.catalog_file, tiers) is not None
     tf_text = created.tfvars_file("dev").read_text()
     assert tfvars._parse_canonical(tf_text, created.tfvars_file("dev"), "dev") is not None
@@ -118,7 +118,7 @@ def test_unknown_and_decommissioned_repositories_are_refused(
 ) -> None:
     unknown = cli(capsys, "update", "other-repo", "-e", "dev", "--owner", "app-team-x")
     assert unknown.code == 1 and "no repository 'other-repo'" in unknown.stderr
-    tiers = policy.load_tiers(created.tiers_file)
+    tiers = tiers_file.load(created.tiers_file)
     tf = tfvars.load(created.tfvars_file("dev"), "dev")
     created.tfvars_file("dev").write_text(tf.without_entry(NAME))
     cat = catalog.load(created.catalog_file, tiers)
@@ -230,7 +230,7 @@ def test_a_deprecated_request_without_pullers_has_no_policy() -> None:
 
 
 def test_the_review_reads_the_settings_held_from_the_state() -> None:
-    tiers = policy.load_tiers(TIERS)
+    tiers = tiers_file.load(TIERS)
     state = {
         "resources": [
             {

@@ -19,14 +19,15 @@ from moto import mock_aws
 
 from orchestrator.adapters.ecr import Ecr, ImageInfo, Manifest, activity
 from orchestrator.adapters.emulator import CREDENTIALS
-from orchestrator.adapters.terraform import target
 from orchestrator.context import Session
 from orchestrator.errors import AwsError, Incomplete, PlanRefused, TerraformError, UserError
 from orchestrator.files import catalog, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup, decommission
 from orchestrator.lifecycle import restore as restore_core
 from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
+from orchestrator.models import module_address as target
 from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import guard, policy
@@ -135,7 +136,7 @@ def request(name: str = NAME, risk: str = "low") -> Any:
 
 
 def provisioned(ws: Workspace, fake: FakeTerraform, name: str = NAME, risk: str = "low") -> None:
-    create_op.create(ws, request(name, risk))
+    create_op.create(Session(ws), request(name, risk))
     fake.provision(name, risk)
 
 
@@ -171,7 +172,7 @@ def run(
 
 
 def entry(ws: Workspace, name: str = NAME) -> Any:
-    return catalog.load(ws.catalog_file, policy.load_tiers(ws.tiers_file)).entries[name]
+    return catalog.load(ws.catalog_file, tiers_file.load(ws.tiers_file)).entries[name]
 
 
 def in_tfvars(ws: Workspace, name: str = NAME) -> bool:
@@ -264,7 +265,7 @@ def test_decommission_refuses_a_repository_pulled_within_the_window(repo: Worksp
     ecr_client, stub = stubbed(NOW - timedelta(days=200), NOW - timedelta(days=1), True)
     backend = FakeTerraform(ecr_client)
     backend.instances.add(NAME)
-    create_op.create(repo, request())
+    create_op.create(Session(repo), request())
     before = snapshot(repo.root)
     with stub, pytest.raises(UserError) as info:
         run(repo, backend, now=NOW)
@@ -321,7 +322,7 @@ def test_decommission_backs_up_then_empties_and_destroys(
     result = run(repo, fake, reason="replaced by web-next")
     assert fake.calls == ["state", "plan", "apply"]
     assert sorted(result.emptied) == pushed and NAME not in fake.instances
-    bundle = backup.load(repo.root / str(result.backup), policy.load_tiers(repo.tiers_file))
+    bundle = backup.load(repo.root / str(result.backup), tiers_file.load(repo.tiers_file))
     assert sorted(bundle.digests) == pushed
     assert {i.tags for i in bundle.images} == {("stable", "v1"), ("v2",)}
     decommissioned = entry(repo)
@@ -423,7 +424,7 @@ def test_a_rerun_backs_up_images_pushed_after_the_first_run(
     late = push(fake.client, "two", ["v2"])
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup != first_backup and entry(repo).history["backup"] == again.backup
-    tiers = policy.load_tiers(repo.tiers_file)
+    tiers = tiers_file.load(repo.tiers_file)
     assert late in backup.load(repo.root / str(again.backup), tiers).digests
     assert NAME not in fake.instances and len(bundles(repo)) == 2
 
@@ -530,7 +531,7 @@ def test_dry_run_shows_every_step_and_changes_nothing(repo: Workspace, fake: Fak
 def test_a_repository_terraform_does_not_manage_is_refused(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    create_op.create(repo, request())
+    create_op.create(Session(repo), request())
     fake.client.create_repository(repositoryName=NAME)
     before = snapshot(repo.root)
     with pytest.raises(UserError, match="does not manage it"):
@@ -541,7 +542,7 @@ def test_a_repository_terraform_does_not_manage_is_refused(
 def test_a_repository_never_applied_leaves_only_the_files(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    create_op.create(repo, request())
+    create_op.create(Session(repo), request())
     result = run(repo, fake)
     assert fake.calls == ["state"] and result.plan is None
     assert entry(repo).status == "decommissioned" and not in_tfvars(repo)
@@ -668,10 +669,9 @@ def test_decommission_and_restore_rewrite_the_scanning_filters(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
     from orchestrator.files import tfvars
-    from orchestrator.rules import scanning
 
     def filters() -> list[str] | None:
-        return scanning.written_filters(tfvars.load(repo.tfvars_file(ENV), ENV))
+        return (tfvars.load(repo.tfvars_file(ENV), ENV)).scan_filters
 
     provisioned(repo, fake, name="shop-api", risk="medium")
     provisioned(repo, fake, risk="high")

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from orchestrator.context import Session
 from orchestrator.files import catalog, entry_cache, tfvars, transaction
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import create as create_op
@@ -46,7 +48,7 @@ def _new_process() -> None:
 
 def _create(ws: Workspace, name: str) -> None:
     _new_process()
-    create_op.create(ws, _request(name))
+    create_op.create(Session(ws), _request(name))
 
 
 @pytest.fixture
@@ -105,7 +107,6 @@ def test_another_tier_table_or_ecrctl_reads_every_entry_in_full(
     filled.tiers_file.write_text(
         filled.tiers_file.read_text() + "\n"
     )  # the same table, other bytes
-    policy.load_tiers.cache_clear()
     _create(filled, "extra-api")
     assert sorted(set(read_in_full)) == _both(*NAMES, "extra-api")
 
@@ -160,7 +161,7 @@ def test_a_refused_command_leaves_the_cache_alone(repo: Workspace) -> None:
     _new_process()
     other = policy.build_request(name=NAMES[0], env="dev", owner="app-team-y", risk="low")
     with pytest.raises(Exception, match="different attributes"):
-        create_op.create(repo, other)
+        create_op.create(Session(repo), other)
     assert _cache_file(repo).read_bytes() == before
 
 
@@ -169,7 +170,7 @@ def test_a_command_that_reads_only_the_catalog_keeps_the_tfvars_entries(
 ) -> None:
     """catalog sync reads the catalog alone: the cache it writes still holds every tfvars entry."""
     _new_process()
-    tiers = policy.load_tiers(filled.tiers_file)
+    tiers = tiers_file.load(filled.tiers_file)
     with entry_cache.used(filled):  # a catalog-only command with an entry the cache lacks
         cat = catalog.load(filled.catalog_file, tiers)
         catalog.load_text(

@@ -9,12 +9,13 @@ import pytest
 
 from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog, hcl, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.models import CatalogEntry
 from orchestrator.rules import policy
 from tests.helpers import TFVARS
 
 REPO = Path(__file__).resolve().parents[2]
-TIERS = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
 
 
 def req(name: str, risk: str = "low", env: str = "dev", **extra: object):  # type: ignore[no-untyped-def]
@@ -151,7 +152,7 @@ def test_a_file_error_carries_its_path_and_line_as_fields(tmp_path: Path) -> Non
         tfvars.parse(text, path, "dev")
     assert tf_error.value.path == str(path) and tf_error.value.line == 4
     assert tf_error.value.message == f"{path}:4: {tf_error.value.reason}"
-    tiers = policy.load_tiers(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
+    tiers = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
     with pytest.raises(FileError) as cat_error:
         catalog.load_text('version: "1.0"\nrepositories:\n  a: 1\n  a: 2\n', path, tiers)
     assert cat_error.value.line == 4 and "appears twice" in cat_error.value.reason

@@ -17,7 +17,7 @@ def verdicts(changes: list[ResourceChange], requested: set[str], configured: set
 
 
 def rc(address: str, action: str) -> ResourceChange:
-    from orchestrator.adapters.terraform import instance_of
+    from orchestrator.models import instance_of
 
     return ResourceChange(address, action, instance_of(address))
 

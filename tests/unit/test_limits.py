@@ -11,6 +11,7 @@ import re
 import pytest
 
 from orchestrator.errors import UserError
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import limits, policy
 from tests.helpers import (
@@ -19,7 +20,7 @@ from tests.helpers import (
     snapshot,
 )
 
-TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
 ROLE = "arn:aws:iam::123456789012:role/"
 
 

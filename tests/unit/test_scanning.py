@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.files import tfvars
+from orchestrator.files import scan_filters, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy, scanning
 from tests.helpers import (
@@ -17,7 +18,7 @@ from tests.helpers import (
     cli,
 )
 
-TIERS = policy.load_tiers(REPO / "terraform/modules/ecr/risk-tiers.json")
+TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
 
 # Short names over a tiny alphabet share prefixes often: the interesting case.
 WORD = st.text(alphabet="abc", min_size=1, max_size=3)
@@ -135,6 +136,11 @@ def test_a_thousand_repositories_fit_in_one_rule() -> None:
 HEAD = '# header\n\naws_region  = "eu-west-2"\nenvironment = "dev"\n\n'
 
 
+def _check(text: str) -> list[str]:
+    tf = tfvars.parse(text, Path("envs/dev/terraform.tfvars"), "dev")
+    return scanning.check_filters(tf.scan_filters, tf.entries, TIERS)
+
+
 def _tfvars(risks: dict[str, str]) -> str:
     body = "".join(
         tfvars.render_entry(policy.build_request(name=n, env="dev", owner="app-team-a", risk=r))
@@ -146,16 +152,16 @@ def _tfvars(risks: dict[str, str]) -> str:
 def test_filters_are_written_above_ecr_repositories_and_read_back(tmp_path: Path) -> None:
     path = tmp_path / "terraform.tfvars"
     text = _tfvars({"payments-api": "high", "web": "low"})
-    new = scanning.with_filters(text, path, "dev", TIERS)
+    new = scan_filters.with_filters(text, path, "dev", TIERS)
     assert new.startswith(
         HEAD
-        + scanning.COMMENT
+        + scan_filters.COMMENT
         + 'registry_scan_filters = [\n  "payments-api*",\n]\n\necr_repositories = {\n'
     )
     again = tfvars.parse(new, path, "dev")
-    assert scanning.written_filters(again) == ["payments-api*"]
+    assert (again).scan_filters == ["payments-api*"]
     assert again.entries == tfvars.parse(text, path, "dev").entries
-    assert scanning.with_filters(new, path, "dev", TIERS) == new  # nothing to change
+    assert scan_filters.with_filters(new, path, "dev", TIERS) == new  # nothing to change
 
 
 def test_filters_are_rewritten_in_place_and_low_only_files_are_left_alone(
@@ -163,8 +169,8 @@ def test_filters_are_rewritten_in_place_and_low_only_files_are_left_alone(
 ) -> None:
     path = tmp_path / "terraform.tfvars"
     low = _tfvars({"web": "low"})
-    assert scanning.with_filters(low, path, "dev", TIERS) == low
-    first = scanning.with_filters(_tfvars({"a1": "medium", "web": "low"}), path, "dev", TIERS)
+    assert scan_filters.with_filters(low, path, "dev", TIERS) == low
+    first = scan_filters.with_filters(_tfvars({"a1": "medium", "web": "low"}), path, "dev", TIERS)
     grown = first.replace(
         "ecr_repositories = {\n",
         "ecr_repositories = {\n"
@@ -172,18 +178,18 @@ def test_filters_are_rewritten_in_place_and_low_only_files_are_left_alone(
             policy.build_request(name="a0", env="dev", owner="app-team-a", risk="high")
         ),
     )
-    second = scanning.with_filters(grown, path, "dev", TIERS)
+    second = scan_filters.with_filters(grown, path, "dev", TIERS)
     assert second.count("registry_scan_filters") == 1
-    assert scanning.written_filters(tfvars.parse(second, path, "dev")) == ["a0*", "a1*"]
-    assert second.count(scanning.COMMENT) == 1
+    assert (tfvars.parse(second, path, "dev")).scan_filters == ["a0*", "a1*"]
+    assert second.count(scan_filters.COMMENT) == 1
 
 
-def test_check_file_finds_a_hand_edit_that_under_scans(tmp_path: Path) -> None:
+def test_check_filters_finds_a_hand_edit_that_under_scans(tmp_path: Path) -> None:
     path = tmp_path / "terraform.tfvars"
-    text = scanning.with_filters(_tfvars({"a1": "medium", "b1": "high"}), path, "dev", TIERS)
-    assert scanning.check_file(tfvars.parse(text, path, "dev"), TIERS) == []
+    text = scan_filters.with_filters(_tfvars({"a1": "medium", "b1": "high"}), path, "dev", TIERS)
+    assert _check(text) == []
     edited = text.replace('  "b1*",\n', "")
-    problems = scanning.check_file(tfvars.parse(edited, path, "dev"), TIERS)
+    problems = _check(edited)
     assert problems == ["registry_scan_filters leaves 1 continuous-scan repository unmatched: b1"]
 
 
@@ -193,11 +199,13 @@ def test_check_file_finds_a_hand_edit_that_under_scans(tmp_path: Path) -> None:
 def test_over_scan_says_which_repositories_get_more_scanning_and_why(tmp_path: Path) -> None:
     path = tmp_path / "terraform.tfvars"
     risks = {f"shop-c{i}": "medium" for i in range(3)} | {"shop-ui": "low", "web": "low"}
-    text = scanning.with_filters(_tfvars(risks), path, "dev", TIERS)
+    text = scan_filters.with_filters(_tfvars(risks), path, "dev", TIERS)
     # A hand-tuned, broader filter: shop-ui now gets continuous scanning too.
     text = text.replace('  "shop-c0*",\n  "shop-c1*",\n  "shop-c2*",\n', '  "shop-*",\n')
     tf = tfvars.parse(text, path, "dev")
-    report = scanning.over_scan(tf, TIERS, registry_names=["shop-legacy", "web", "other"])
+    report = scanning.over_scan(
+        tf.scan_filters, tf.entries, TIERS, registry_names=["shop-legacy", "web", "other"]
+    )
     assert report.managed == {"shop-ui": "shop-*"}
     assert report.unmanaged == {"shop-legacy": "shop-*"}
     assert report.lines() == [
@@ -237,7 +245,9 @@ def test_validate_reports_a_hand_edit_that_leaves_a_repository_unscanned(
 def test_removing_the_last_continuous_scan_repository_restores_the_file(tmp_path: Path) -> None:
     path = tmp_path / "terraform.tfvars"
     low = _tfvars({"web": "low"})
-    with_high = scanning.with_filters(_tfvars({"web": "low", "shop": "high"}), path, "dev", TIERS)
+    with_high = scan_filters.with_filters(
+        _tfvars({"web": "low", "shop": "high"}), path, "dev", TIERS
+    )
     assert "registry_scan_filters" in with_high
     tf = tfvars.parse(with_high, path, "dev")
-    assert scanning.with_filters(tf.without_entry("shop"), path, "dev", TIERS) == low
+    assert scan_filters.with_filters(tf.without_entry("shop"), path, "dev", TIERS) == low
