@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.adapters import ecr
+from orchestrator.adapters.environments import process_environ
 from orchestrator.context import Context
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -44,7 +45,8 @@ class TerraformBackend:
     def ecr(self) -> ecr.Ecr:
         if self._ecr is None:
             ws, env = self.ctx.workspace, self.ctx.env
-            self._ecr = ecr.connect(self.ctx, tfvars.load(ws.tfvars_file(env), env).region)
+            region = tfvars.load(ws.tfvars_file(env), env).region
+            self._ecr = ecr.connect(process_environ(ws, env, region, self.ctx.environ), region)
         return self._ecr
 
     def state(self) -> dict[str, Any]:
