@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters import ecr
+from orchestrator.adapters.environments import process_environ
 from orchestrator.context import Context
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars, transaction
 from orchestrator.files.workspace import read_text
-from orchestrator.lifecycle import conformance
-from orchestrator.lifecycle.inventory import Connector, Inventory
-from orchestrator.lifecycle.inventory import connect as connect_inventory
+from orchestrator.lifecycle import conformance, inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
 from orchestrator.rules import limits, policy, scanning
 
@@ -187,7 +187,7 @@ def adopt(
     *,
     skip_refused: bool = False,
     dry_run: bool = False,
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector = ecr.connect,
 ) -> AdoptResult:
     """Assess every repository, then record the adoptable ones (all or none by default)."""
     ws, env = ctx.workspace, ctx.env
@@ -236,14 +236,15 @@ def assess(
     ctx: Context,
     requests: list[RegistryRequest],
     tiers: dict[str, RiskTier],
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector = ecr.connect,
     region: str | None = None,
 ) -> list[conformance.Conformance]:
     """The conformance of each request's existing repository (in order); UserError if missing."""
     ws, env = ctx.workspace, ctx.env
     if region is None:
         region = tfvars.load(ws.tfvars_file(env), env).region
-    observed = connector(ctx, region).observe([r.name for r in requests])
+    registry = connector(process_environ(ws, env, region, ctx.environ), region)
+    observed = inventory.observe(registry, [r.name for r in requests])
     missing = [r.name for r in requests if r.name not in observed]
     if missing:
         raise UserError(
@@ -412,7 +413,7 @@ class Candidate:
 
 def scaffold(
     ctx: Context,
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector = ecr.connect,
     managed: Callable[[Context], set[str]] | None = None,
 ) -> list[Candidate]:
     """The repositories `ecrctl drift` reports as unmanaged, owner and risk from their tags."""
@@ -421,12 +422,12 @@ def scaffold(
     tf = tfvars.load(ws.tfvars_file(env), env)
     cat = catalog.load(ws.catalog_file, tiers)
     known = set(tf.entries) | set(cat.entries) | (managed or _state_names)(ctx)
-    inventory: Inventory = connector(ctx, tf.region)
-    listing = inventory.listing()
+    registry = connector(process_environ(ws, env, tf.region, ctx.environ), tf.region)
+    listing = registry.repositories()
     taken = {e.request.registry_id for e in cat.entries.values()}
     found: list[Candidate] = []
     for name in sorted(set(listing) - known):
-        tags = inventory.tags(listing[name]["repositoryArn"])
+        tags = registry.tags(listing[name]["repositoryArn"])
         if tags.get("ManagedBy") == "ecrctl" and tags.get("Environment") not in (None, env):
             continue  # another environment's repository in a shared account (as drift skips)
         owner = tags.get("Owner", "")
