@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrator.adapters import ecr
 from orchestrator.adapters.environments import process_environ
 from orchestrator.context import Context
 from orchestrator.errors import UserError
@@ -55,9 +56,8 @@ def scan_report(ctx: Context, plan: PlanResult, unmanaged: bool = False) -> Over
     tf = tfvars.load(ws.tfvars_file(env), env)
     registry = None
     if unmanaged:
-        from orchestrator.ops import drift  # deferred: boto3 is slow to import
-
-        registry = list(drift.connect(ctx, tf.region).repositories())
+        adapter = ecr.connect(process_environ(ws, env, tf.region, ctx.environ), tf.region)
+        registry = list(adapter.repositories())
     return scanning.plan_report(tf, policy.load_tiers(ws.tiers_file), plan, registry)
 
 
