@@ -1,23 +1,25 @@
-"""The few boto3 calls ecrctl makes itself: the active-use check, backup reads, emptying a
-repository before its destroy, and putting saved manifests back on restore.
+"""The one ECR adapter: every boto3 call ecrctl makes to a registry itself.
 
-Everything else about a repository (settings, policies, tags) is Terraform's. Every AWS failure
-becomes an AwsError (exit 3) in one line.
+The registry listing (drift, `plan --unmanaged`, adopt), the active-use check, backup reads,
+emptying a repository before its destroy, putting saved manifests back on restore, and the KMS
+key reads adopt's inventory needs (its KMS client is made only when one is needed). Everything
+else about a repository (settings, policies, tags) is Terraform's. Every AWS failure becomes an
+AwsError (exit 3) in one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.adapters import aws
-from orchestrator.adapters.environments import process_environ
-from orchestrator.context import Environment
 from orchestrator.errors import AwsError
 
 DEFAULT_ACTIVE_DAYS = 30
+CONNECTIONS = 16  # each client's pool: callers share it between threads (adopt reads 8 at a time)
 BATCH = 100  # batch_get_image and batch_delete_image take at most 100 image IDs
 # Ask for every manifest type so that ECR returns each manifest as it was pushed, not converted.
 MANIFEST_MEDIA_TYPES = [
@@ -107,10 +109,38 @@ def activity(images: list[ImageInfo], now: datetime, window_days: int) -> Activi
 
 
 class Ecr:
-    """ECR calls for one environment, on a boto3 client made for it."""
+    """ECR calls for one environment, on a boto3 client made for it.
 
-    def __init__(self, client: Any) -> None:
+    `kms` makes the KMS client on the first key read (boto3 clients are slow to make); tests
+    pass fakes for either.
+    """
+
+    def __init__(self, client: Any, kms: Callable[[], Any] | None = None) -> None:
         self.client = client
+        self._make_kms = kms
+        self._kms: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def kms(self) -> Any:
+        """The KMS client, made once, on first use (safe from several threads)."""
+        with self._lock:
+            if self._kms is None:
+                if self._make_kms is None:
+                    raise RuntimeError("this Ecr was made without a KMS client")
+                self._kms = self._make_kms()
+            return self._kms
+
+    def repositories(self) -> dict[str, dict[str, Any]]:
+        """Every repository of the registry (describe_repositories, every page): name -> item."""
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            for page in self.client.get_paginator("describe_repositories").paginate():
+                for repo in page.get("repositories", []):
+                    found[repo["repositoryName"]] = repo
+        except Exception as exc:
+            raise aws.error("DescribeRepositories", "the registry", exc) from None
+        return found
 
     def repository(self, name: str) -> dict[str, Any] | None:
         """describe_repositories for one name; None when it does not exist."""
@@ -152,14 +182,35 @@ class Ecr:
             name, "get_lifecycle_policy", "lifecyclePolicyText", "LifecyclePolicyNotFoundException"
         )
 
-    def tags(self, arn: str) -> list[dict[str, str]]:
+    def tags(self, arn: str) -> dict[str, str]:
+        """The resource's tags: key -> value."""
         try:
             tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
         except Exception as exc:
-            raise aws.error("ListTagsForResource", repr(arn), exc) from None
-        return sorted(
-            ({"Key": t["Key"], "Value": t["Value"]} for t in tags), key=lambda t: t["Key"]
-        )
+            raise aws.error("ListTagsForResource", arn, exc) from None
+        return {t["Key"]: t["Value"] for t in tags}
+
+    def key(self, arn: str) -> dict[str, Any] | None:
+        """KMS describe_key: the key's KeyMetadata; None when it cannot be read (not found or
+        access denied: reported as such for the repositories that use it)."""
+        try:
+            meta: dict[str, Any] = self.kms.describe_key(KeyId=arn)["KeyMetadata"]
+        except Exception as exc:
+            if aws.error_code(exc) in ("NotFoundException", "AccessDeniedException"):
+                return None
+            raise aws.error("DescribeKey", arn, exc, service="KMS") from None
+        return meta
+
+    def aliases(self) -> set[str]:
+        """The names of the account's KMS aliases (list_aliases, every page)."""
+        try:
+            return {
+                alias["AliasName"]
+                for page in self.kms.get_paginator("list_aliases").paginate()
+                for alias in page.get("Aliases", [])
+            }
+        except Exception as exc:
+            raise aws.error("ListAliases", "the account", exc, service="KMS") from None
 
     def manifests(self, name: str, digests: list[str]) -> list[Manifest]:
         """The manifest of every digest, exactly as ECR returns it; any one missing is an error."""
@@ -262,10 +313,16 @@ _NOT_REFUSALS = {
 }
 
 
-def connect(ctx: Environment, region: str | None) -> Ecr:
-    """An ECR client with the environment's credentials, endpoint and region (as terraform's)."""
-    environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
-    return Ecr(aws.client("ecr", environ, region))
+Connector = Callable[[Mapping[str, str], str | None], Ecr]
+
+
+def connect(environ: Mapping[str, str], region: str | None) -> Ecr:
+    """The adapter for the environment whose process environment (credentials, endpoint, as
+    terraform gets them: adapters/environments.process_environ) is `environ`."""
+    return Ecr(
+        aws.client("ecr", environ, region, connections=CONNECTIONS),
+        lambda: aws.client("kms", environ, region, connections=CONNECTIONS),
+    )
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator.adapters import ecr
 from orchestrator.context import Environment
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import read_text
-from orchestrator.lifecycle import conformance
-from orchestrator.lifecycle.inventory import Connector, Inventory
-from orchestrator.lifecycle.inventory import connect as connect_inventory
+from orchestrator.lifecycle import conformance, inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
 from orchestrator.rules import limits, policy
 
@@ -187,7 +186,7 @@ def adopt(
     *,
     skip_refused: bool = False,
     dry_run: bool = False,
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector | None = None,
 ) -> AdoptResult:
     """Assess every repository, then record the adoptable ones (all or none by default)."""
     ws, env = ctx.workspace, ctx.env
@@ -236,14 +235,15 @@ def assess(
     ctx: Environment,
     requests: list[RegistryRequest],
     tiers: dict[str, RiskTier],
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector | None = None,
     region: str | None = None,
 ) -> list[conformance.Conformance]:
     """The conformance of each request's existing repository (in order); UserError if missing."""
     env = ctx.env
     if region is None:
         region = ctx.region
-    observed = connector(ctx, region).observe([r.name for r in requests])
+    registry = connector(ctx.process_environ, region) if connector else ctx.ecr()
+    observed = inventory.observe(registry, [r.name for r in requests])
     missing = [r.name for r in requests if r.name not in observed]
     if missing:
         raise UserError(
@@ -331,19 +331,19 @@ class Candidate:
 
 def scaffold(
     ctx: Environment,
-    connector: Connector = connect_inventory,
+    connector: ecr.Connector | None = None,
     managed: Callable[[Environment], set[str]] | None = None,
 ) -> list[Candidate]:
     """The repositories `ecrctl drift` reports as unmanaged, owner and risk from their tags."""
     env, tiers, tf = ctx.env, ctx.tiers, ctx.tfvars
     cat = ctx.catalog
     known = set(tf.entries) | set(cat.entries) | (managed or _state_names)(ctx)
-    inventory: Inventory = connector(ctx, tf.region)
-    listing = inventory.listing()
+    registry = connector(ctx.process_environ, ctx.region) if connector else ctx.ecr()
+    listing = registry.repositories()
     taken = {e.request.registry_id for e in cat.entries.values()}
     found: list[Candidate] = []
     for name in sorted(set(listing) - known):
-        tags = inventory.tags(listing[name]["repositoryArn"])
+        tags = registry.tags(listing[name]["repositoryArn"])
         if tags.get("ManagedBy") == "ecrctl" and tags.get("Environment") not in (None, env):
             continue  # another environment's repository in a shared account (as drift skips)
         owner = tags.get("Owner", "")

@@ -395,10 +395,15 @@ def _gather(
         repository=repository,
         repository_policy=client.repository_policy(name) if repository else None,
         lifecycle_policy=client.lifecycle_policy(name) if repository else None,
-        tags=client.tags(repository["repositoryArn"]) if repository else [],
+        tags=_tag_list(client.tags(repository["repositoryArn"])) if repository else [],
         images=images,
         manifests=client.manifests(name, [i.digest for i in images]) if images else [],
     )
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags as the bundle's tags.json holds them: [{"Key": ..., "Value": ...}], sorted by key."""
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
 
 
 def _write_decommissioned(

@@ -255,7 +255,7 @@ def _differences(client: ecr.Ecr, bundle: backup.Bundle, name: str, env: str) ->
             found.append(f"{key} differs")
     retargeted = env != bundle.info.get("environment")
     before_tags = {t["Key"]: t["Value"] for t in bundle.tags}
-    after_tags = {t["Key"]: t["Value"] for t in client.tags(live["repositoryArn"])}
+    after_tags = client.tags(live["repositoryArn"])
     for key in sorted(set(before_tags) | set(after_tags)):
         if key == "Environment" and retargeted:
             continue

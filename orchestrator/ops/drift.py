@@ -12,12 +12,10 @@ Nothing is changed. `drift` is true when anything differs; the CLI turns it into
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestrator.adapters import aws
-from orchestrator.adapters.environments import process_environ
+from orchestrator.adapters import ecr
 from orchestrator.adapters.state import managed_repositories
 from orchestrator.context import Environment
 from orchestrator.models import ResourceChange, Status
@@ -84,42 +82,7 @@ class DriftReport:
         }
 
 
-Lister = Callable[[], dict[str, dict[str, Any]]]
-Tagger = Callable[[str], dict[str, str]]
-
-
-class Registry:
-    """The few ECR reads drift needs, on a client with the environment's endpoint and region."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def repositories(self) -> dict[str, dict[str, Any]]:
-
-        found: dict[str, dict[str, Any]] = {}
-        try:
-            for page in self.client.get_paginator("describe_repositories").paginate():
-                for repo in page.get("repositories", []):
-                    found[repo["repositoryName"]] = repo
-        except Exception as exc:
-            raise aws.error("DescribeRepositories", "the registry", exc) from None
-        return found
-
-    def tags(self, arn: str) -> dict[str, str]:
-
-        try:
-            tags = self.client.list_tags_for_resource(resourceArn=arn).get("tags", [])
-        except Exception as exc:
-            raise aws.error("ListTagsForResource", arn, exc) from None
-        return {t["Key"]: t["Value"] for t in tags}
-
-
-def connect(ctx: Environment, region: str | None) -> Registry:
-    environ = process_environ(ctx.workspace, ctx.env, region, ctx.environ)
-    return Registry(aws.client("ecr", environ, region))
-
-
-def drift(ctx: Environment, registry: Registry | None = None) -> DriftReport:
+def drift(ctx: Environment, registry: ecr.Ecr | None = None) -> DriftReport:
     ws, env, progress = ctx.workspace, ctx.env, ctx.progress
     ws.env_dir(env)
     tiers = ctx.tiers
@@ -135,8 +98,8 @@ def drift(ctx: Environment, registry: Registry | None = None) -> DriftReport:
     terraform.init()
     progress(f"reading the state of {env}")
     managed = managed_repositories(terraform.state_pull())
-    refreshed: list[ResourceChange] = terraform.refresh_only(ws.tfvars_file(env))
-    registry = registry or connect(ctx, env_tfvars.region)
+    refreshed: list[ResourceChange] = terraform.refresh_only(ctx.tfvars_file)
+    registry = registry or ctx.ecr()
     progress(f"ECR describe_repositories ({env})")
     existing = registry.repositories()
 
@@ -187,7 +150,7 @@ def drift(ctx: Environment, registry: Registry | None = None) -> DriftReport:
 
 
 def _settings(
-    name: str, repo: dict[str, Any], risk: str, tiers: dict[str, Any], registry: Registry
+    name: str, repo: dict[str, Any], risk: str, tiers: dict[str, Any], registry: ecr.Ecr
 ) -> list[Finding]:
     tier = tiers[risk]
     differ = []

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.adapters import aws, ecr
 from orchestrator.context import Session
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, edits, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.lifecycle import adopt, conformance
+from orchestrator.lifecycle import adopt, conformance, inventory
 from orchestrator.lifecycle.conformance import KeyInfo, Observed
 from orchestrator.models import ResourceChange, Rule, instance_of
 from orchestrator.models import module_address as target
@@ -269,12 +271,104 @@ def test_an_adoption_may_import_update_and_create_only_missing_parts() -> None:
 # -- adopt() with a registry read from memory ------------------------------------------------
 
 
-class FakeInventory:
+class FakeEcr:
+    """The registry reads of adapters/ecr.Ecr, answered as ECR and KMS would for `repos`."""
+
     def __init__(self, repos: dict[str, Observed]) -> None:
         self.repos = repos
+        self.calls: list[str] = []
 
-    def observe(self, names: list[str]) -> dict[str, Observed]:
-        return {n: self.repos[n] for n in names if n in self.repos}
+    def repositories(self) -> dict[str, dict[str, Any]]:
+        self.calls.append("repositories")
+        return {n: _described(o) for n, o in self.repos.items()}
+
+    def lifecycle_policy(self, name: str) -> str | None:
+        return self.repos[name].lifecycle_policy
+
+    def repository_policy(self, name: str) -> str | None:
+        return self.repos[name].repository_policy
+
+    def tags(self, arn: str) -> dict[str, str]:
+        return dict(next(o.tags for o in self.repos.values() if o.arn == arn))
+
+    def key(self, arn: str) -> dict[str, Any] | None:
+        self.calls.append(f"key {arn}")
+        info = next((o.key for o in self.repos.values() if o.kms_key_arn == arn), None)
+        if info is None:
+            return None
+        return {
+            "KeyId": info.key_id,
+            "Arn": info.arn,
+            "KeyManager": info.manager,
+            "KeySpec": info.spec,
+            "KeyUsage": info.usage,
+            "KeyState": info.state,
+            "MultiRegion": info.multi_region,
+            "Origin": info.origin,
+        }
+
+    def aliases(self) -> set[str]:
+        self.calls.append("aliases")
+        return {"alias/ecr/" + n.replace(".", "_") for n, o in self.repos.items() if o.alias_exists}
+
+
+def _described(o: Observed) -> dict[str, Any]:
+    """One describe_repositories item."""
+    encryption: dict[str, Any] = {"encryptionType": o.encryption_type}
+    if o.kms_key_arn:
+        encryption["kmsKey"] = o.kms_key_arn
+    return {
+        "repositoryName": o.name,
+        "repositoryArn": o.arn,
+        "repositoryUri": o.uri,
+        "imageTagMutability": o.mutability,
+        "encryptionConfiguration": encryption,
+        "imageScanningConfiguration": {"scanOnPush": o.scan_on_push},
+    }
+
+
+def test_the_inventory_observes_settings_tags_keys_aliases_and_shared_keys() -> None:
+    shared = {
+        "encryption_type": "KMS",
+        "kms_key_arn": KEY_ARN,
+        "key": key(),
+        "key_shared_with": (),
+    }
+    repos = {
+        "team/app": observed(tags={"Owner": "app-team-a"}, alias_exists=True, **shared),
+        "a.b": observed(name="a.b", arn="arn:a.b", **shared),
+        "old_service": observed(name="old_service", arn="arn:old", repository_policy="{}"),
+    }
+    fake = FakeEcr(repos)
+    found = inventory.observe(fake, ["team/app", "old_service", "ghost"])  # type: ignore[arg-type]
+    assert sorted(found) == ["old_service", "team/app"]
+    assert found["old_service"] == repos["old_service"]
+    assert found["team/app"] == replace(repos["team/app"], key_shared_with=("a.b",))
+    assert fake.calls == ["repositories", f"key {KEY_ARN}", "aliases"]
+    plain = FakeEcr({"old_service": repos["old_service"]})
+    inventory.observe(plain, ["old_service"])  # type: ignore[arg-type]
+    assert plain.calls == ["repositories"]  # no KMS key: no KMS read
+
+
+def test_the_adapter_makes_its_kms_client_only_for_a_kms_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[str] = []
+
+    class Client:
+        def describe_key(self, KeyId: str) -> dict[str, Any]:
+            return {"KeyMetadata": {"KeyId": KeyId}}
+
+    def client(service: str, *_: Any, **__: Any) -> Client:
+        made.append(service)
+        return Client()
+
+    monkeypatch.setattr(aws, "client", client)
+    registry = ecr.connect({}, "us-east-1")
+    assert made == ["ecr"]
+    assert registry.key(KEY_ARN) == {"KeyId": KEY_ARN}
+    assert registry.key(KEY_ARN) == {"KeyId": KEY_ARN}
+    assert made == ["ecr", "kms"]
 
 
 @pytest.fixture
@@ -291,7 +385,7 @@ def run(ws: Workspace, items: list[adopt.Item], **kwargs: Any) -> adopt.AdoptRes
     return adopt.adopt(
         Session(ws).at("dev"),
         items,
-        connector=lambda *_: FakeInventory(repos),
+        connector=lambda *_: FakeEcr(repos),
         **kwargs,  # type: ignore[arg-type,return-value]
     )
 

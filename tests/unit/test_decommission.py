@@ -325,6 +325,7 @@ def test_decommission_backs_up_then_empties_and_destroys(
     bundle = backup.load(repo.root / str(result.backup), tiers_file.load(repo.tiers_file))
     assert sorted(bundle.digests) == pushed
     assert {i.tags for i in bundle.images} == {("stable", "v1"), ("v2",)}
+    assert bundle.tags == [{"Key": "RiskTier", "Value": "low"}]  # tags.json: Key/Value, by key
     decommissioned = entry(repo)
     assert decommissioned.status == "decommissioned" and not in_tfvars(repo)
     assert decommissioned.history == {
