@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.context import Session
+from orchestrator.models import Action, ResourceChange, instance_of
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
 from orchestrator.ops import sync as sync_mod
@@ -89,6 +90,23 @@ class FakeTerraform:
 
     def init(self) -> None:
         FakeTerraform.calls.append(f"init {self.env}")
+
+    def plan(self, targets: list[str], out: Path, var_file: Path, **_: Any) -> list[Any]:
+        """Each targeted repository created (a saved plan file of a few bytes)."""
+        FakeTerraform.calls.append(f"plan {self.env}")
+        out.write_text("a plan")
+        return [
+            ResourceChange(f"{t}.aws_ecr_repository.this", Action.CREATE, instance_of(t))
+            for t in targets
+            if instance_of(t)
+        ]
+
+    def apply(self, plan_file: Path, planned: list[str] | None = None) -> list[str]:
+        """Applies: the planned repositories join the state."""
+        FakeTerraform.calls.append(f"apply {self.env}")
+        names = [n for a in planned or [] if (n := instance_of(a))]
+        FakeTerraform.states[self.env] = state(*(repository(n) for n in names))
+        return list(planned or [])
 
     def state_pull(self) -> dict[str, Any]:
         FakeTerraform.calls.append(f"state pull {self.env}")

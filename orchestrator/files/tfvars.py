@@ -5,7 +5,6 @@ Every byte outside the entry being added or removed is kept as it was.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -129,17 +128,8 @@ def render_entry(request: RegistryRequest) -> str:
 
 
 def parse(text: str, path: Path, env: str) -> Tfvars:
-    """The entries of a tfvars text; UserError at the first problem.
-
-    Remembered for the last few texts: one command reads the same file several times (plan,
-    terraform's region, the catalog sync), and a 1000-entry file takes a tenth of a second to
-    read. A Tfvars is never modified once read, so sharing it is safe.
-    """
-    return _parse(text, path, env)
-
-
-@functools.lru_cache(maxsize=8)
-def _parse(text: str, path: Path, env: str) -> Tfvars:
+    """The entries of a tfvars text; UserError at the first problem. A command parses each
+    file once (context.Environment keeps what it read)."""
     canonical = _parse_canonical(text, path, env)
     return canonical if canonical is not None else _parse_hcl(text, path, env)
 

@@ -1,0 +1,82 @@
+"""The environment as one value: each request file parsed once per command, whatever the steps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from orchestrator.context import Session
+from orchestrator.files import catalog, tfvars
+from orchestrator.files.workspace import Workspace
+from orchestrator.ops import apply as apply_op
+from orchestrator.ops import sync as sync_mod
+from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
+    FakeTerraform,
+    fake_terraform,
+    repository,
+    request,
+    state,
+)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
+    """Every parse of a tfvars or catalog text from here on, by (file kind, text)."""
+    seen: Counter[tuple[str, str]] = Counter()
+    real_tfvars, real_catalog = tfvars.parse, catalog.parse
+
+    def parse_tfvars(text: str, *args: Any) -> Any:
+        seen["tfvars", text] += 1
+        return real_tfvars(text, *args)
+
+    def parse_catalog(text: str, *args: Any) -> Any:
+        seen["catalog", text] += 1
+        return real_catalog(text, *args)
+
+    monkeypatch.setattr(tfvars, "parse", parse_tfvars)
+    monkeypatch.setattr(catalog, "parse", parse_catalog)
+    return seen
+
+
+def test_one_apply_parses_the_tfvars_once_and_the_catalog_once(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan, guard, apply, catalog sync and the URLs shown after: one parse of each file.
+
+    The catalog sync writes the repository URL into the catalog, and the write is read back
+    (the transaction's check): that parse is of the new text, never of a file read before.
+    """
+    request(repo, "ledger-api")
+    tfvars_text = repo.tfvars_file("local").read_text()
+    catalog_text = repo.catalog_file.read_text()
+    seen = _counting(monkeypatch)
+
+    ctx = Session(repo).at("local")
+    result = apply_op.apply(ctx, ["ledger-api"], None, confirm=lambda _plan: True)
+    urls = apply_op.repository_urls(ctx, result.plan.repositories)
+
+    assert result.sync is not None and urls["ledger-api"].endswith("/ledger-api")
+    assert FakeTerraform.calls.count("plan local") == 1
+    assert seen["tfvars", tfvars_text] == 1
+    assert seen["catalog", catalog_text] == 1
+    written = repo.catalog_file.read_text()
+    assert written != catalog_text and seen["catalog", written] == 1  # the read-back
+    assert sum(seen.values()) == 3
+
+
+def test_a_write_is_remembered_so_the_next_step_reads_no_file_again(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a catalog sync wrote the catalog, the same command sees the written catalog."""
+    request(repo, "ledger-api")
+    FakeTerraform.states["local"] = state(repository("ledger-api"))
+    ctx = Session(repo).at("local")
+    seen = _counting(monkeypatch)
+    assert ctx.catalog.entries["ledger-api"].repository_url == ""
+    sync_mod.sync(ctx)
+    after = ctx.catalog
+    assert after.entries["ledger-api"].repository_url.endswith("/ledger-api")
+    assert after.text == repo.catalog_file.read_text()
+    # the tfvars (its region) and the catalog once each, then the read-back of the write
+    assert sorted(seen.values()) == [1, 1, 1]
