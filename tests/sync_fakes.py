@@ -11,8 +11,8 @@ import pytest
 
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.context import Session
-from orchestrator.models import Action, ResourceChange, instance_of
 from orchestrator.files.workspace import Workspace
+from orchestrator.models import Action, ResourceChange, instance_of
 from orchestrator.ops import create as create_op
 from orchestrator.ops import sync as sync_mod
 from orchestrator.rules import policy
