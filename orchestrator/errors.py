@@ -41,11 +41,19 @@ class FileError(UserError):
 
 
 class PlanRefused(EcrctlError):
-    """The plan guard refused a plan; nothing was applied. Carries the guard's verdicts."""
+    """The plan guard refused a plan; nothing was applied. Carries the guard's verdicts and what
+    the command made (the plan, a CI plan) for the CLI to show before it fails."""
 
-    def __init__(self, message: str, violations: list[Violation], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        violations: list[Violation],
+        hint: str | None = None,
+        result: object = None,
+    ) -> None:
         super().__init__(message, hint)
         self.violations = violations
+        self.result = result
 
     @property
     def addresses(self) -> list[str]:

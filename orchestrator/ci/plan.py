@@ -21,6 +21,7 @@ from orchestrator.context import Environment, Session
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import RegistryRequest, ResourceChange, Review, Violation
 from orchestrator.ops import plan as plan_op
+from orchestrator.rules import guard
 
 
 def change_set(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -129,4 +130,11 @@ def plan(
         records.append(record)
     summary = render_plan(cs, records, pr, env)
     atomic_write(out_dir / "summary.md", summary)
-    return CiPlan(cs, tuple(records), summary, out_dir)
+    result = CiPlan(cs, tuple(records), summary, out_dir)
+    if result.objections:  # recorded and summarised for the comment; the check fails
+        raise guard.refusal(
+            result.objections,
+            hint="change the request so that the plan stays inside the named repositories",
+            result=result,
+        )
+    return result

@@ -20,7 +20,7 @@ from orchestrator.cli.options import (
 )
 from orchestrator.cli.render import escape
 from orchestrator.context import Session
-from orchestrator.errors import EcrctlError, UserError
+from orchestrator.errors import EcrctlError, PlanRefused, UserError
 from orchestrator.files.workspace import find_workspace
 
 EXIT_DRIFT = 4  # drift found: distinct from 1 (invalid input) and 3 (terraform or AWS failed)
@@ -141,14 +141,18 @@ def plan(
     """
     from orchestrator.ci import markdown, records
     from orchestrator.ci import plan as ci_plan
-    from orchestrator.rules import guard
 
     ws = find_workspace()
+    refused: PlanRefused | None = None
     try:
         with lock_timeout(lock_timeout_), render.Progress() as progress:
             result = ci_plan.plan(
                 Session(ws, progress), base, head, env, out_dir, full_plan=full_plan
             )
+    except PlanRefused as exc:  # the plans stand, recorded with the guard's verdicts
+        if not isinstance(exc.result, records.CiPlan):
+            raise
+        result, refused = exc.result, exc
     except EcrctlError as exc:
         _refused(exc, summary_file, out_dir or records.plan_dir(ws))
         raise
@@ -166,11 +170,8 @@ def plan(
         if not result.records:
             render.out().print("nothing to plan")
         render.note(f"plan records in {ws.relative(result.out_dir)}")
-    if result.objections:
-        raise guard.refusal(
-            result.objections,
-            hint="change the request so that the plan stays inside the named repositories",
-        )
+    if refused:
+        raise refused
 
 
 @app.command()

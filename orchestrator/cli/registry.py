@@ -31,7 +31,7 @@ from orchestrator.cli.options import (
     lock_timeout,
 )
 from orchestrator.cli.render import escape
-from orchestrator.errors import CatalogSyncFailed, UserError
+from orchestrator.errors import CatalogSyncFailed, PlanRefused, UserError
 from orchestrator.files.workspace import find_workspace
 
 if TYPE_CHECKING:
@@ -125,20 +125,27 @@ def plan(
 
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
+    from orchestrator.models import PlanResult
     from orchestrator.ops import plan as plan_op
-    from orchestrator.rules import guard
 
+    refused: PlanRefused | None = None
     with render.Progress() as progress:
         ctx = context(env, progress)
-        result, objections = plan_op.plan(ctx, names, out)
+        try:
+            result = plan_op.checked_plan(ctx, names, out)
+        except PlanRefused as exc:  # shown like any plan, then the command fails
+            if not isinstance(exc.result, PlanResult):
+                raise
+            result, refused = exc.result, exc
         scan = plan_op.scan_report(ctx, result, unmanaged)
+    objections = refused.violations if refused else []
     if output is Output.json:
         extra = {"scanning": scan.to_dict()} if scan else {}
         render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections], **extra})
     else:
         render.plan_text(result, objections, scan)
-    if objections:
-        raise guard.refusal(objections, hint="fix the tfvars or the request, then plan again")
+    if refused:
+        raise refused
 
 
 def apply(

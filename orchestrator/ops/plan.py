@@ -135,6 +135,20 @@ def plan(
     return result, objections
 
 
+def checked_plan(ctx: Environment, names: list[str], out: Path | None = None) -> PlanResult:
+    """`plan`, refused (PlanRefused, carrying the plan to show) when the guard objects."""
+    result, objections = plan(ctx, names, out)
+    if objections:
+        raise guard.refusal_of(
+            result.changes,
+            objections,
+            set(result.repositories),
+            hint="fix the tfvars or the request, then plan again",
+            result=result,
+        )
+    return result
+
+
 def without_policy_of(requests: dict[str, RegistryRequest], names: list[str]) -> set[str]:
     """The named, configured repositories whose request leaves no principal in the policy."""
     return {n for n in names if n in requests and not requests[n].has_policy}

@@ -105,14 +105,17 @@ def _broken_rule(
     return None
 
 
-def refusal(found: list[Violation], what: str = "plan", hint: str | None = None) -> PlanRefused:
-    """The error for a refused plan, naming every offending change."""
+def refusal(
+    found: list[Violation], what: str = "plan", hint: str | None = None, result: object = None
+) -> PlanRefused:
+    """The error for a refused plan, naming every offending change; `result` rides along."""
     return PlanRefused(
         f"{what} refused by the guard: {len(found)} change(s) outside what was requested: "
         + "; ".join(map(str, found)),
         found,
         hint
         or "fix the tfvars or the request so that the plan touches only the named repositories",
+        result,
     )
 
 
@@ -162,7 +165,11 @@ def check(
 
 
 def refusal_of(
-    changes: Iterable[ResourceChange], found: list[Violation], requested: set[str]
+    changes: Iterable[ResourceChange],
+    found: list[Violation],
+    requested: set[str],
+    hint: str | None = None,
+    result: object = None,
 ) -> PlanRefused:
     """The refusal of a plan with the guard's verdicts `found` on its `changes`."""
     # Terraform lists deletes of instances removed from the tfvars even in a plan targeted
@@ -170,10 +177,9 @@ def refusal_of(
     pending = sorted(
         {c.instance for c in changes if c.action == Action.DELETE and c.instance} - requested
     )
-    hint = (
-        f"{', '.join(pending)} left the tfvars but still exist: finish that first"
-        " (ecrctl decommission NAME --env ENV) or plan them together"
-        if pending
-        else None
-    )
-    return refusal(found, hint=hint)
+    if pending:
+        hint = (
+            f"{', '.join(pending)} left the tfvars but still exist: finish that first"
+            " (ecrctl decommission NAME --env ENV) or plan them together"
+        )
+    return refusal(found, hint=hint, result=result)
