@@ -29,8 +29,8 @@ from orchestrator.adapters.state import read_state
 from orchestrator.adapters.terraform import Terraform
 from orchestrator.context import Context
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars, transaction
-from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
+from orchestrator.files import catalog, tfvars, transaction, yaml_strict
+from orchestrator.files.workspace import ENV_NAME, Workspace
 from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
 from orchestrator.ops import backstage, owners
 from orchestrator.ops.backstage import Entity, Placement
@@ -219,7 +219,9 @@ def sync(
 
 
 def _existing(path: Path) -> str | None:
-    return read_text(path, "catalog file") if path.exists() else None
+    if not path.exists():
+        return None
+    return yaml_strict.read_file(path, "catalog file", "fix or delete the file, then sync again")
 
 
 def _registry_file(

@@ -6,12 +6,16 @@ tree; ecrctl answers it with exit 1, one error line and its hint, and writes not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import FileError
+from orchestrator.files import yaml_strict
 from orchestrator.files.workspace import Workspace
+from orchestrator.ops import backstage, owners
 from tests.helpers import cli, snapshot
 
 CREATE = ("create", "trust-svc", "--env", "local", "--owner", "app-team-x", "--risk", "low")
@@ -62,3 +66,93 @@ def test_an_unusable_lock_file_is_exit_1_naming_what_to_remove(
     one_error(result.stderr, "files.lock", remove)
     assert snapshot(repo.root) == before
     assert not (repo.root / "elsewhere").exists()  # the symlink was not followed
+
+
+# -- item 7: every YAML read from a user is read as strictly as the catalog ---------------------
+
+ADOPT_DUPLICATE = """\
+- name: legacy-app
+  owner: app-team-x
+  risk: high
+  risk: low
+"""
+
+
+def _adopt(capsys: pytest.CaptureFixture[str], source: Path) -> str:
+    result = cli(capsys, "adopt", "--env", "local", "--from", str(source), "--dry-run")
+    assert result.code == 1, result.stderr
+    assert result.stdout == ""
+    return one_error(result.stderr, str(source))
+
+
+def test_an_adopt_file_naming_a_key_twice_is_refused_at_its_line(
+    repo: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "adopt.yaml"
+    source.write_text(ADOPT_DUPLICATE)
+    before = snapshot(repo.root)
+    assert _adopt(capsys, source).endswith(f"{source}:4: key 'risk' appears twice")
+    assert snapshot(repo.root) == before
+
+
+def _fifo(tmp_path: Path) -> Path:
+    os.mkfifo(tmp_path / "adopt.fifo")  # opened for reading, a FIFO with no writer would block
+    return tmp_path / "adopt.fifo"
+
+
+def _huge(tmp_path: Path) -> Path:
+    path = tmp_path / "adopt.yaml"
+    with open(path, "wb") as handle:  # sparse: 65 MiB on paper, nothing on disk
+        handle.truncate(yaml_strict.MAX_BYTES + 1)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (lambda tmp: Path("/dev/zero"), "is not a regular file"),
+        (_fifo, "is not a regular file"),
+        (lambda tmp: tmp, "is not a regular file"),
+        (_huge, "is larger than 64 MiB"),
+    ],
+    ids=["dev-zero", "fifo", "directory", "huge"],
+)
+def test_an_adopt_file_that_is_no_bounded_regular_file_is_refused_unread(
+    repo: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    source: Callable[[Path], Path],
+    reason: str,
+) -> None:
+    path = source(tmp_path)
+    before = snapshot(repo.root)
+    assert reason in _adopt(capsys, path)
+    assert snapshot(repo.root) == before
+
+
+def test_a_catalog_that_is_a_device_is_refused_unread(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.catalog_file.unlink()
+    repo.catalog_file.symlink_to("/dev/zero")
+    result = cli(capsys, *CREATE)
+    assert result.code == 1, result.stderr
+    one_error(result.stderr, "catalog", "is not a regular file")
+
+
+def test_backstage_files_are_read_as_strictly_as_the_catalog(repo: Workspace) -> None:
+    groups = repo.catalog_dir / "groups"
+    groups.mkdir()
+    group = groups / "team.yaml"
+    group.write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\n"
+        "metadata:\n  name: app-team-x\n  name: app-team-y\nspec:\n  type: team\n"
+    )
+    with pytest.raises(FileError, match=r"team\.yaml:5: key 'name' appears twice"):
+        owners.load(repo, {})
+    group.write_text("kind: Group\nmetadata: &m {name: a}\nspec: *m\n")
+    with pytest.raises(FileError, match="aliases"):
+        owners.load(repo, {})
+    entity = repo.catalog_dir / "all.yaml"
+    with pytest.raises(FileError, match=r"all\.yaml:2: key 'kind' appears twice"):
+        backstage.load_documents(entity, "kind: Location\nkind: Component\n")
