@@ -6,17 +6,23 @@ tree; ecrctl answers it with exit 1, one error line and its hint, and writes not
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from orchestrator.errors import FileError
 from orchestrator.files import yaml_strict
 from orchestrator.files.workspace import Workspace
+from orchestrator.lifecycle import backup
 from orchestrator.ops import backstage, owners
 from tests.helpers import cli, snapshot
+from tests.unit import test_decommission as dec
 
 CREATE = ("create", "trust-svc", "--env", "local", "--owner", "app-team-x", "--risk", "low")
 
@@ -156,3 +162,95 @@ def test_backstage_files_are_read_as_strictly_as_the_catalog(repo: Workspace) ->
     entity = repo.catalog_dir / "all.yaml"
     with pytest.raises(FileError, match=r"all\.yaml:2: key 'kind' appears twice"):
         backstage.load_documents(entity, "kind: Location\nkind: Component\n")
+
+
+# -- item 4: restore reads nothing outside the bundle, and no symlink in it ---------------------
+
+
+@pytest.fixture
+def bundle(repo: Workspace) -> Iterator[tuple[Path, dec.FakeTerraform]]:
+    """A real bundle of a decommissioned repository holding two images (registry in memory)."""
+    with mock_aws():
+        fake = dec.FakeTerraform(dec.client())
+        path, _pushed = dec.decommissioned(repo, fake)
+        yield path, fake
+
+
+def _sums(path: Path) -> dict[str, str]:
+    return dict(json.loads((path / backup.SUMS).read_text())["files"])
+
+
+def _rewrite(path: Path, sums: dict[str, str], index: list[dict[str, object]]) -> None:
+    """Rewrite index.json and manifest.json so that every checksum is right (a forger's bundle)."""
+    text = json.dumps(index)
+    (path / backup.IMAGE_INDEX).write_text(text)
+    sums[backup.IMAGE_INDEX] = hashlib.sha256(text.encode()).hexdigest()
+    (path / backup.SUMS).write_text(json.dumps({"files": sums}))
+
+
+def _outside_by_dotdot(path: Path, outside: Path) -> str:
+    return os.path.relpath(outside, path)
+
+
+def _outside_absolute(path: Path, outside: Path) -> str:
+    return str(outside)
+
+
+@pytest.mark.parametrize("name_it", [_outside_by_dotdot, _outside_absolute])
+def test_a_bundle_naming_a_file_outside_itself_is_refused(
+    repo: Workspace,
+    bundle: tuple[Path, dec.FakeTerraform],
+    capsys: pytest.CaptureFixture[str],
+    name_it: Callable[[Path, Path], str],
+) -> None:
+    path, fake = bundle
+    outside = repo.root.parent / "secret.txt"  # stands for /etc/passwd: any file the user reads
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    rel = name_it(path, outside)
+    sums = _sums(path)
+    sums[rel] = hashlib.sha256(outside.read_bytes()).hexdigest()  # its true checksum
+    index = json.loads((path / backup.IMAGE_INDEX).read_text())
+    index[0]["manifest"] = rel
+    _rewrite(path, sums, index)
+    before = snapshot(repo.root)
+    with pytest.raises(backup.BackupError, match="outside the bundle"):
+        dec.restore(repo, fake, path)
+    result = cli(capsys, "restore", str(path), "--auto-approve")
+    assert result.code == 1, result.stderr
+    one_error(result.stderr, rel, "outside the bundle")
+    assert snapshot(repo.root) == before and dec.NAME not in fake.instances
+
+
+def _file_symlink(path: Path) -> str:
+    index = json.loads((path / backup.IMAGE_INDEX).read_text())
+    manifest = path / index[0]["manifest"]
+    copy = path.parent / "copy.json"  # the same bytes, so the checksum still matches
+    shutil.copy(manifest, copy)
+    manifest.unlink()
+    manifest.symlink_to(copy)
+    return str(manifest.relative_to(path))
+
+
+def _directory_symlink(path: Path) -> str:
+    elsewhere = path.parent / "images-elsewhere"
+    shutil.move(path / "images", elsewhere)
+    (path / "images").symlink_to(elsewhere)
+    return "images"
+
+
+def _sums_symlink(path: Path) -> str:
+    shutil.move(path / backup.SUMS, path.parent / "sums.json")
+    (path / backup.SUMS).symlink_to(path.parent / "sums.json")
+    return backup.SUMS
+
+
+@pytest.mark.parametrize("link", [_file_symlink, _directory_symlink, _sums_symlink])
+def test_a_bundle_holding_a_symlink_is_refused(
+    repo: Workspace, bundle: tuple[Path, dec.FakeTerraform], link: Callable[[Path], str]
+) -> None:
+    path, fake = bundle
+    rel = link(path)
+    before = snapshot(repo.root)
+    with pytest.raises(backup.BackupError, match=f"{rel} is a symlink"):
+        dec.restore(repo, fake, path)
+    assert snapshot(repo.root) == before and dec.NAME not in fake.instances
