@@ -113,6 +113,7 @@ class Terraform:
         }
         if self.settings.provider_mirror is not None:
             self.environ["TF_CLI_CONFIG_FILE"] = str(self._write_cli_config())
+        self._reinitialised = False  # a failed plugin check re-inits once per Terraform
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -320,7 +321,23 @@ class Terraform:
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
         if result.returncode != 0:
-            raise _failure(what, cmd, result, self.env)
+            failure = _failure(what, cmd, result, self.env)
+            if command == "init" or self._reinitialised or not _needs_init(failure):
+                raise failure
+            # The data dir no longer matches what init installed (a provider mirror moved or
+            # emptied, providers/ removed): init again, once, then run the command again.
+            self._reinitialised = True
+            (self.data_dir / "ecrctl-init.sha256").unlink(missing_ok=True)
+            self.init()
+            return self._run(
+                command,
+                what=what,
+                args=args,
+                stream=stream,
+                collect_applied=collect_applied,
+                collect_started=collect_started,
+                **options,
+            )
         return result
 
     def _report(
@@ -351,6 +368,7 @@ class Terraform:
                 digest.update(path.read_bytes())
         for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TF_CLI_CONFIG_FILE"):
             digest.update(f"{key}={self.environ.get(key, '')}".encode())
+        digest.update(_provider_sources(self.settings.provider_mirror, self.environ).encode())
         return digest.hexdigest()
 
     def _write_cli_config(self) -> Path:
@@ -365,6 +383,44 @@ class Terraform:
         if not path.exists() or path.read_text() != text:
             atomic_write(path, text)
         return path
+
+
+def _provider_sources(mirror: Path | None, environ: dict[str, str]) -> str:
+    """What init installs providers from: the CLI config's text and the mirror's listing.
+
+    The listing (relative path, size, mtime of each entry) is cheap next to init itself: a
+    mirror holds a handful of files. A moved or refilled mirror changes it, so init runs again
+    instead of leaving a data dir whose provider links point at nothing.
+    """
+    parts = []
+    config = environ.get("TF_CLI_CONFIG_FILE")
+    if config:
+        with contextlib.suppress(OSError):
+            parts.append(Path(config).read_text(encoding="utf-8", errors="replace"))
+    if mirror is not None:
+        parts.append(f"mirror={mirror}")
+        for dirpath, dirnames, filenames in os.walk(mirror):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                with contextlib.suppress(OSError):
+                    info = path.stat()
+                    parts.append(f"{path.relative_to(mirror)} {info.st_size} {info.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+# What terraform says when the data dir no longer holds what init installed.
+_STALE_INIT = (
+    "required plugins are not installed",
+    "there is no package for",
+    "inconsistent dependency lock file",
+    "backend initialization required",
+)
+
+
+def _needs_init(failure: TerraformError) -> bool:
+    text = failure.message.lower()
+    return any(marker in text for marker in _STALE_INIT)
 
 
 def _decode(line: str) -> dict[str, Any] | None:
@@ -558,6 +614,13 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
             "terraform could not fetch the AWS provider: set ECRCTL_PROVIDER_MIRROR to an offline"
             " provider mirror (a directory holding registry.terraform.io/hashicorp/aws;"
             " scripts/find-provider-mirror looks for one), or let terraform reach its registry"
+        )
+    elif any(marker in text.lower() for marker in _STALE_INIT):
+        hint = (
+            f"terraform's providers for {env} (.ecrctl/tf/{env}) are not what the provider mirror"
+            " holds, even after a fresh init: point ECRCTL_PROVIDER_MIRROR at a mirror holding"
+            " hashicorp/aws as terraform/.terraform.lock.hcl pins it"
+            " (scripts/find-provider-mirror finds one), then run again"
         )
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"

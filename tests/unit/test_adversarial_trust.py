@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from pytest_subprocess import FakeProcess
 
-from orchestrator.errors import FileError
+from orchestrator.adapters.terraform import Settings, Terraform
+from orchestrator.errors import FileError, TerraformError
 from orchestrator.files import yaml_strict
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
@@ -254,3 +256,74 @@ def test_a_bundle_holding_a_symlink_is_refused(
     with pytest.raises(backup.BackupError, match=f"{rel} is a symlink"):
         dec.restore(repo, fake, path)
     assert snapshot(repo.root) == before and dec.NAME not in fake.instances
+
+
+# -- item 6: the init stamp covers the provider mirror; a stale data dir re-inits once ---------
+
+TF_ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "PATH": "/usr/bin"}
+PROVIDER = "registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws"
+
+
+def _mirror(path: Path) -> Path:
+    (path / PROVIDER).parent.mkdir(parents=True)
+    (path / PROVIDER).write_bytes(b"provider")
+    return path
+
+
+def test_the_init_stamp_covers_the_mirror_and_what_it_holds(
+    repo: Workspace, tmp_path: Path, fp: FakeProcess
+) -> None:
+    fp.keep_last_process(True)
+    fp.register(["terraform", "init", fp.any()])
+    first, second = _mirror(tmp_path / "a"), _mirror(tmp_path / "b")
+    Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=first)).init()
+    Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=first)).init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 1
+    Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=second)).init()  # the variable moved
+    assert fp.call_count(["terraform", "init", fp.any()]) == 2
+    shutil.rmtree(second / "registry.terraform.io")  # the mirror emptied (or moved away)
+    Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=second)).init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 3
+
+
+def _no_plugins() -> str:
+    return json.dumps(
+        {
+            "type": "diagnostic",
+            "diagnostic": {
+                "severity": "error",
+                "summary": "Required plugins are not installed",
+                "detail": "registry.terraform.io/hashicorp/aws: there is no package for"
+                " registry.terraform.io/hashicorp/aws 5.100.0 cached in .ecrctl/tf/dev/providers",
+            },
+        }
+    )
+
+
+def test_a_failed_plugin_check_inits_again_once_and_succeeds(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    fp.register(["terraform", "init", fp.any()])
+    fp.register(["terraform", "plan", fp.any()], stdout=_no_plugins() + "\n", returncode=1)
+    fp.register(["terraform", "init", fp.any()])
+    fp.register(["terraform", "plan", fp.any()])
+    tf = Terraform(repo, "dev", TF_ENV, Settings())
+    tf.init()  # the stamp matches from here on: only the plugin check can tell
+    tf.plan(["module.x"], repo.state_dir / "p.tfplan", repo.tfvars_file("dev"))
+    assert [call[1] for call in fp.calls] == ["init", "plan", "init", "plan"]
+
+
+def test_a_plugin_check_failing_after_a_fresh_init_names_the_fix(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    fp.register(["terraform", "init", fp.any()])
+    for _ in range(2):
+        fp.register(["terraform", "plan", fp.any()], stdout=_no_plugins() + "\n", returncode=1)
+        fp.register(["terraform", "init", fp.any()])
+    tf = Terraform(repo, "dev", TF_ENV, Settings())
+    tf.init()
+    with pytest.raises(TerraformError) as info:
+        tf.plan(["module.x"], repo.state_dir / "p.tfplan", repo.tfvars_file("dev"))
+    assert [call[1] for call in fp.calls] == ["init", "plan", "init", "plan"]  # once, no loop
+    assert "Required plugins are not installed" in info.value.message
+    assert "ECRCTL_PROVIDER_MIRROR" in (info.value.hint or "")
