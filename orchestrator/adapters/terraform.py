@@ -122,7 +122,11 @@ class Terraform:
         backend = self.workspace.backend_file(self.env)
         stamp = self.data_dir / "ecrctl-init.sha256"
         fingerprint = self._init_fingerprint(backend)
-        if stamp.exists() and stamp.read_text() == fingerprint:
+        if (
+            stamp.exists()
+            and stamp.read_text() == fingerprint
+            and _data_dir_matches(self.data_dir, backend)
+        ):
             return
         self.progress(f"terraform init ({self.env})")
         self._run(
@@ -407,6 +411,42 @@ def _provider_sources(mirror: Path | None, environ: dict[str, str]) -> str:
                     info = path.stat()
                     parts.append(f"{path.relative_to(mirror)} {info.st_size} {info.st_mtime_ns}")
     return "\n".join(parts)
+
+
+def _data_dir_matches(data_dir: Path, backend: Path) -> bool:
+    """Whether the data dir's backend and modules are those of this checkout's environment.
+
+    .ecrctl/ is git-ignored, not unreachable: a pull request can commit a data dir, and the
+    init stamp beside it is computable from the checkout. So the stamp alone never decides:
+    the backend terraform would use (its bucket, key ...) must be backend.hcl's, and each
+    module must be loaded from where its source says. Anything else, or anything unreadable,
+    is re-initialised (init -reconfigure rewrites both).
+    """
+    from orchestrator.files import hcl
+
+    try:
+        wanted = hcl.parse(backend.read_text(encoding="utf-8")).values
+        held = json.loads((data_dir / "terraform.tfstate").read_text(encoding="utf-8"))
+        config = held["backend"]["config"]
+        # Every setting backend.hcl gives, and no other (an endpoint, a role, a prefix ...).
+        if held["backend"]["type"] != "s3" or set(wanted) - set(config):
+            return False
+        if any(value != wanted.get(key) for key, value in config.items()):
+            return False
+        dirs: dict[str, str] = {}
+        manifest = json.loads((data_dir / "modules" / "modules.json").read_text(encoding="utf-8"))
+        for module in manifest["Modules"]:
+            key, source = module["Key"], module["Source"]
+            parent = dirs.get(key.rpartition(".")[0], ".") if key else ""
+            if key and not source.startswith(("./", "../")):
+                return False  # ecrctl's root uses local modules only
+            expected = os.path.normpath(os.path.join(parent, source)) if key else "."
+            if os.path.normpath(module["Dir"]) != expected:
+                return False
+            dirs[key] = expected
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, hcl.HclSyntaxError):
+        return False
+    return True
 
 
 # What terraform says when the data dir no longer holds what init installed.

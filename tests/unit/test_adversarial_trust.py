@@ -19,7 +19,7 @@ from pytest_subprocess import FakeProcess
 
 from orchestrator.adapters.terraform import Settings, Terraform
 from orchestrator.errors import FileError, TerraformError
-from orchestrator.files import yaml_strict
+from orchestrator.files import hcl, yaml_strict
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.ops import backstage, owners
@@ -274,7 +274,7 @@ def test_the_init_stamp_covers_the_mirror_and_what_it_holds(
     repo: Workspace, tmp_path: Path, fp: FakeProcess
 ) -> None:
     fp.keep_last_process(True)
-    fp.register(["terraform", "init", fp.any()])
+    fp.register(["terraform", "init", fp.any()], callback=lambda _p: _data_dir(repo, "dev"))
     first, second = _mirror(tmp_path / "a"), _mirror(tmp_path / "b")
     Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=first)).init()
     Terraform(repo, "dev", TF_ENV, Settings(provider_mirror=first)).init()
@@ -327,3 +327,70 @@ def test_a_plugin_check_failing_after_a_fresh_init_names_the_fix(
     assert [call[1] for call in fp.calls] == ["init", "plan", "init", "plan"]  # once, no loop
     assert "Required plugins are not installed" in info.value.message
     assert "ECRCTL_PROVIDER_MIRROR" in (info.value.hint or "")
+
+
+# -- item 9: a terraform data dir a checkout brings is checked against the environment --------
+
+MODULES = {
+    "Modules": [
+        {"Key": "", "Source": "", "Dir": "."},
+        {"Key": "ecr_repositories", "Source": "./modules/ecr", "Dir": "modules/ecr"},
+    ]
+}
+
+
+def _data_dir(ws: Workspace, env: str, **overrides: object) -> Path:
+    """A data dir as `terraform init` leaves it, with `overrides` in its backend config."""
+    data = ws.state_dir / "tf" / env
+    (data / "modules").mkdir(parents=True, exist_ok=True)
+    config = {**hcl.parse(ws.backend_file(env).read_text()).values, **overrides}
+    backend = {"version": 3, "backend": {"type": "s3", "config": config, "hash": 1}}
+    (data / "terraform.tfstate").write_text(json.dumps(backend))
+    (data / "modules" / "modules.json").write_text(json.dumps(MODULES))
+    return data
+
+
+def _planted(ws: Workspace, env: str, **overrides: object) -> Terraform:
+    """A data dir a pull request brings, with the init stamp that matches the checkout."""
+    tf = Terraform(ws, env, TF_ENV, Settings())
+    data = _data_dir(ws, env, **overrides)
+    stamp = tf._init_fingerprint(ws.backend_file(env))
+    (data / "ecrctl-init.sha256").write_text(stamp)
+    return tf
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"key": "ecr/elsewhere/terraform.tfstate"},
+        {"bucket": "someone-elses-bucket"},
+        {"endpoints": {"s3": "http://127.0.0.1:9"}},  # a setting backend.hcl does not give
+    ],
+    ids=["key", "bucket", "extra-setting"],
+)
+def test_a_data_dir_whose_backend_differs_from_the_environment_is_not_trusted(
+    repo: Workspace, fp: FakeProcess, overrides: dict[str, object]
+) -> None:
+    fp.register(["terraform", "init", fp.any()])
+    _planted(repo, "local", **overrides).init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 1  # init -reconfigure, not skipped
+    assert "-reconfigure" in fp.calls[0]
+
+
+def test_a_data_dir_whose_module_points_elsewhere_is_not_trusted(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    fp.register(["terraform", "init", fp.any()])
+    tf = _planted(repo, "local")
+    modules = {"Modules": [dict(m) for m in MODULES["Modules"]]}
+    modules["Modules"][1]["Dir"] = "../evil"
+    (tf.data_dir / "modules" / "modules.json").write_text(json.dumps(modules))
+    tf.init()
+    assert fp.call_count(["terraform", "init", fp.any()]) == 1
+
+
+def test_a_data_dir_matching_the_environment_keeps_init_skipped(
+    repo: Workspace, fp: FakeProcess
+) -> None:
+    _planted(repo, "local").init()
+    assert list(fp.calls) == []
