@@ -65,17 +65,61 @@ def _healthy(endpoint: str) -> bool:
         return False
 
 
-def status(ws: Workspace) -> Emulator | None:
-    """The emulator ecrctl started for this repository, if it is still running."""
+def _recorded(ws: Workspace) -> Emulator | None:
+    """What .ecrctl/local/emulator.json says, whether or not that process still runs."""
     path = _record(ws)
     try:
         data = json.loads(path.read_text())
-        emulator = Emulator(int(data["pid"]), int(data["port"]), str(data["endpoint"]), data["log"])
+        return Emulator(int(data["pid"]), int(data["port"]), str(data["endpoint"]), data["log"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if emulator.pid is None or not _alive(emulator.pid):
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """The arguments process `pid` runs with (/proc, else ps), None when they cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1]]
+    except FileNotFoundError:
+        if Path("/proc/self/cmdline").exists():
+            return None  # Linux, and no such process
+    except OSError:
         return None
-    return emulator
+    try:  # no /proc (macOS): our arguments hold no spaces, so ps' joined line splits back
+        shown = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return shown.stdout.split() if shown.returncode == 0 else None
+
+
+def _launch_arguments(port: int) -> list[str]:
+    return ["-m", "moto.server", "-H", HOST, "-p", str(port)]
+
+
+def is_ours(emulator: Emulator) -> bool:
+    """Whether the recorded pid runs the emulator `start` launched: moto on the recorded port.
+
+    A pid in the record may have been reused (after a reboot) or written by someone else; only
+    a process with that command line, serving the recorded endpoint, is the one to stop.
+    """
+    if emulator.pid is None or emulator.endpoint != f"http://{HOST}:{emulator.port}":
+        return False
+    arguments = _command_line(emulator.pid)
+    tail = _launch_arguments(emulator.port)
+    return arguments is not None and arguments[-len(tail) :] == tail
+
+
+def status(ws: Workspace) -> Emulator | None:
+    """The emulator ecrctl started for this repository, if it is still running."""
+    emulator = _recorded(ws)
+    if emulator is None or emulator.pid is None or not _alive(emulator.pid):
+        return None
+    return emulator if is_ours(emulator) else None
 
 
 def start(ws: Workspace, port: int = DEFAULT_PORT, timeout: float = 30.0) -> Emulator:
@@ -96,7 +140,7 @@ def start(ws: Workspace, port: int = DEFAULT_PORT, timeout: float = 30.0) -> Emu
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, *_launch_arguments(port)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -119,6 +163,16 @@ def start(ws: Workspace, port: int = DEFAULT_PORT, timeout: float = 30.0) -> Emu
 
 
 def stop(ws: Workspace) -> Emulator | None:
+    """Stop the emulator `start` launched; refuse to signal any other process the record names."""
+    recorded = _recorded(ws)
+    alive = recorded is not None and recorded.pid is not None and _alive(recorded.pid)
+    if recorded is not None and alive and not is_ours(recorded):
+        raise UserError(
+            f"pid {recorded.pid} in {ws.relative(_record(ws))} is not the local emulator"
+            f" ecrctl started (moto on port {recorded.port}); nothing was stopped",
+            f"if no emulator of ecrctl's runs (e.g. after a reboot), remove"
+            f" {ws.relative(_record(ws))}",
+        )
     emulator = status(ws)
     if emulator is not None and emulator.pid is not None:
         with contextlib.suppress(ProcessLookupError):

@@ -100,6 +100,7 @@ class Terraform:
         }
         if self.settings.provider_mirror is not None:
             self.environ["TF_CLI_CONFIG_FILE"] = str(self._write_cli_config())
+        self._reinitialised = False  # a failed plugin check re-inits once per Terraform
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -108,7 +109,11 @@ class Terraform:
         backend = self.workspace.backend_file(self.env)
         stamp = self.data_dir / "ecrctl-init.sha256"
         fingerprint = self._init_fingerprint(backend)
-        if stamp.exists() and stamp.read_text() == fingerprint:
+        if (
+            stamp.exists()
+            and stamp.read_text() == fingerprint
+            and _data_dir_matches(self.data_dir, backend)
+        ):
             return
         self.progress(f"terraform init ({self.env})")
         self._run(
@@ -307,7 +312,23 @@ class Terraform:
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
         if result.returncode != 0:
-            raise _failure(what, cmd, result, self.env)
+            failure = _failure(what, cmd, result, self.env)
+            if command == "init" or self._reinitialised or not _needs_init(failure):
+                raise failure
+            # The data dir no longer matches what init installed (a provider mirror moved or
+            # emptied, providers/ removed): init again, once, then run the command again.
+            self._reinitialised = True
+            (self.data_dir / "ecrctl-init.sha256").unlink(missing_ok=True)
+            self.init()
+            return self._run(
+                command,
+                what=what,
+                args=args,
+                stream=stream,
+                collect_applied=collect_applied,
+                collect_started=collect_started,
+                **options,
+            )
         return result
 
     def _report(
@@ -338,6 +359,7 @@ class Terraform:
                 digest.update(path.read_bytes())
         for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TF_CLI_CONFIG_FILE"):
             digest.update(f"{key}={self.environ.get(key, '')}".encode())
+        digest.update(_provider_sources(self.settings.provider_mirror, self.environ).encode())
         return digest.hexdigest()
 
     def _write_cli_config(self) -> Path:
@@ -352,6 +374,80 @@ class Terraform:
         if not path.exists() or path.read_text() != text:
             atomic_write(path, text)
         return path
+
+
+def _provider_sources(mirror: Path | None, environ: dict[str, str]) -> str:
+    """What init installs providers from: the CLI config's text and the mirror's listing.
+
+    The listing (relative path, size, mtime of each entry) is cheap next to init itself: a
+    mirror holds a handful of files. A moved or refilled mirror changes it, so init runs again
+    instead of leaving a data dir whose provider links point at nothing.
+    """
+    parts = []
+    config = environ.get("TF_CLI_CONFIG_FILE")
+    if config:
+        with contextlib.suppress(OSError):
+            parts.append(Path(config).read_text(encoding="utf-8", errors="replace"))
+    if mirror is not None:
+        parts.append(f"mirror={mirror}")
+        for dirpath, dirnames, filenames in os.walk(mirror):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                with contextlib.suppress(OSError):
+                    info = path.stat()
+                    parts.append(f"{path.relative_to(mirror)} {info.st_size} {info.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _data_dir_matches(data_dir: Path, backend: Path) -> bool:
+    """Whether the data dir's backend and modules are those of this checkout's environment.
+
+    .ecrctl/ is git-ignored, not unreachable: a pull request can commit a data dir, and the
+    init stamp beside it is computable from the checkout. So the stamp alone never decides:
+    the backend terraform would use (its bucket, key ...) must be backend.hcl's, and each
+    module must be loaded from where its source says. Anything else, or anything unreadable,
+    is re-initialised (init -reconfigure rewrites both).
+    """
+    from orchestrator.files import hcl
+
+    try:
+        wanted = hcl.parse(backend.read_text(encoding="utf-8")).values
+        held = json.loads((data_dir / "terraform.tfstate").read_text(encoding="utf-8"))
+        config = held["backend"]["config"]
+        # Every setting backend.hcl gives, and no other (an endpoint, a role, a prefix ...).
+        if held["backend"]["type"] != "s3" or set(wanted) - set(config):
+            return False
+        if any(value != wanted.get(key) for key, value in config.items()):
+            return False
+        dirs: dict[str, str] = {}
+        manifest = json.loads((data_dir / "modules" / "modules.json").read_text(encoding="utf-8"))
+        for module in manifest["Modules"]:
+            key, source = module["Key"], module["Source"]
+            parent = dirs.get(key.rpartition(".")[0], ".") if key else ""
+            if key and not source.startswith(("./", "../")):
+                return False  # ecrctl's root uses local modules only
+            expected = os.path.normpath(os.path.join(parent, source)) if key else "."
+            if os.path.normpath(module["Dir"]) != expected:
+                return False
+            dirs[key] = expected
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, hcl.HclSyntaxError):
+        return False
+    return True
+
+
+# What terraform says when the data dir no longer holds what init installed.
+_STALE_INIT = (
+    "required plugins are not installed",
+    "there is no package for",
+    "inconsistent dependency lock file",
+    "backend initialization required",
+)
+
+
+def _needs_init(failure: TerraformError) -> bool:
+    text = failure.message.lower()
+    return any(marker in text for marker in _STALE_INIT)
 
 
 def _decode(line: str) -> dict[str, Any] | None:
@@ -545,6 +641,13 @@ def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> 
             "terraform could not fetch the AWS provider: set ECRCTL_PROVIDER_MIRROR to an offline"
             " provider mirror (a directory holding registry.terraform.io/hashicorp/aws;"
             " scripts/find-provider-mirror looks for one), or let terraform reach its registry"
+        )
+    elif any(marker in text.lower() for marker in _STALE_INIT):
+        hint = (
+            f"terraform's providers for {env} (.ecrctl/tf/{env}) are not what the provider mirror"
+            " holds, even after a fresh init: point ECRCTL_PROVIDER_MIRROR at a mirror holding"
+            " hashicorp/aws as terraform/.terraform.lock.hcl pins it"
+            " (scripts/find-provider-mirror finds one), then run again"
         )
     elif "stale" in text.lower() and "plan" in text.lower():
         hint = "the state changed since this plan was made; run ecrctl plan again and review it"

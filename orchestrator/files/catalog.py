@@ -1,12 +1,12 @@
 """catalog/ecr-catalog.yaml, the registry catalog of ADR-0092: read safely, edit one entry.
 
-Over 400 lines because it holds one format whole: the strict YAML reader, the line reader for
-files exactly as ecrctl writes them (and the proof they agree), and the writer.
+Over 400 lines because it holds one format whole: the line reader for files exactly as ecrctl
+writes them (and the proof they agree), the catalog's shape, and the writer.
 
-The file is read with the safe loader (no tags, duplicate keys refused; imported only when a
-file is not in the form ecrctl writes, which a line reader handles faster) and each entry is
-written by a small deterministic emitter, so unrelated lines stay byte-for-byte and names such
-as `on`, `no` or `012` stay strings.
+The file is read by the strict YAML reader (files/yaml_strict.py: a bounded regular file; no
+tags, aliases or duplicate keys; used only when a file is not in the form ecrctl writes, which
+a line reader handles faster) and each entry is written by a small deterministic emitter, so
+unrelated lines stay byte-for-byte and names such as `on`, `no` or `012` stay strings.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import FileError, UserError
-from orchestrator.files import memo
-from orchestrator.files.workspace import read_text
+from orchestrator.files import memo, yaml_strict
 from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier, Status
 from orchestrator.rules import policy
 
@@ -37,7 +36,6 @@ repositories: {{}}
 """
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`: quoted as it is
 _BLANK_OR_COMMENT = re.compile(r"^\s*(#.*)?$")
-MAX_DEPTH = 32  # ecrctl writes 5 levels
 ADOPTED_AT = "adopted_at"  # history key `ecrctl adopt` sets
 
 
@@ -157,24 +155,6 @@ def render_entry(entry: CatalogEntry, tier: RiskTier) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _reject_duplicates(node: yaml.Node, path: Path) -> None:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise FileError(
-                        path, key.start_mark.line + 1, f"key {key.value!r} appears twice", FIX_HINT
-                    )
-                seen.add(key.value)
-            _reject_duplicates(value, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _reject_duplicates(item, path)
-
-
 def _content_end(text: str, start: int, limit: int) -> int:
     """Offset just after the last line in [start, limit) that is neither blank nor a comment."""
     end = start
@@ -188,47 +168,6 @@ def _content_end(text: str, start: int, limit: int) -> int:
     return end
 
 
-def _reject_aliases_and_depth(text: str, path: Path) -> None:
-    """Refuse tags, aliases and deep nesting before anything is built from the text.
-
-    ecrctl never writes any of them. An alias can make a tiny file expand exponentially ("billion
-    laughs") or refer to itself, and YAML parsers slow down with the square of nesting depth.
-    The events are read lazily, so a hostile file costs no more than MAX_DEPTH levels.
-    """
-    import yaml
-
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-        line = event.start_mark.line + 1 if event.start_mark else 1
-        tag = getattr(event, "tag", None)
-        if tag is not None and not isinstance(event, yaml.DocumentStartEvent):
-            # ecrctl writes no tags; `!!python/...`, `!!binary` or `!!timestamp` mean a hand edit.
-            raise FileError(
-                path,
-                line,
-                f"YAML tags ({tag}) are not allowed in the catalog",
-                FIX_HINT,
-            )
-        if isinstance(event, yaml.AliasEvent):
-            raise FileError(
-                path,
-                line,
-                f"YAML aliases (*{event.anchor}) are not allowed in the catalog",
-                FIX_HINT,
-            )
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise FileError(
-                    path,
-                    line,
-                    f"nested more than {MAX_DEPTH} levels deep",
-                    FIX_HINT,
-                )
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
 def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
     """Read the catalog. Broken YAML raises UserError; entry-level problems are returned."""
     canonical = _parse_canonical(text, path, tiers)
@@ -240,29 +179,7 @@ def parse(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, l
 def _parse_yaml(text: str, path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:
     import yaml
 
-    try:
-        _reject_aliases_and_depth(text, path)
-        loader = yaml.CSafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            if root is not None:
-                _reject_duplicates(root, path)
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        # libyaml may place an error found at the end of the text one line past its last line.
-        line = min(mark.line + 1, text.count("\n") + 1) if mark else 1
-        reason = exc.problem or exc.context or "invalid YAML"
-        raise FileError(path, line, reason, FIX_HINT) from None
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
-        # libyaml counts in UTF-8 bytes.
-        line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
-        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
-        raise FileError(path, line, f"{exc.reason} ({char!r})", FIX_HINT) from None
-    except yaml.YAMLError as exc:
-        raise FileError(path, 1, f"invalid YAML ({exc})", FIX_HINT) from None
+    data, root = yaml_strict.load(text, path, "the catalog", FIX_HINT)
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise UserError(
             f"{path}:1: the catalog must be a mapping with version and repositories", FIX_HINT
@@ -463,7 +380,11 @@ def _read_entry(chunk: str, tier_rows: tuple[RiskTier, ...]) -> CatalogEntry | N
 
 def read(path: Path) -> str:
     """The catalog's text (a missing file reads as an empty catalog)."""
-    return read_text(path, "catalog") if path.exists() else NEW_CATALOG
+    if not path.exists():
+        return NEW_CATALOG
+    return yaml_strict.read_file(
+        path, "catalog", "save the file as UTF-8, then run: ecrctl validate"
+    )
 
 
 def parse_file(path: Path, tiers: dict[str, RiskTier]) -> tuple[Catalog, list[Problem]]:

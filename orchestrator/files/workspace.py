@@ -88,13 +88,37 @@ class Workspace:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive lock on the repository's managed files, across processes."""
-        self.state_dir.mkdir(exist_ok=True)
-        with open(self.state_dir / "files.lock", "a") as handle:
+        with _open_lock_file(self.state_dir) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _open_lock_file(state_dir: Path) -> Iterator[int]:
+    """.ecrctl/files.lock, opened for flock; a path a user's tree made unusable is a UserError.
+
+    The lock file is never followed through a symlink (a checkout could point it anywhere).
+    """
+    path = state_dir / "files.lock"
+    try:
+        state_dir.mkdir(exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        blocker = path if state_dir.is_dir() else state_dir
+        kind = "file" if blocker == path else "directory"
+        raise UserError(
+            f"cannot use the lock file {path}: {exc.strerror or exc}",
+            f"{blocker} must be a plain {kind} of ecrctl's: remove it (rm -r {blocker})"
+            " and run the command again",
+        ) from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def find_workspace(start: Path | None = None) -> Workspace:

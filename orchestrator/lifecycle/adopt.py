@@ -20,8 +20,7 @@ from typing import Any
 from orchestrator.adapters import ecr
 from orchestrator.context import Environment
 from orchestrator.errors import UserError
-from orchestrator.files import catalog, tfvars
-from orchestrator.files.workspace import read_text
+from orchestrator.files import catalog, tfvars, yaml_strict
 from orchestrator.lifecycle import conformance, inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
 from orchestrator.rules import limits, policy
@@ -84,15 +83,9 @@ class AdoptResult:
 
 def load_file(path: Path) -> list[Item]:
     """The YAML list of repositories to adopt; UserError naming the item and key at fault."""
-    import yaml
-
-    text = read_text(path, "adopt file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise UserError(f"{path}{line}: not YAML ({getattr(exc, 'problem', exc)})") from None
+    hint = "fix the file, or start one with: ecrctl adopt --env ENV --scaffold > adopt.yaml"
+    text = yaml_strict.read_file(path, "adopt file", hint)
+    data, _root = yaml_strict.load(text, path, "an adopt file", hint)
     if not isinstance(data, list) or not data:
         raise UserError(
             f"{path}: must be a non-empty YAML list of repositories",

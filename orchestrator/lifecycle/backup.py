@@ -221,6 +221,7 @@ def verify(path: Path) -> dict[str, str]:
     """Check every file against manifest.json: present, unchanged, and nothing unlisted."""
     if not path.is_dir():
         raise BackupError(f"backup {path} does not exist or is not a directory")
+    _refuse_symlinks(path)
     try:
         sums = json.loads((path / SUMS).read_bytes())["files"]
         if not isinstance(sums, dict):
@@ -229,6 +230,7 @@ def verify(path: Path) -> dict[str, str]:
         raise BackupError(f"{path} has no {SUMS}: not an ecrctl backup") from None
     except (OSError, ValueError, KeyError, TypeError):
         raise BackupError(f"{path / SUMS} is not readable") from None
+    _refuse_escapes(path, sums)
     on_disk = {
         str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() or p.is_symlink()
     } - {SUMS}
@@ -246,6 +248,27 @@ def verify(path: Path) -> dict[str, str]:
                 "the bundle was changed or damaged after it was written; use another backup",
             )
     return dict(sums)
+
+
+# ecrctl writes neither a symlink nor a path that leaves the bundle; either would have restore
+# read (and push as an image) a file outside the bundle that its checksums cannot vouch for.
+_FORGED = "ecrctl writes no such bundle: it was changed after it was written; use another backup"
+
+
+def _refuse_symlinks(path: Path) -> None:
+    """Refuse a bundle holding a symlink anywhere (manifest.json included)."""
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in (*dirnames, *filenames):
+            entry = Path(dirpath) / name
+            if entry.is_symlink():
+                raise BackupError(f"backup {path}: {entry.relative_to(path)} is a symlink", _FORGED)
+
+
+def _refuse_escapes(path: Path, sums: dict[str, Any]) -> None:
+    """Refuse a manifest.json naming a path outside the bundle (absolute, or through `..`)."""
+    for rel in sums:
+        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise BackupError(f"backup {path}: {SUMS} names {rel!r}, outside the bundle", _FORGED)
 
 
 def load(path: Path, tiers: dict[str, RiskTier]) -> Bundle:
@@ -270,7 +293,7 @@ def load(path: Path, tiers: dict[str, RiskTier]) -> Bundle:
         )
     images = []
     for item in _load_json(path, IMAGE_INDEX):
-        if item.get("manifest") not in sums:
+        if not isinstance(item, dict) or item.get("manifest") not in sums:
             raise BackupError(f"{path / IMAGE_INDEX} names a manifest the bundle does not list")
         manifest = (path / item["manifest"]).read_text(encoding="utf-8")
         images.append(

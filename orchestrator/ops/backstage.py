@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from orchestrator.errors import UserError
+from orchestrator.files import yaml_strict
 from orchestrator.files.catalog import quote
 from orchestrator.models import CatalogEntry, RepoOutputs
 from orchestrator.rules.policy import NAME
@@ -318,15 +319,12 @@ def _mapping(mapping: dict[str, Any], indent: int) -> list[str]:
 
 
 def load_documents(path: Path, text: str) -> list[Any]:
-    try:
-        return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise UserError(
-            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})",
-            "fix or delete the file (git diff shows what changed), then sync again",
-        ) from None
+    return yaml_strict.load_all(
+        text,
+        path,
+        "a Backstage catalog file",
+        "fix or delete the file (git diff shows what changed), then sync again",
+    )
 
 
 def holds(docs: list[Any], kind: str, name: str) -> bool:

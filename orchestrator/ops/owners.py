@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.errors import UserError
-from orchestrator.files.workspace import Workspace, read_text
+from orchestrator.files import yaml_strict
+from orchestrator.files.workspace import Workspace
 
 GROUPS_VARIABLE = "ECRCTL_BACKSTAGE_GROUPS"
 GROUPS_DIR = "groups"
@@ -88,16 +87,9 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 
 def _group_refs(path: Path) -> set[str]:
-    text = read_text(path, "Group entity file")
-    try:
-        docs = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise UserError(
-            f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})",
-            f"fix the Group entity file, or remove it from catalog/groups/ or {GROUPS_VARIABLE}",
-        ) from None
+    hint = f"fix the Group entity file, or remove it from catalog/groups/ or {GROUPS_VARIABLE}"
+    text = yaml_strict.read_file(path, "Group entity file", hint)
+    docs = yaml_strict.load_all(text, path, "a Group entity file", hint)
     return {
         normalise(f"group:{namespace}/{name}")
         for entity in _entities(docs)

@@ -27,8 +27,8 @@ from orchestrator.adapters.state import read_state
 from orchestrator.adapters.terraform import Terraform
 from orchestrator.context import Environment
 from orchestrator.errors import UserError
-from orchestrator.files import catalog
-from orchestrator.files.workspace import ENV_NAME, Workspace, read_text
+from orchestrator.files import catalog, yaml_strict
+from orchestrator.files.workspace import ENV_NAME, Workspace
 from orchestrator.models import CatalogEntry, FileChange, RepoOutputs, Status, SyncResult
 from orchestrator.ops import backstage, owners
 from orchestrator.ops.backstage import Entity, Placement
@@ -207,7 +207,9 @@ def sync(
 
 
 def _existing(path: Path) -> str | None:
-    return read_text(path, "catalog file") if path.exists() else None
+    if not path.exists():
+        return None
+    return yaml_strict.read_file(path, "catalog file", "fix or delete the file, then sync again")
 
 
 def _registry_file(

@@ -11,6 +11,7 @@ from pytest_subprocess import FakeProcess
 
 from orchestrator.adapters.terraform import Settings, Terraform
 from orchestrator.errors import TerraformError
+from orchestrator.files import hcl
 from orchestrator.files.workspace import Workspace
 from tests.helpers import cli
 
@@ -155,9 +156,21 @@ def test_s3_native_lock_failure_names_the_holder_and_its_lock_id(
     assert info.value.message.startswith("terraform apply failed (exit 1): the state lock is held")
 
 
+def _initialised(ws: Workspace, env: str) -> None:
+    """What a real init leaves in the data dir: the backend it used and the module manifest."""
+    data = ws.state_dir / "tf" / env
+    (data / "modules").mkdir(parents=True, exist_ok=True)
+    config = hcl.parse(ws.backend_file(env).read_text()).values
+    (data / "terraform.tfstate").write_text(
+        json.dumps({"backend": {"type": "s3", "config": config}})
+    )
+    modules = [{"Key": "", "Source": "", "Dir": "."}]
+    (data / "modules" / "modules.json").write_text(json.dumps({"Modules": modules}))
+
+
 def test_init_runs_once_until_its_inputs_change(repo: Workspace, fp: FakeProcess) -> None:
-    fp.register(["terraform", "init", fp.any()])
-    fp.register(["terraform", "init", fp.any()])
+    fp.register(["terraform", "init", fp.any()], callback=lambda _p: _initialised(repo, "dev"))
+    fp.register(["terraform", "init", fp.any()], callback=lambda _p: _initialised(repo, "dev"))
     tf = Terraform(repo, "dev", ENV, Settings())
     tf.init()
     tf.init()
