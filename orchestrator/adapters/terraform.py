@@ -1,5 +1,5 @@
-"""The only place that runs terraform (over 400 lines: the commands, the one subprocess wrapper,
-the Ctrl-C hand-off and the readers of terraform's JSON stream belong together).
+"""The only place that runs terraform: the commands, the init stamp, the one subprocess wrapper
+and the Ctrl-C hand-off (what terraform says is read by adapters/terraform_output.py).
 
 python-terraform builds each command line (an argument list, never a shell string); one
 subprocess wrapper runs it with ecrctl's environment, streams `-json` messages to a progress
@@ -13,27 +13,21 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import python_terraform
 from python_terraform import IsFlagged
 
+from orchestrator.adapters import terraform_output as output
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import Action, Progress, ResourceChange, instance_of, quiet
-
-# The "Lock Info:" block terraform prints when the state lock is held (the S3 backend's own
-# error text before it carries RequestID:/HostID:, so each field is matched at a line start).
-_LOCK_FIELD = re.compile(
-    r"^[ \t]*(ID|Path|Operation|Who|Created):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE
-)
+from orchestrator.models import Progress, ResourceChange, quiet
 
 
 class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]
@@ -64,14 +58,6 @@ class Settings:
             provider_mirror=Path(mirror).resolve() if mirror else None,
             lock_timeout=environ.get("ECRCTL_LOCK_TIMEOUT", "0s"),
         )
-
-
-@dataclass
-class RunResult:
-    returncode: int
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
 
 
 class Terraform:
@@ -141,7 +127,7 @@ class Terraform:
             destroy=IsFlagged if destroy else None,
             what="terraform plan",
         )
-        return changes_from_messages(result.messages)
+        return output.changes_from_messages(result.messages)
 
     def refresh_only(self, var_file: Path) -> list[ResourceChange]:
         """A refresh-only plan (nothing saved): what changed outside Terraform since the state."""
@@ -152,7 +138,7 @@ class Terraform:
             refresh_only=IsFlagged,
             what="terraform plan -refresh-only",
         )
-        return drift_from_messages(result.messages)
+        return output.drift_from_messages(result.messages)
 
     def _plan_options(self, var_file: Path) -> dict[str, Any]:
         """What every plan passes: no prompts, no colour, the JSON stream, the lock timeout."""
@@ -193,12 +179,12 @@ class Terraform:
             )
         except Interrupted as exc:
             raise Interrupted(
-                interrupted_apply(planned or [], started, applied),
+                output.interrupted_apply(planned or [], started, applied),
                 "terraform finished what was in flight and released its lock; check anything in"
                 " flight (terraform may not have recorded it), then run the same command again"
                 " to plan and apply what is left",
             ) from exc
-        return applied_addresses(result.messages)
+        return output.applied_addresses(result.messages)
 
     def show_plan(self, plan_file: Path) -> list[ResourceChange]:
         """Changes in a saved plan that ecrctl did not make itself (loads the provider)."""
@@ -216,7 +202,7 @@ class Terraform:
             raise TerraformError(
                 f"{plan_file} is not a terraform plan", [], result.returncode, result.stdout[-500:]
             ) from None
-        return changes_from_plan_json(plan)
+        return output.changes_from_plan_json(plan)
 
     def state_pull(self) -> dict[str, Any]:
         """The raw state (no provider load). An environment never applied gives an empty state.
@@ -260,15 +246,15 @@ class Terraform:
         collect_applied: list[str] | None = None,
         collect_started: list[str] | None = None,
         **options: Any,
-    ) -> RunResult:
+    ) -> output.RunResult:
         cmd = self._builder.generate_cmd_string(command, *(args or []), **options)
-        result = RunResult(returncode=-1)
+        result = output.RunResult(returncode=-1)
         out_lines: list[str] = []
 
         def take(line: str) -> None:
             out_lines.append(line)
             if stream and line.startswith("{"):
-                message = _decode(line)
+                message = output.decode(line)
                 if message is not None:
                     result.messages.append(message)
                     self._report(message, collect_applied, collect_started)
@@ -312,8 +298,8 @@ class Terraform:
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
         if result.returncode != 0:
-            failure = _failure(what, cmd, result, self.env)
-            if command == "init" or self._reinitialised or not _needs_init(failure):
+            failure = output.failure(what, cmd, result, self.env)
+            if command == "init" or self._reinitialised or not output.needs_init(failure):
                 raise failure
             # The data dir no longer matches what init installed (a provider mirror moved or
             # emptied, providers/ removed): init again, once, then run the command again.
@@ -436,28 +422,6 @@ def _data_dir_matches(data_dir: Path, backend: Path) -> bool:
     return True
 
 
-# What terraform says when the data dir no longer holds what init installed.
-_STALE_INIT = (
-    "required plugins are not installed",
-    "there is no package for",
-    "inconsistent dependency lock file",
-    "backend initialization required",
-)
-
-
-def _needs_init(failure: TerraformError) -> bool:
-    text = failure.message.lower()
-    return any(marker in text for marker in _STALE_INIT)
-
-
-def _decode(line: str) -> dict[str, Any] | None:
-    try:
-        message = json.loads(line)
-    except ValueError:
-        return None
-    return message if isinstance(message, dict) else None
-
-
 class _PassInterrupts:
     """While terraform runs, Ctrl-C is passed to terraform instead of raising KeyboardInterrupt.
 
@@ -508,154 +472,3 @@ class _PassInterrupts:
             signal.signal(signal.SIGINT, self._previous)
         if self._timer is not None:
             self._timer.cancel()
-
-
-def interrupted_apply(planned: list[str], started: list[str], applied: list[str]) -> str:
-    """What an interrupted apply did: applied, in flight when it stopped, and not applied."""
-    done = set(applied)
-    in_flight = [a for a in dict.fromkeys(started) if a not in done]
-    parts = [f"applied before stopping: {', '.join(applied) or 'nothing'}"]
-    if in_flight:
-        parts.append(
-            "in flight when it stopped (may exist in AWS without being in the state): "
-            + ", ".join(in_flight)
-        )
-    if planned:
-        rest = [a for a in planned if a not in done and a not in in_flight]
-        parts.append(f"not applied: {', '.join(rest) or 'nothing'}")
-    return "interrupted during terraform apply; " + "; ".join(parts)
-
-
-def _stream_changes(messages: list[dict[str, Any]], kind: str) -> list[ResourceChange]:
-    """The resource changes in the `kind` messages of terraform's -json stream."""
-    found = []
-    for message in messages:
-        if message.get("type") != kind:
-            continue
-        change = message.get("change", {})
-        action = change.get("action", "")
-        address = change.get("resource", {}).get("addr", "")
-        if action in set(Action):
-            reason = change.get("reason")
-            importing = bool(change.get("importing"))  # an import block's {"id": ...}
-            found.append(
-                ResourceChange(address, Action(action), instance_of(address), reason, importing)
-            )
-    return found
-
-
-def changes_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
-    """The `planned_change` messages of a plan: what applying it would do."""
-    return _stream_changes(messages, "planned_change")
-
-
-def drift_from_messages(messages: list[dict[str, Any]]) -> list[ResourceChange]:
-    """The `resource_drift` messages of a plan: resources changed or deleted outside Terraform."""
-    return _stream_changes(messages, "resource_drift")
-
-
-def lock_holder(text: str) -> dict[str, str]:
-    """The fields of the "Lock Info:" block in a failed lock's message (ID, Who, Operation ...)."""
-    at = text.find("Lock Info:")
-    if at < 0:
-        return {}
-    return {key: value for key, value in _LOCK_FIELD.findall(text[at:])}
-
-
-def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
-    changes = []
-    for rc in plan.get("resource_changes", []):
-        actions = rc.get("change", {}).get("actions", [])
-        if actions in (["no-op"], ["read"]):
-            continue
-        action = Action.REPLACE if set(actions) == {"create", "delete"} else Action(actions[0])
-        tainted = rc.get("action_reason") == "replace_because_tainted"
-        changes.append(
-            ResourceChange(
-                rc["address"],
-                action,
-                instance_of(rc["address"]),
-                "tainted" if tainted else None,
-                importing=bool(rc.get("change", {}).get("importing")),
-            )
-        )
-    return changes
-
-
-def applied_addresses(messages: list[dict[str, Any]]) -> list[str]:
-    return [
-        m.get("hook", {}).get("resource", {}).get("addr", "")
-        for m in messages
-        if m.get("type") == "apply_complete"
-    ]
-
-
-def _failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> TerraformError:
-    diagnostics = [
-        m["diagnostic"]
-        for m in result.messages
-        if m.get("type") == "diagnostic" and m.get("diagnostic", {}).get("severity") == "error"
-    ]
-    errors = [" ".join(filter(None, [d.get("summary"), d.get("detail")])) for d in diagnostics]
-    # Lock Info is read from the raw text: its fields are one per line there.
-    raw = "\n".join(str(d.get("detail") or "") for d in diagnostics) + "\n" + result.stderr
-    # The first error is the cause (later ones are its consequences): keep it whole, cut the end.
-    text = " | ".join(dict.fromkeys(errors)) or (result.stderr.strip() or result.stdout.strip())
-    squashed = " ".join(text.split())
-    tail = squashed if len(squashed) <= 600 else squashed[:600] + " ..."
-    hint = None
-    state_saved = "failed to persist state" not in text.lower()
-    if not state_saved:
-        # The backend went away mid-apply: the only record of what was applied is a local file.
-        hint = (
-            f"terraform could not save the state of {env} and wrote it to"
-            " terraform/errored.tfstate: keep that file, and before anything else runs in"
-            f" {env} push it once the backend answers (from terraform/, with"
-            f" TF_DATA_DIR=.ecrctl/tf/{env}: terraform state push errored.tfstate); running"
-            " apply first would fork the state"
-        )
-        if "releasing the state lock" in text.lower():
-            hint += "; the state lock may still be held (the next run names it)"
-    elif "acquiring the state lock" in text.lower():
-        holder = lock_holder(raw) or lock_holder(text)
-        lock_id = holder.get("ID", "LOCK_ID")
-        held_by = ", ".join(
-            part
-            for part in (
-                holder.get("Who"),
-                holder.get("Operation", "").removeprefix("OperationType").lower() or None,
-                f"since {holder['Created']}" if "Created" in holder else None,
-            )
-            if part
-        )
-        hint = (
-            f"another terraform run holds the state lock of {env}"
-            f"{' (held by ' + held_by + ', lock ID ' + lock_id + ')' if holder else ''}; wait for"
-            " it (--lock-timeout or ECRCTL_LOCK_TIMEOUT waits), or only if that run died:"
-            f" ecrctl unlock {env} {lock_id}"
-        )
-        if holder:
-            tail = f"the state lock is held by {held_by} (lock ID {lock_id}); " + tail[-300:]
-    elif "failed to query available provider packages" in text.lower():
-        hint = (
-            "terraform could not fetch the AWS provider: set ECRCTL_PROVIDER_MIRROR to an offline"
-            " provider mirror (a directory holding registry.terraform.io/hashicorp/aws;"
-            " scripts/find-provider-mirror looks for one), or let terraform reach its registry"
-        )
-    elif any(marker in text.lower() for marker in _STALE_INIT):
-        hint = (
-            f"terraform's providers for {env} (.ecrctl/tf/{env}) are not what the provider mirror"
-            " holds, even after a fresh init: point ECRCTL_PROVIDER_MIRROR at a mirror holding"
-            " hashicorp/aws as terraform/.terraform.lock.hcl pins it"
-            " (scripts/find-provider-mirror finds one), then run again"
-        )
-    elif "stale" in text.lower() and "plan" in text.lower():
-        hint = "the state changed since this plan was made; run ecrctl plan again and review it"
-    return TerraformError(
-        f"{what} failed (exit {result.returncode}): {tail}",
-        cmd,
-        result.returncode,
-        tail,
-        hint,
-        state_saved,
-    )

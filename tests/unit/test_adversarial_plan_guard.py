@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.adapters.terraform import changes_from_messages, changes_from_plan_json
+from orchestrator.adapters.terraform_output import changes_from_messages, changes_from_plan_json
 from orchestrator.models import ResourceChange, instance_of
 from orchestrator.rules import guard
 
