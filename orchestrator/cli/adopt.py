@@ -13,6 +13,7 @@ from orchestrator.cli.options import (
     DescriptionOpt,
     DryRunOpt,
     EnvOpt,
+    IdOpt,
     OptionalOwnerOpt,
     OptionalRiskOpt,
     Output,
@@ -41,14 +42,7 @@ def adopt(
     env: EnvOpt = "",
     owner: OptionalOwnerOpt = None,
     risk: OptionalRiskOpt = None,
-    registry_id: Annotated[
-        str | None,
-        typer.Option(
-            "--id",
-            help="Catalog ID (one NAME only); derived from the name if omitted.",
-            show_default=False,
-        ),
-    ] = None,
+    registry_id: IdOpt = None,
     description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,

@@ -16,6 +16,7 @@ from orchestrator.cli.options import (
     OutputOpt,
     context,
     lock_timeout,
+    optional_env,
     session,
 )
 from orchestrator.cli.render import escape
@@ -41,12 +42,7 @@ BaseOpt = Annotated[
 HeadOpt = Annotated[
     str, typer.Option("--head", help="The revision holding the change; it must be checked out.")
 ]
-CiEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--env", "-e", help="Only this environment (one job per AWS account).", show_default=False
-    ),
-]
+CiEnvOpt = Annotated[str | None, optional_env("Only this environment (one job per AWS account)")]
 SummaryOpt = Annotated[
     Path | None,
     typer.Option(
@@ -327,17 +323,12 @@ def unlock(
     """
     from orchestrator.ops.unlock import unlock as unlock_core
 
-    ws = find_workspace()
-    ws.env_dir(env)
-    if not yes:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            raise UserError(
-                "refusing to unlock without confirmation: no terminal to ask on",
-                "make sure the run holding the lock is gone, then pass --yes",
-            )
-        if not typer.confirm(
-            f"Release lock {lock_id} of {env}? Only if the run that holds it is gone.", err=True
-        ):
-            raise UserError("unlock cancelled; the lock is still held")
-    unlock_core(Session(ws).at(env), lock_id)
+    ctx = context(env)
+    ask = render.must_ask(
+        yes, "unlock", "make sure the run holding the lock is gone, then pass --yes"
+    )
+    question = f"Release lock {lock_id} of {env}? Only if the run that holds it is gone."
+    if ask and not typer.confirm(question, err=True):
+        raise UserError("unlock cancelled; the lock is still held")
+    unlock_core(ctx, lock_id)
     render.out().print(f"released lock {lock_id} of {env}")

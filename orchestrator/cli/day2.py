@@ -10,8 +10,13 @@ from orchestrator.cli import render
 from orchestrator.cli.options import (
     DryRunOpt,
     EnvOpt,
+    OptionalDescriptionOpt,
+    OptionalOwnerOpt,
+    OptionalRiskOpt,
     Output,
     OutputOpt,
+    ReasonOpt,
+    RequiredReasonOpt,
     context,
     principals_option,
 )
@@ -26,20 +31,9 @@ NameArg = Annotated[str, typer.Argument(help="Repository name, e.g. payments-gat
 def update(
     name: NameArg,
     env: EnvOpt,
-    owner: Annotated[
-        str | None, typer.Option(help="New owning app team, app-team-{name}.", show_default=False)
-    ] = None,
-    description: Annotated[
-        str | None, typer.Option(help="New description (becomes a tag).", show_default=False)
-    ] = None,
-    risk: Annotated[
-        str | None,
-        typer.Option(
-            help="New risk tier. Only between tiers of the same encryption (low <-> medium):"
-            " ECR cannot re-encrypt a repository.",
-            show_default=False,
-        ),
-    ] = None,
+    owner: OptionalOwnerOpt = None,
+    description: OptionalDescriptionOpt = None,
+    risk: OptionalRiskOpt = None,
     add_push_principal: Annotated[
         list[str] | None,
         principals_option("--add-push-principal", "Grant push (and pull) to this IAM ARN"),
@@ -55,7 +49,7 @@ def update(
         list[str] | None,
         principals_option("--remove-pull-principal", "Revoke this IAM ARN's pull access"),
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why; kept in the catalog entry's history.")] = "",
+    reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -87,9 +81,7 @@ def update(
 def deprecate(
     name: NameArg,
     env: EnvOpt,
-    reason: Annotated[
-        str, typer.Option(help="Why (required); kept in the catalog.", show_default=False)
-    ],
+    reason: RequiredReasonOpt,
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -109,7 +101,7 @@ def deprecate(
 def reactivate(
     name: NameArg,
     env: EnvOpt,
-    reason: Annotated[str, typer.Option(help="Why; kept in the catalog entry's history.")] = "",
+    reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:

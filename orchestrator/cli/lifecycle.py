@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,11 +15,12 @@ from orchestrator.cli.options import (
     EnvOpt,
     Output,
     OutputOpt,
+    ReasonOpt,
     context,
+    optional_env,
     session,
 )
 from orchestrator.cli.render import escape
-from orchestrator.errors import UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,18 +29,6 @@ if TYPE_CHECKING:
     from orchestrator.lifecycle import restore as restore_core
 
 STATUS_STYLE = {"done": "green", "would": "yellow", "skipped": "dim"}
-
-
-def _require_confirmation(auto_approve: bool, dry_run: bool, what: str) -> bool:
-    """Whether to ask; refuses up front when there is no terminal to ask on."""
-    if auto_approve or dry_run:
-        return False
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise UserError(
-            f"refusing to {what} without confirmation: no terminal to ask on",
-            "look first with --dry-run, then pass --auto-approve",
-        )
-    return True
 
 
 def _reported(
@@ -80,7 +68,7 @@ def _ask(
 def decommission(
     name: Annotated[str, typer.Argument(help="Repository to decommission.", show_default=False)],
     env: EnvOpt,
-    reason: Annotated[str, typer.Option(help="Why; kept in the catalog entry's history.")] = "",
+    reason: ReasonOpt = "",
     backup_dir: Annotated[
         Path | None,
         typer.Option(
@@ -129,7 +117,11 @@ def decommission(
     """
     from orchestrator.lifecycle import decommission as core
 
-    ask = _require_confirmation(auto_approve, dry_run, "decommission")
+    ask = render.must_ask(
+        auto_approve or dry_run,
+        "decommission",
+        "look first with --dry-run, then pass --auto-approve",
+    )
     options = core.Options(
         reason=reason,
         backup_root=backup_dir.resolve() if backup_dir else None,
@@ -156,13 +148,7 @@ def restore(
         Path, typer.Argument(help="A backup bundle directory.", show_default=False, file_okay=False)
     ],
     env: Annotated[
-        str | None,
-        typer.Option(
-            "--env",
-            "-e",
-            help="Environment to restore into (default: the bundle's).",
-            show_default=False,
-        ),
+        str | None, optional_env("Environment to restore into (default: the bundle's)")
     ] = None,
     auto_approve: AutoApproveOpt = False,
     dry_run: DryRunOpt = False,
@@ -179,7 +165,9 @@ def restore(
     """
     from orchestrator.lifecycle import restore as restore_core
 
-    ask = _require_confirmation(auto_approve, dry_run, "restore")
+    ask = render.must_ask(
+        auto_approve or dry_run, "restore", "look first with --dry-run, then pass --auto-approve"
+    )
 
     with render.Progress() as progress:
 

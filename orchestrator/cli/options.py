@@ -31,14 +31,15 @@ EnvOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def optional_env(default: str) -> Any:
+    """--env where it may be left out; `default` says what the command does then."""
+    return typer.Option("--env", "-e", help=f"{default}.", show_default=False)
+
+
 OptionalEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--env",
-        "-e",
-        help="Only this environment (default: every environment).",
-        show_default=False,
-    ),
+    str | None, optional_env("Only this environment (default: every environment)")
 ]
 OutputOpt = Annotated[
     Output, typer.Option("--output", "-o", help="text for people, json for scripts (on stdout).")
@@ -54,7 +55,23 @@ OwnerOpt = Annotated[str, typer.Option(help=_OWNER_HELP, show_default=False)]
 OptionalOwnerOpt = Annotated[str | None, typer.Option(help=_OWNER_HELP, show_default=False)]
 RiskOpt = Annotated[str, typer.Option(help=_RISK_HELP, show_default=False)]
 OptionalRiskOpt = Annotated[str | None, typer.Option(help=_RISK_HELP, show_default=False)]
-DescriptionOpt = Annotated[str, typer.Option(help="What the images are (becomes a tag).")]
+_DESCRIPTION_HELP = "What the images are (becomes a tag)."
+DescriptionOpt = Annotated[str, typer.Option(help=_DESCRIPTION_HELP)]
+OptionalDescriptionOpt = Annotated[
+    str | None, typer.Option(help=_DESCRIPTION_HELP, show_default=False)
+]
+IdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--id",
+        help="Catalog ID REGISTRY_{PRODUCT}; derived from the name if omitted.",
+        show_default=False,
+    ),
+]
+ReasonOpt = Annotated[str, typer.Option(help="Why; kept in the catalog entry's history.")]
+RequiredReasonOpt = Annotated[
+    str, typer.Option(help="Why (required); kept in the catalog.", show_default=False)
+]
 
 
 def flag(name: str, help: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +15,7 @@ from orchestrator.cli.options import (
     DescriptionOpt,
     DryRunOpt,
     EnvOpt,
+    IdOpt,
     LockTimeoutOpt,
     NamesArg,
     OptionalEnvOpt,
@@ -43,14 +43,7 @@ def create(
     env: EnvOpt,
     owner: OwnerOpt,
     risk: RiskOpt,
-    registry_id: Annotated[
-        str | None,
-        typer.Option(
-            "--id",
-            help="Catalog ID REGISTRY_{PRODUCT}; derived from the name if omitted.",
-            show_default=False,
-        ),
-    ] = None,
+    registry_id: IdOpt = None,
     description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,
@@ -181,13 +174,11 @@ def apply(
     if not names and plan is None:
         raise UserError("name a repository or pass --plan FILE", "e.g. ecrctl apply NAME --env dev")
     # A saved plan was reviewed when it was made (ecrctl plan): applying it asks nothing more.
-    approved = auto_approve or plan is not None
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if not approved and not interactive:
-        raise UserError(
-            "refusing to apply without confirmation: no terminal to ask on",
-            "review the plan (ecrctl plan), then pass --auto-approve",
-        )
+    approved = not render.must_ask(
+        auto_approve or plan is not None,
+        "apply",
+        "review the plan (ecrctl plan), then pass --auto-approve",
+    )
     ctx = context(env)
     progress = render.Progress()
 
@@ -234,21 +225,7 @@ def list_(env: EnvOpt, output: OutputOpt = Output.text) -> None:
     if not listing.entries:
         render.out().print(f"No repositories in {env}.")
         return
-    from rich.table import Table
-
-    table = Table(title=f"repositories in {env}", title_justify="left")
-    for column in ("name", "risk", "owner", "id", "status", "url"):
-        table.add_column(column)
-    for e in listing.entries:
-        table.add_row(
-            e.request.name,
-            e.request.risk,
-            e.request.owner,
-            e.request.registry_id,
-            e.status,
-            e.repository_url or "-",
-        )
-    render.out().print(table)
+    render.out().print(render.listing_table(listing))
 
 
 def validate(env: OptionalEnvOpt = None, output: OutputOpt = Output.text) -> None:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from orchestrator.models import PlanResult, Violation
+    from orchestrator.ops.listing import Listing
     from orchestrator.rules.scanning import OverScan
 
 _CONSOLES: dict[bool, Console] = {}
@@ -66,6 +67,19 @@ def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def must_ask(approved: bool, what: str, hint: str) -> bool:
+    """Whether to ask before `what`: not when already approved (--auto-approve, --yes, a dry
+    run, a saved plan reviewed when it was made); refused up front when there is no terminal
+    to ask on, so a job never hangs on a question."""
+    if approved:
+        return False
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        from orchestrator.errors import UserError
+
+        raise UserError(f"refusing to {what} without confirmation: no terminal to ask on", hint)
+    return True
+
+
 class Progress:
     """Progress lines: a spinner on a terminal, plain `ecrctl: ...` lines on stderr otherwise.
 
@@ -115,6 +129,25 @@ def plan_table(plan: PlanResult) -> Table:
         style = ACTION_STYLE.get(change.action, "")
         action = f"[{style}]{change.action}[/]" if style else change.action
         table.add_row(action + (" (import)" if change.importing else ""), escape(change.address))
+    return table
+
+
+def listing_table(listing: Listing) -> Table:
+    """`ecrctl list`: one row per catalogued repository of the environment."""
+    from rich.table import Table
+
+    table = Table(title=f"repositories in {listing.env}", title_justify="left")
+    for column in ("name", "risk", "owner", "id", "status", "url"):
+        table.add_column(column)
+    for e in listing.entries:
+        table.add_row(
+            e.request.name,
+            e.request.risk,
+            e.request.owner,
+            e.request.registry_id,
+            e.status,
+            e.repository_url or "-",
+        )
     return table
 
 
