@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check orchestrator tests
 	$(BIN)/ruff format --check orchestrator tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: install lint $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q
