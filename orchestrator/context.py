@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from orchestrator.adapters.environments import process_environ
 from orchestrator.files import catalog as catalog_file
 from orchestrator.files import tfvars as tfvars_io
 from orchestrator.files import tiers as tiers_file
@@ -133,6 +132,8 @@ class Environment(Session):
     @property
     def process_environ(self) -> dict[str, str]:
         """What terraform and boto3 run with for this environment (region, emulator endpoint)."""
+        from orchestrator.adapters.environments import process_environ  # not for create
+
         return self._once(
             f"environ:{self.env}",
             lambda: process_environ(self.workspace, self.env, self.region, self.environ),
