@@ -21,19 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.files import edits
-from orchestrator.files import scan_filters
-from orchestrator.files import tiers as tiers_file
 from orchestrator.adapters import emulator
 from orchestrator.adapters.emulator import CREDENTIALS
 from orchestrator.adapters.terraform import Terraform
 from orchestrator.context import Session
-from orchestrator.files import catalog, tfvars
+from orchestrator.files import catalog, edits, scan_filters, tfvars
+from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.lifecycle import adopt
 from orchestrator.models import CatalogEntry, RegistryRequest
-from orchestrator.ops import plan as plan_op
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import policy
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = emulator.LOCAL_ENV
@@ -210,7 +206,7 @@ def bulk_create(ws: Workspace, requests: list[RegistryRequest]) -> None:
 
 def terraform(ws: Workspace) -> Terraform:
     """ecrctl's own Terraform for the local environment: same data dir, CLI config and env."""
-    return plan_op.terraform_for(Session(ws).at(ENV))
+    return Session(ws).at(ENV).terraform()
 
 
 def apply_all(ws: Workspace, parallelism: int, attempts: int = 3) -> int:

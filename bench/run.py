@@ -49,8 +49,8 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import fleet, report, tfprofile
-from orchestrator.context import Session
 from orchestrator.adapters import emulator
+from orchestrator.context import Session
 from orchestrator.files import entry_cache, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.ops import create as create_op
@@ -920,7 +920,7 @@ def main(argv: list[str] | None = None) -> int:
             _workdir(args.workdir, args.keep) as workdir,
             fleet.moto_server(workdir / "moto.log") as endpoint,
         ):
-            # The library (terraform_for, bootstrap) reads these, as ecrctl does.
+            # The library (Environment.terraform, bootstrap) reads these, as ecrctl does.
             os.environ[emulator.ENDPOINT_VARIABLE] = endpoint
             os.environ["ECRCTL_PROVIDER_MIRROR"] = str(mirror)
             bench = Bench(

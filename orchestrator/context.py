@@ -84,8 +84,10 @@ class Session:
             f"tfvars:{env}", lambda: tfvars_io.load(self.workspace.tfvars_file(env), env)
         )
 
-    def transaction(self) -> contextlib.AbstractContextManager[transaction_file.Transaction]:
-        """The transaction over the catalog alone (a workspace-wide command)."""
+    def catalog_transaction(
+        self,
+    ) -> contextlib.AbstractContextManager[transaction_file.Transaction]:
+        """A transaction over the catalog alone: no tfvars is read or written (catalog sync)."""
         return self._transaction(None)
 
     @contextlib.contextmanager

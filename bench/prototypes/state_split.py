@@ -47,8 +47,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import fleet, tfprofile
-from orchestrator.context import Session
 from orchestrator.adapters import emulator
+from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import RegistryRequest
 from orchestrator.ops import create as create_op

@@ -154,7 +154,8 @@ def sync(
         )
     account = next(iter(outputs.accounts), None)
     last_sync = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    with ctx.transaction() as txn:
+    # The catalog alone: a sync writes URLs, never an environment's tfvars.
+    with ctx.catalog_transaction() as txn:
         cat = txn.catalog
         warnings: list[str] = []
         groups = owners.load(ws, environ)

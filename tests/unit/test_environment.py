@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from orchestrator.context import Session
 from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
+from orchestrator.models import CatalogEntry
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import sync as sync_mod
+from orchestrator.rules import policy
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     FakeTerraform,
     fake_terraform,
@@ -80,3 +83,25 @@ def test_a_write_is_remembered_so_the_next_step_reads_no_file_again(
     assert after.text == repo.catalog_file.read_text()
     # the tfvars (its region) and the catalog once each, then the read-back of the write
     assert sorted(seen.values()) == [1, 1, 1]
+
+
+def test_a_catalog_sync_never_writes_an_environments_tfvars(repo: Workspace) -> None:
+    """An adopted entry's tfvars form carries import markers the catalog does not: the sync
+    fills in the catalog's URL and leaves the tfvars byte for byte."""
+    adopted = policy.build_request(
+        name="legacy-api",
+        env="local",
+        owner="app-team-legacy",
+        risk="low",
+        adopt=["repository"],
+        ecr_name=True,
+    )
+    with Session(repo).at("local").transaction() as txn:
+        txn.put(CatalogEntry(replace(adopted, adopt=())), adopted)
+        txn.commit()
+    before = repo.tfvars_file("local").read_text()
+    assert '"repository"' in before
+    FakeTerraform.states["local"] = state(repository("legacy-api", owner="app-team-legacy"))
+    synced = sync_mod.sync(Session(repo).at("local"))
+    assert repo.tfvars_file("local").read_text() == before
+    assert [f.action for f in synced.files if f.path == "catalog/ecr-catalog.yaml"] == ["update"]
