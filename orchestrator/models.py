@@ -80,7 +80,8 @@ class Rule(StrEnum):
 STATUSES = tuple(Status)
 # What the tfvars entry records (the module reads it): a deprecated repository is pull-only.
 REQUEST_STATUSES = (Status.ACTIVE, Status.DEPRECATED)
-ACTIONS = (Action.CREATE, Action.UPDATE, Action.DELETE, Action.REPLACE)  # counted in summaries
+# Counted in summaries, in this order everywhere (plan output, the PR comment, the records).
+ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,17 @@ class ResourceChange:
             reason=data.get("reason"),
             importing=bool(data.get("importing", False)),
         )
+
+
+def action_counts(changes: Iterable[ResourceChange]) -> dict[str, int]:
+    """How many changes of each counted action, in ACTIONS' order (zeros included)."""
+    found = [c.action for c in changes]
+    return {str(a): found.count(a) for a in ACTIONS}
+
+
+def counted(changes: Iterable[ResourceChange]) -> str:
+    """The counts as a person reads them: "1 to create, 2 to update", or "no changes"."""
+    return ", ".join(f"{n} to {a}" for a, n in action_counts(changes).items() if n) or "no changes"
 
 
 @dataclass(frozen=True)
@@ -348,11 +360,10 @@ class PlanResult:
     without_policy: frozenset[str] = frozenset()
 
     def counts(self) -> dict[str, int]:
-        return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
+        return action_counts(self.changes)
 
     def counted(self) -> str:
-        """The counts as a person reads them: "1 to create, 2 to update", or "no changes"."""
-        return ", ".join(f"{n} to {a}" for a, n in self.counts().items() if n) or "no changes"
+        return counted(self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         found = {

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.ci.changes import ChangeSet
-from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiApply, EnvRecord, combined
-from orchestrator.models import ResourceChange, Review, Violation
+from orchestrator.ci.records import REFUSED, CiApply, EnvRecord, combined
+from orchestrator.models import Review, Violation, counted
 
 MARKER = "<!-- ecrctl:ci-plan -->"
 
@@ -18,12 +18,6 @@ PLAN_TEXT_LIMIT = 45_000  # a PR comment holds 65,536 characters; keep room for 
 
 def _short(sha: str) -> str:
     return sha[:12]
-
-
-def _counts(found: Iterable[ResourceChange]) -> str:
-    found = list(found)
-    parts = [f"{sum(c.action == a for c in found)} to {a}" for a in ACTION_ORDER]
-    return ", ".join(p for p in parts if not p.startswith("0 ")) or "no changes"
 
 
 def _cell(text: str) -> str:
@@ -45,7 +39,7 @@ def _header(cs: ChangeSet, pr: dict[str, Any] | None) -> str:
 
 
 def _env_section(record: EnvRecord, heading: str) -> list[str]:
-    lines = [f"#### `{record.env}`: {_counts(record.changes)}", ""]
+    lines = [f"#### `{record.env}`: {counted(record.changes)}", ""]
     lines += [
         "| Repository | Request | Risk | Owner | Plan | Guard |",
         "|---|---|---|---|---|---|",

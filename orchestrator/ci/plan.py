@@ -16,10 +16,10 @@ from orchestrator.ci import changes
 from orchestrator.ci.changes import ChangeSet, EntryChange
 from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_plan
-from orchestrator.ci.records import ACTION_ORDER, REFUSED, CiPlan, EnvRecord, plan_dir, record_file
+from orchestrator.ci.records import REFUSED, CiPlan, EnvRecord, plan_dir, record_file
 from orchestrator.context import Environment, Session
 from orchestrator.files.workspace import Workspace, atomic_write
-from orchestrator.models import RegistryRequest, ResourceChange, Review, Violation
+from orchestrator.models import RegistryRequest, ResourceChange, Review, Violation, action_counts
 from orchestrator.ops import plan as plan_op
 from orchestrator.rules import guard
 
@@ -85,7 +85,7 @@ def _entry_dict(
         extra = {"imports": sum(c.importing for c in mine), "conformance": conformance}
     return {
         **entry.to_dict(),
-        "actions": {a: n for a in ACTION_ORDER if (n := sum(c.action == a for c in mine))},
+        "actions": {a: n for a, n in action_counts(mine).items() if n},
         "guard": [v.to_dict() for v in objections if v.change.instance == entry.name],
         **extra,
         **({"settings": settings} if settings else {}),

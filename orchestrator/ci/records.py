@@ -21,9 +21,6 @@ from orchestrator.models import ApplyResult, ResourceChange, Violation
 RECORD_VERSION = 1
 
 
-ACTION_ORDER = ("create", "update", "replace", "delete")
-
-
 def plan_dir(ws: Workspace) -> Path:
     return ws.state_dir / "ci" / "plan"
 

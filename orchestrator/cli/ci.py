@@ -135,8 +135,9 @@ def plan(
 
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
     """
-    from orchestrator.ci import markdown, records
     from orchestrator.ci import plan as ci_plan
+    from orchestrator.ci import records
+    from orchestrator.models import counted
 
     ws = find_workspace()
     refused: PlanRefused | None = None
@@ -160,7 +161,7 @@ def plan(
             render.out().print(
                 escape(
                     f"{record.env}: {', '.join(str(e['name']) for e in record.entries)}:"
-                    f" {markdown._counts(record.changes)}; {record.fingerprint}"
+                    f" {counted(record.changes)}; {record.fingerprint}"
                 )
             )
         if not result.records:
