@@ -190,13 +190,16 @@ def _read(journal: Path) -> dict[str, Any] | None:
         if journal.is_symlink():
             return None
         raise _unusable(journal, exc) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise _unusable(journal, "a directory")
+            raise _unusable(journal, "it is a directory")
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
             return None
-        data = handle.read(MAX_BYTES + 1)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    finally:
+        os.close(fd)
     try:
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
