@@ -137,21 +137,27 @@ def _relative(ws: Workspace, path: Path) -> str:
         relative = path.relative_to(ws.root).as_posix()
     except ValueError:
         relative = str(path)
-    if _managed(ws, relative) is None:
+    if not _named(ws, relative):
         raise InternalError(f"nothing was written: {path} is not a file ecrctl manages")
+    if _managed(ws, relative) is None:
+        raise UserError(
+            f"{relative} is reached through a symlink, or is not a regular file; ecrctl writes"
+            " its files only in place. Nothing was written",
+            "replace the symlink with the file or directory itself",
+        )
     return relative
 
 
-def _managed(ws: Workspace, relative: str) -> Path | None:
-    """The file `relative` names if it is one ecrctl writes, reached through no symlink."""
+def _named(ws: Workspace, relative: str) -> bool:
+    """Whether `relative` spells, in one way only, a file ecrctl writes."""
     if "\\" in relative or "\0" in relative:
-        return None
+        return False
     pure = PurePosixPath(relative)
     parts = pure.parts
     if pure.is_absolute() or not parts or any(p in ("", ".", "..") for p in parts):
-        return None
-    if str(pure) != relative:  # no doubled or trailing slashes: one spelling per file
-        return None
+        return False
+    if str(pure) != relative:  # no doubled or trailing slashes
+        return False
     catalog = parts == ("catalog", "ecr-catalog.yaml")
     tfvars = (
         len(parts) == 3
@@ -165,8 +171,14 @@ def _managed(ws: Workspace, relative: str) -> Path | None:
         and parts[-1].endswith((".yaml", ".yml"))
         and not any(p.startswith(".") for p in parts)
     )
-    if not (catalog or tfvars or entity):
+    return catalog or tfvars or entity
+
+
+def _managed(ws: Workspace, relative: str) -> Path | None:
+    """The file `relative` names if it is one ecrctl writes, reached through no symlink."""
+    if not _named(ws, relative):
         return None
+    parts = PurePosixPath(relative).parts
     path = ws.root
     for index, part in enumerate(parts):
         path = path / part

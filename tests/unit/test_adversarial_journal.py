@@ -287,3 +287,20 @@ def test_a_journal_that_cannot_be_completed_is_kept_for_the_next_command(
 
 def _all_files(*roots: Path) -> list[Path]:
     return [p for root in roots for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+
+
+def test_a_write_through_a_symlinked_catalog_is_refused_and_writes_nothing(
+    repo: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The journal could not repair such a write, so none is made (it used to replace the link)."""
+    real = tmp_path / "elsewhere.yaml"
+    real.write_text(repo.catalog_file.read_text())
+    repo.catalog_file.unlink()
+    repo.catalog_file.symlink_to(real)
+    before = real.read_text(), (repo.root / TFVARS).read_text()
+    result = cli(capsys, *CREATE)
+    assert result.code == 1, result.stderr
+    assert "catalog/ecr-catalog.yaml is reached through a symlink" in result.stderr
+    assert repo.catalog_file.is_symlink()
+    assert (real.read_text(), (repo.root / TFVARS).read_text()) == before
+    assert not repo.journal_file.exists()
