@@ -12,7 +12,9 @@ registry_scan_filters from its entries, and parses the new texts back with the r
 command uses. What reads back must be exactly the entries as they were with the staged ones
 applied; anything else is ecrctl's own bug (exit 70) and nothing is written. Otherwise the
 catalog, the tfvars and any other files (the Backstage entities of a catalog sync) are written
-together: each atomically, and all restored if one write fails.
+together: each atomically, all restored if one write fails, and, when more than one changes,
+under a journal of the intent (files/journal.py) that the next command, any command, uses to
+complete or roll back a write a crash interrupted between two renames.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from orchestrator.errors import InternalError, UserError
 from orchestrator.files import catalog as catalog_file
-from orchestrator.files import edits, entry_cache, scan_filters
+from orchestrator.files import edits, entry_cache, journal, scan_filters
 from orchestrator.files import tfvars as tfvars_file
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace, read_text, write_together
@@ -206,7 +208,9 @@ class Transaction:
         self._check_read_back(reread_catalog, reread_tfvars)
         changed_others = tuple(o for o in others if o[1] != o[2])
         if not dry_run:
-            write_together([*files, *changed_others])
+            writes = [*files, *changed_others]
+            with journal.kept(self.ws, writes):
+                write_together(writes)
             self.written = (reread_catalog, reread_tfvars)
         return Written(
             catalog=reread_catalog is not self.catalog,

@@ -6,12 +6,23 @@ import contextlib
 import fcntl
 import os
 import re
-import tempfile
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import FileError, UserError
+from orchestrator.files import journal
+from orchestrator.files.atomic import atomic_write, fsync_dir
+
+__all__ = [
+    "Workspace",
+    "atomic_write",
+    "find_workspace",
+    "fsync_dir",
+    "read_text",
+    "write_together",
+]
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ROOT_MARKERS = ("terraform/modules/ecr", "envs")
@@ -45,6 +56,15 @@ class Workspace:
     def state_dir(self) -> Path:
         """ecrctl's private, git-ignored working area (terraform data dirs, plans, emulator)."""
         return self.root / ".ecrctl"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "files.lock"
+
+    @property
+    def journal_file(self) -> Path:
+        """An interrupted write's intent (files/journal.py); absent but for a crash."""
+        return self.state_dir / "journal"
 
     def environments(self) -> list[str]:
         if not self.envs_dir.is_dir():
@@ -87,13 +107,27 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive lock on the repository's managed files, across processes."""
+        """Exclusive lock on the repository's managed files, across processes.
+
+        Whoever takes it first repairs what a write interrupted by a crash left (the journal,
+        files/journal.py), so every holder sees the managed files consistent.
+        """
         with _open_lock_file(self.state_dir) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                if os.path.lexists(self.journal_file):  # one lstat when there is none
+                    _recover(self, os.fstat(handle))
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _recover(ws: Workspace, lock: os.stat_result) -> None:
+    done = journal.recover(ws, lock)
+    if done:
+        # Said here, once, whatever the command: it runs before any command has a result to
+        # carry it, and the user must learn that files changed.
+        print(f"ecrctl: {done}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -122,7 +156,20 @@ def _open_lock_file(state_dir: Path) -> Iterator[int]:
 
 
 def find_workspace(start: Path | None = None) -> Workspace:
-    """ECRCTL_ROOT if set, else the nearest directory upwards holding terraform/modules/ecr and envs/."""
+    """ECRCTL_ROOT if set, else the nearest directory upwards holding terraform/modules/ecr and envs/.
+
+    Every command starts here: when a write was interrupted (a journal is left), the lock is taken
+    once, which repairs it, so that commands that read without the lock (list, validate, plan)
+    read consistent files too. With no journal this costs one lstat.
+    """
+    ws = _find_workspace(start)
+    if os.path.lexists(ws.journal_file):
+        with ws.lock():
+            pass
+    return ws
+
+
+def _find_workspace(start: Path | None) -> Workspace:
     configured = os.environ.get("ECRCTL_ROOT")
     if configured:
         root = Path(configured).resolve()
@@ -140,28 +187,6 @@ def find_workspace(start: Path | None = None) -> Workspace:
         "not inside an ecrctl repository (no terraform/modules/ecr and envs/ found upwards)",
         "run ecrctl from the repository, or set ECRCTL_ROOT",
     )
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write text so that readers see either the old file or the new one, never a mix."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_together(files: list[tuple[Path, str | None, str]]) -> None:
