@@ -188,6 +188,10 @@ class Terraform:
 
     def show_plan(self, plan_file: Path) -> list[ResourceChange]:
         """Changes in a saved plan that ecrctl did not make itself (loads the provider)."""
+        return output.changes_from_plan_json(self.show_plan_json(plan_file))
+
+    def show_plan_json(self, plan_file: Path) -> dict[str, Any]:
+        """A saved plan as `terraform show -json` gives it (loads the provider)."""
         result = self._run(
             "show",
             no_color=IsFlagged,
@@ -199,10 +203,12 @@ class Terraform:
         try:
             plan = json.loads(result.stdout)
         except ValueError:
+            plan = None
+        if not isinstance(plan, dict):
             raise TerraformError(
                 f"{plan_file} is not a terraform plan", [], result.returncode, result.stdout[-500:]
-            ) from None
-        return output.changes_from_plan_json(plan)
+            )
+        return plan
 
     def state_pull(self) -> dict[str, Any]:
         """The raw state (no provider load). An environment never applied gives an empty state.

@@ -109,7 +109,19 @@ def changes_from_plan_json(plan: dict[str, Any]) -> list[ResourceChange]:
         actions = rc.get("change", {}).get("actions", [])
         if actions in (["no-op"], ["read"]):
             continue
-        action = Action.REPLACE if set(actions) == {"create", "delete"} else Action(actions[0])
+        if set(actions) in ({"create", "delete"}, {"create", "forget"}):
+            action = Action.REPLACE
+        elif actions == ["forget"]:
+            action = Action.REMOVE
+        elif len(actions) == 1 and actions[0] in set(Action):
+            action = Action(actions[0])
+        else:
+            raise TerraformError(
+                f"the plan holds actions ecrctl does not know for {rc.get('address')}: {actions}",
+                [],
+                0,
+                "",
+            )
         tainted = rc.get("action_reason") == "replace_because_tainted"
         changes.append(
             ResourceChange(

@@ -10,7 +10,7 @@ file is not a registry change and is refused: it needs its own review, not a tar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import validate as validate_op
+from orchestrator.rules import settings as settings_rules
 
 CATALOG = "catalog/ecr-catalog.yaml"
 TFVARS = re.compile(r"^envs/([^/]+)/terraform\.tfvars$")
@@ -97,6 +98,8 @@ class ChangeSet:
 class _Revision:
     tfvars: dict[str, dict[str, RegistryRequest]]  # env -> name -> request
     catalog: dict[str, CatalogEntry]
+    # env -> the top-level settings of its tfvars (aws_region ...), held to rules/settings.py
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
@@ -130,6 +133,21 @@ def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
     )
     before = _read(ws, git, prefix, base, envs, tiers, "base")
     after = _read(ws, git, prefix, head, envs, tiers, "head")
+    # A registry-wide setting that changes would reach AWS with the next plan of any
+    # repository, shown nowhere: refused here (the others are held to their rules by validate).
+    refused = [
+        problem
+        for env in envs
+        for problem in settings_rules.changes(
+            before.settings.get(env, {}), after.settings.get(env, {}), env
+        )
+    ]
+    if refused:
+        raise UserError(
+            "this change moves a registry-wide setting: " + "; ".join(refused),
+            "a pull request of registry changes may not change aws_region or environment;"
+            " open a separate pull request for a new environment",
+        )
     return ChangeSet(base, head, paths, tuple(_entries(before, after)))
 
 
@@ -159,6 +177,7 @@ def _read(
     which: str,
 ) -> _Revision:
     entries: dict[str, dict[str, RegistryRequest]] = {}
+    values: dict[str, dict[str, Any]] = {}
     for env in envs:
         rel = f"envs/{env}/terraform.tfvars"
         text = git.show(rev, prefix + rel)
@@ -166,9 +185,11 @@ def _read(
             entries[env] = {}
             continue
         try:
-            entries[env] = tfvars.parse(text, Path(f"{rev[:12]}:{rel}"), env).entries
+            parsed = tfvars.parse(text, Path(f"{rev[:12]}:{rel}"), env)
         except UserError as exc:
             raise UserError(f"the {which} revision's {exc.message}", exc.hint) from None
+        entries[env] = parsed.entries
+        values[env] = dict(parsed.document.values)
     text = git.show(rev, prefix + CATALOG)
     cat: dict[str, CatalogEntry] = {}
     if text is not None:
@@ -176,7 +197,7 @@ def _read(
             cat = catalog.load_text(text, Path(f"{rev[:12]}:{CATALOG}"), tiers).entries
         except UserError as exc:
             raise UserError(f"the {which} revision's {exc.message}", exc.hint) from None
-    return _Revision(entries, cat)
+    return _Revision(entries, cat, values)
 
 
 def _entries(before: _Revision, after: _Revision) -> list[EntryChange]:

@@ -230,6 +230,12 @@ def load(path: Path, env: str) -> Tfvars:
     return parse(read_text(path, "tfvars file"), path, env)
 
 
+def request_of(name: str, value: Any, env: str) -> RegistryRequest:
+    """One `ecr_repositories` entry (a name and its object) as a request, checked as a file's are;
+    e.g. the entries a saved plan was made with."""
+    return _entry(name, value, env)
+
+
 def _entry(name: str, value: Any, env: str) -> RegistryRequest:
     if not isinstance(value, dict):
         raise UserError("must be an object")

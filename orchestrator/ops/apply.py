@@ -39,7 +39,8 @@ def apply(
     was nothing to apply, so that the catalog never lags the registry).
     """
     if plan_file is not None:
-        # A saved plan is judged again: the files beside it are not to be trusted.
+        # A saved plan is judged again, on what it holds (its changes, targets and variables):
+        # the files beside it are not to be trusted, and what is shown is what is applied.
         result = load_saved_plan(ctx, plan_file.resolve(), names)
         objections = guard.violations(
             result.changes,

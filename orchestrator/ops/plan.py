@@ -1,7 +1,8 @@
 """plan: one saved, targeted plan (`-target=module.ecr_repositories["NAME"]`) and the guard's verdicts on it.
 
-The summary ecrctl writes beside a saved plan (PLAN.json: its sha256, the changes, the verdicts) is what
-`apply --plan` checks before it applies anything.
+The summary ecrctl writes beside a saved plan (PLAN.json: its sha256, the changes, the verdicts) is for
+people and tools; `apply --plan` trusts nothing in it. It judges the plan file itself (adapters/planfile.py):
+the changes Terraform will apply, the variables it was planned with, the prior state it refreshed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import contextlib
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
+from orchestrator.adapters import planfile
+from orchestrator.adapters.terraform_output import changes_from_plan_json
 from orchestrator.context import Environment
 from orchestrator.errors import UserError
 from orchestrator.files import tfvars
@@ -19,8 +23,8 @@ from orchestrator.models import (
     PlanResult,
     RegistryRequest,
     ResourceChange,
-    Review,
     Violation,
+    instance_of,
     module_address,
 )
 from orchestrator.ops import review
@@ -104,7 +108,9 @@ def plan(
             " or in its Terraform state: the target matches nothing",
             f"list what exists with: ecrctl list --env {env}",
         )
-    state = terraform.state_pull() if review.needs_state(changes, configured) else None
+    # The "now" of the review is what the plan found after its refresh, not the last apply's
+    # state: a setting changed behind Terraform's back shows as the change the plan makes.
+    state = _prior_state(ctx, out) if review.needs_state(changes, configured) else None
     reviews = review.reviews(names, requests, ctx.tiers, state)
     result = PlanResult(
         env,
@@ -155,7 +161,12 @@ def without_policy_of(requests: dict[str, RegistryRequest], names: list[str]) ->
 
 
 def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> PlanResult:
-    """A plan `ecrctl plan` saved, with what it was planned against (for the guard)."""
+    """A plan `ecrctl plan` saved, read from the plan file itself: what Terraform will apply.
+
+    The summary beside it only says that ecrctl made it (its sha256 and environment must match);
+    the changes, the repositories, what is configured and without a policy, and the review's
+    "now" and "after" all come from the plan (its changes, targets, variables and prior state).
+    """
     env = ctx.env
     if not plan_file.is_file():
         raise UserError(f"plan file {plan_file} does not exist", "make one with: ecrctl plan")
@@ -166,23 +177,91 @@ def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> Plan
             f"{plan_file} has no readable ecrctl summary beside it ({_sidecar(plan_file).name})",
             "apply only plans made by `ecrctl plan`, or plan again",
         ) from None
-    if saved.get("plan_sha256") != _sha256(plan_file):
+    if not isinstance(saved, dict) or saved.get("plan_sha256") != _sha256(plan_file):
         raise UserError(f"{plan_file} changed after ecrctl planned it", "plan again")
     if saved.get("env") != env:
         raise UserError(
             f"{plan_file} was planned for environment {saved.get('env')!r}, not {env!r}"
         )
-    if names and sorted(set(names)) != saved["repositories"]:
+    changes, targets, variables = read_plan(ctx, plan_file, names)
+    planned_env = variables.get("environment")
+    if planned_env != env:
         raise UserError(
-            f"{plan_file} covers {', '.join(saved['repositories'])}, not {', '.join(sorted(set(names)))}"
+            f"{plan_file} was planned for environment {planned_env!r}, not {env!r}", "plan again"
         )
+    if targets is None:  # terraform show -json does not give a plan's targets
+        targets = [module_address(n) for n in _names(names)] + REGISTRY_TARGETS
+    repositories = sorted({n for t in targets if (n := instance_of(t)) is not None})
+    if names and sorted(set(names)) != repositories:
+        raise UserError(
+            f"{plan_file} covers {', '.join(repositories)}, not {', '.join(sorted(set(names)))}"
+        )
+    requests = requests_of(variables, plan_file, env)
+    configured = set(requests) & set(repositories)
+    state = _prior_state(ctx, plan_file) if review.needs_state(changes, configured) else None
     return PlanResult(
         env,
-        tuple(saved["targets"]),
-        tuple(saved["repositories"]),
+        tuple(targets),
+        tuple(repositories),
         plan_file,
-        tuple(ResourceChange.from_dict(c) for c in saved["changes"]),
-        tuple(Review.from_dict(r) for r in saved.get("settings", [])),
-        configured=frozenset(saved["configured"]),
-        without_policy=frozenset(saved.get("without_policy", [])),
+        tuple(changes),
+        review.reviews(repositories, requests, ctx.tiers, state),
+        configured=frozenset(configured),
+        without_policy=frozenset(without_policy_of(requests, repositories)),
     )
+
+
+def read_plan(
+    ctx: Environment, plan_file: Path, names: list[str] | None = None
+) -> tuple[list[ResourceChange], list[str] | None, dict[str, Any]]:
+    """The changes, targets and variables of a saved plan, read from the plan file.
+
+    Its own format is read in-process for the Terraform release it was tested with; any other
+    is read through `terraform show -json` (a provider load), never guessed at. That gives no
+    targets (None): the caller names the repositories.
+    """
+    try:
+        saved = planfile.read(plan_file)
+    except planfile.UnknownPlanFormat as exc:
+        if names is not None and not names:
+            raise UserError(
+                f"{exc.message}; terraform show -json reads it, but does not say which"
+                " repositories it targets",
+                f"name them: ecrctl apply NAME... --env {ctx.env} --plan {plan_file}",
+            ) from None
+        ctx.progress(f"{exc.message}: reading it with terraform show -json")
+        terraform = ctx.terraform()
+        terraform.init()
+        shown = terraform.show_plan_json(plan_file)
+        variables = {
+            name: value.get("value")
+            for name, value in (shown.get("variables") or {}).items()
+            if isinstance(value, dict)
+        }
+        return changes_from_plan_json(shown), None, variables
+    return list(saved.changes), list(saved.targets), saved.variables
+
+
+def requests_of(variables: dict[str, Any], plan_file: Path, env: str) -> dict[str, RegistryRequest]:
+    """The requests (ecr_repositories entries) a plan was made with, read as the tfvars are."""
+    raw = variables.get(tfvars.VARIABLE) or {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{plan_file}: its {tfvars.VARIABLE} is not a map", "plan again")
+    found = {}
+    for name, value in raw.items():
+        try:
+            found[str(name)] = tfvars.request_of(str(name), value, env)
+        except UserError as exc:
+            raise UserError(
+                f"{plan_file}: its entry {name!r} is not one ecrctl reads: {exc.message}",
+                "plan again",
+            ) from None
+    return found
+
+
+def _prior_state(ctx: Environment, plan_file: Path) -> dict[str, Any]:
+    """What the plan found after its refresh; the backend's state if the plan does not say."""
+    try:
+        return planfile.prior_state(plan_file)
+    except UserError:
+        return ctx.terraform().state_pull()

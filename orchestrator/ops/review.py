@@ -1,8 +1,10 @@
 """What a reviewer sees: for each repository of a plan, the settings that will hold.
 
 Derived from the request (the tfvars entry) and the risk-tier table, never from a provider load.
-For a repository Terraform already manages, the settings it holds now come from the state
-(adapters/state.settings_of, on what Terraform.state_pull read, which loads no provider).
+For a repository Terraform already manages, the settings it holds now come from the prior state
+the plan refreshed (the `tfstate` inside the saved plan, adapters/planfile.prior_state; read by
+adapters/state.settings_of, with no provider load): a setting changed behind Terraform's back
+shows as the change the plan makes, not as what the last apply left.
 """
 
 from __future__ import annotations

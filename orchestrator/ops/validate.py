@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from orchestrator.errors import FileError, UserError
-from orchestrator.files import catalog, tfvars
+from orchestrator.files import catalog, scan_filters, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     Problem,
     Status,
 )
-from orchestrator.rules import scanning
+from orchestrator.rules import scanning, settings
 
 
 def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
@@ -42,8 +42,27 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         except UserError as exc:
             problems.append(Problem(rel, _line(exc), exc.message))
             continue
-        line = all_tfvars[name].document.attr_lines.get(scanning.VARIABLE, 1)
+        document = all_tfvars[name].document
+        line = document.attr_lines.get(scanning.VARIABLE, 1)
         problems += [Problem(rel, line, message) for message in scan_problems]
+        # Every setting outside ecr_repositories holds to its rule (rules/settings.py).
+        for key, message in settings.problems(document.values, name):
+            problems.append(Problem(rel, document.attr_lines.get(key, 1), message))
+        held = all_tfvars[name]
+        if (
+            not scan_problems
+            and scan_filters.with_filters(held.text, path, name, tiers) != held.text
+        ):
+            wanted = list(scanning.cover_of(held.entries, tiers).filters)
+            shown = ", ".join(map(repr, wanted[:5])) + (" ..." if len(wanted) > 5 else "")
+            problems.append(
+                Problem(
+                    rel,
+                    line,
+                    f"{scanning.VARIABLE} is not what ecrctl computes from ecr_repositories"
+                    f" ({shown or 'no filters: no line'}); ecrctl writes it on every change",
+                )
+            )
         try:
             hcl2.loads(path.read_text(encoding="utf-8"))
         except Exception as exc:  # python-hcl2 raises lark errors of many kinds

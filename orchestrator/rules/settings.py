@@ -1,0 +1,88 @@
+"""The settings of an environment's tfvars outside `ecr_repositories`, each governed by a rule.
+
+A pull request's review shows what it does to repositories; these settings change the whole
+registry (the region every repository lives in, the scan type of the account), so none of them
+may change unseen:
+
+- `environment`: the environment's own name (its directory under envs/); never anything else.
+- `aws_region`: an AWS region name; a change of it between two revisions is refused (the
+  state holds repositories in the old region: moving them is a new environment, not an edit).
+- `registry_scan_type`: absent or "ENHANCED": the tier table asks for enhanced and continuous
+  scanning (terraform/modules/ecr/risk-tiers.json); BASIC would turn them off registry-wide.
+- `registry_scan_filters`: ecrctl's own, recomputed from the entries on every change; a
+  file's must be what ecrctl computes (checked by ops/validate.py against files/scan_filters.py).
+- nothing else: Terraform only warns about an undeclared variable and then ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REPOSITORIES = "ecr_repositories"
+SCAN_FILTERS = "registry_scan_filters"
+REGION, ENVIRONMENT, SCAN_TYPE = "aws_region", "environment", "registry_scan_type"
+KNOWN = (REGION, ENVIRONMENT, SCAN_TYPE, SCAN_FILTERS, REPOSITORIES)
+SCAN_TYPES = ("ENHANCED",)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")  # as terraform/variables.tf checks it
+
+
+def problems(values: Mapping[str, Any], env: str) -> list[tuple[str, str]]:
+    """(setting, what is wrong) for each top-level setting that breaks its rule."""
+    found = []
+    for key in sorted(set(values) - set(KNOWN)):
+        found.append(
+            (
+                key,
+                f"unknown setting {key!r}: an environment's tfvars holds only"
+                f" {', '.join(KNOWN)} (Terraform would ignore it with a warning)",
+            )
+        )
+    if values.get(ENVIRONMENT) != env:
+        found.append(
+            (
+                ENVIRONMENT,
+                f"environment must be {env!r} (the directory envs/{env}), not"
+                f" {values.get(ENVIRONMENT)!r}",
+            )
+        )
+    region = values.get(REGION)
+    if not isinstance(region, str) or not _REGION.match(region):
+        found.append((REGION, f"aws_region must be an AWS region name, not {region!r}"))
+    if SCAN_TYPE in values and values[SCAN_TYPE] not in SCAN_TYPES:
+        found.append(
+            (
+                SCAN_TYPE,
+                f"registry_scan_type {values[SCAN_TYPE]!r} is refused: the risk tiers ask for"
+                " enhanced and continuous scanning, which only ENHANCED gives, and the scan"
+                " type holds for every repository of the registry; delete the line"
+                " (ENHANCED is the default)",
+            )
+        )
+    return found
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any], env: str) -> list[str]:
+    """What a change of the settings between two revisions does that no review would show.
+
+    `registry_scan_filters` follows the entries (validate holds it to them) and the entries are
+    planned; `registry_scan_type` may only be ENHANCED or absent (the same), which `problems`
+    holds at the head; a change of the region or the name is refused here.
+    """
+    found = []
+    if before.get(REGION) != after.get(REGION) and before.get(REGION) is not None:
+        found.append(
+            f"envs/{env}/terraform.tfvars: aws_region changes from {before.get(REGION)!r} to"
+            f" {after.get(REGION)!r}: the state of {env} holds its repositories in"
+            f" {before.get(REGION)!r}, and a plan would create them anew in the other region;"
+            " a registry in another region is a new environment (envs/NEW with its own"
+            " backend.hcl), its repositories created there and decommissioned here"
+        )
+    if before.get(ENVIRONMENT) != after.get(ENVIRONMENT) and ENVIRONMENT in before:
+        found.append(
+            f"envs/{env}/terraform.tfvars: environment changes from {before.get(ENVIRONMENT)!r}"
+            f" to {after.get(ENVIRONMENT)!r}: it names the environment's directory and tags"
+            " every repository"
+        )
+    return found
