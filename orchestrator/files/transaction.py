@@ -68,6 +68,7 @@ class Transaction:
             _reread_tfvars(ws.tfvars_file(env), env, known[1]) if env is not None else None
         )
         self.staged: dict[str, _Staged] = {}
+        self._ids: dict[str, str] | None = None
         # The files as read back after a commit that wrote them: (catalog, tfvars or None).
         self.written: tuple[catalog_file.Catalog, tfvars_file.Tfvars | None] | None = None
 
@@ -131,13 +132,18 @@ class Transaction:
         A registry ID belongs to one repository: refused when another entry holds it.
         """
         name, registry_id = entry.request.name, entry.request.registry_id
-        for other_name, (other, _) in {**self._entries(), **self.staged}.items():
-            if other_name != name and other.request.registry_id == registry_id:
-                raise UserError(
-                    f"registry ID {registry_id} already belongs to {other_name!r}; nothing was"
-                    " changed",
-                    f"give {name!r} its own ID (--id, or `id:` in an adopt file)",
-                )
+        holders = self._holders()
+        other = holders.get(registry_id)
+        if other is not None and other != name:
+            raise UserError(
+                f"registry ID {registry_id} already belongs to {other!r}; nothing was changed",
+                f"give {name!r} its own ID (--id, or `id:` in an adopt file)",
+            )
+        if name in self.staged:  # its former ID is free again
+            holders.pop(self.staged[name][0].request.registry_id, None)
+        elif name in self.catalog.entries:
+            holders.pop(self.catalog.entries[name].request.registry_id, None)
+        holders[registry_id] = name
         if entry.status == Status.DECOMMISSIONED:
             self.staged[name] = (entry, None)
         else:
@@ -240,8 +246,11 @@ class Transaction:
                 f"nothing was written: {tf.path} would not read back ({wrong[0]!r})"
             )
 
-    def _entries(self) -> dict[str, _Staged]:
-        return {n: (e, None) for n, e in self.catalog.entries.items()}
+    def _holders(self) -> dict[str, str]:
+        """Registry ID -> the repository holding it, as staged so far (built on first use)."""
+        if self._ids is None:
+            self._ids = {e.request.registry_id: n for n, e in self.catalog.entries.items()}
+        return self._ids
 
     def _env(self) -> tuple[str, tfvars_file.Tfvars]:
         if self.env is None or self.tfvars is None:
