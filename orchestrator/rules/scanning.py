@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import UserError
+from orchestrator.errors import FileError
 from orchestrator.files import hcl, tfvars
 from orchestrator.models import PlanResult, RegistryRequest, RiskTier
 from orchestrator.rules.limits import LIMIT
@@ -250,8 +250,10 @@ def written_filters(tf: tfvars.Tfvars) -> list[str] | None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         line = tf.document.attr_lines.get(VARIABLE, 1)
-        raise UserError(
-            f"{tf.path}:{line}: {VARIABLE} must be a list of strings",
+        raise FileError(
+            tf.path,
+            line,
+            f"{VARIABLE} must be a list of strings",
             "delete the line: ecrctl writes it again on its next change",
         )
     return list(value)
