@@ -1,10 +1,9 @@
-"""Fixtures for the workflow runs: one runners' venv and one project tree per session, a fresh
-platform repository and a freshly reset emulator (with the state buckets) per test."""
+"""Fixtures for the workflow runs: one project tree per session, a fresh platform repository and
+a freshly reset emulator (with the state buckets) per test (or per module, for a flow)."""
 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -16,13 +15,7 @@ from tests.workflows.harness import (
     backend_region,
     bucket,
     project_tree,
-    python_for_runners,
 )
-
-
-@pytest.fixture(scope="session")
-def runners_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return python_for_runners(tmp_path_factory.mktemp("runners") / "venv")
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +23,8 @@ def platform_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project_tree(tmp_path_factory.mktemp("platform") / "tree")
 
 
-@pytest.fixture
-def github(
-    tmp_path: Path, emulator_endpoint: str, runners_python: Path, platform_tree: Path
-) -> Iterator[GitHub]:
+def fresh_github(root: Path, emulator_endpoint: str, platform_tree: Path) -> GitHub:
+    """A new platform repository on a freshly reset emulator with its state buckets."""
     request = urllib.request.Request(f"{emulator_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
     for env in ENVIRONMENTS:
@@ -47,4 +38,9 @@ def github(
         )
         where = {"LocationConstraint": region}
         s3.create_bucket(Bucket=bucket(env), CreateBucketConfiguration=where)
-    yield GitHub(tmp_path / "github", platform_tree, emulator_endpoint, runners_python)
+    return GitHub(root, platform_tree, emulator_endpoint)
+
+
+@pytest.fixture
+def github(tmp_path: Path, emulator_endpoint: str, platform_tree: Path) -> GitHub:
+    return fresh_github(tmp_path / "github", emulator_endpoint, platform_tree)

@@ -89,24 +89,6 @@ def stand_in(uses: str) -> Path:
     return path
 
 
-def python_for_runners(root: Path) -> Path:
-    """A venv whose packages are this test run's (installed from the lock by make install), so
-    that a workflow's `pip install --require-hashes -r requirements/ci.txt` finds every pin
-    satisfied offline and its `pip install --no-deps .` installs the checked-out ecrctl into it,
-    never into the developer's .venv. No pip or setuptools of its own: the locked ones."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    site = Path(sysconfig.get_path("purelib", vars={"base": str(root), "platbase": str(root)}))
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "test-run-packages.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    pip = root / "bin" / "pip"
-    pip.write_text(
-        f"#!{root}/bin/python\nimport sys\nfrom pip._internal.cli.main import main\n"
-        "sys.exit(main())\n"
-    )
-    pip.chmod(0o755)
-    return root / "bin"
-
-
 def project_tree(root: Path) -> Path:
     """The project's files (tracked or new, not ignored) committed on development, with each
     environment's backend pointed at an emulator bucket, as a team replaces CHANGE-ME."""
@@ -175,12 +157,42 @@ class Run:
         for line in self.log.splitlines():
             found = JOB_END.match(line)
             if found:
-                results[found["name"].removeprefix(f"{self.name}/")] = found["result"]
+                # act names matrix legs NAME-1, NAME-2, ... when there are several.
+                name = re.sub(r"-\d+$", "", found["name"]).removeprefix(f"{self.name}/")
+                results[name] = found["result"]
         return results
 
     def job_log(self, job: str) -> str:
-        prefix = re.compile(r"^\[" + re.escape(f"{self.name}/{job}") + r"\s*\]")
+        prefix = self._job_prefix(job)
         return "\n".join(line for line in self.log.splitlines() if prefix.match(line))
+
+    def _job_prefix(self, job: str) -> re.Pattern[str]:
+        return re.compile(r"^\[" + re.escape(f"{self.name}/{job}") + r"(-\d+)?\s*\]")
+
+    def steps(self, job: str) -> dict[str, str]:
+        """The job's main steps, by name (a `run:` step's first line), -> success / failure.
+        act reports one result for all legs of a matrix job; a leg's steps are its own."""
+        prefix, results = self._job_prefix(job), {}
+        for line in self.log.splitlines():
+            found = re.search(
+                r"(✅  Success|❌  Failure) - Main (.*?)(?: \[[0-9.]+[mµn]?s\])?$", line
+            )
+            if prefix.match(line) and found:
+                results[found[2]] = "success" if found[1].startswith("✅") else "failure"
+        return results
+
+    def summary(self, job: str) -> str:
+        """What the job wrote to $GITHUB_STEP_SUMMARY: act prints it into the log (the file
+        itself goes with the job's workspace)."""
+        prefix, parts, taking = self._job_prefix(job), [], False
+        for line in self.log.splitlines():
+            if line.startswith("["):
+                taking = bool(prefix.match(line)) and "⚙  Summary - " in line
+                if taking:
+                    parts.append(line.split("⚙  Summary - ", 1)[1])
+            elif taking:
+                parts.append(line)
+        return "\n".join(parts)
 
     def artifacts(self) -> dict[str, Path]:
         folder = self.dir / "artifacts"
@@ -211,7 +223,7 @@ class PullRequest:
 class GitHub:
     """One platform repository on a pretend GitHub; act runs its workflows."""
 
-    def __init__(self, root: Path, tree: Path, endpoint: str, python_bin: Path) -> None:
+    def __init__(self, root: Path, tree: Path, endpoint: str) -> None:
         self.root = root
         self.origin = root / "origin.git"
         self.work = root / "work"
@@ -220,7 +232,6 @@ class GitHub:
         for folder in (self.state / "runs", self.home):
             folder.mkdir(parents=True)
         self.endpoint = endpoint
-        self.python_bin = python_bin
         self._runs = 0
         _git(root, "clone", "-q", "--bare", str(tree), str(self.origin))
         # GitHub serves any reachable commit by its ID (checkout with a commit as `ref`).
@@ -371,7 +382,9 @@ class GitHub:
             "STANDIN_STATE": str(self.state),
             "STANDIN_RUN_DIR": str(run_dir),
             "STANDIN_TOOLS": str(HERE / "tools"),
-            "STANDIN_PYTHON_BIN": str(self.python_bin),
+            # The setup-python stand-in's Python: this one, with the test run's packages.
+            "STANDIN_BASE_PYTHON": getattr(sys, "_base_executable", sys.executable),
+            "STANDIN_PACKAGES": sysconfig.get_path("purelib"),
             "STANDIN_TERRAFORM_DIR": str(Path(terraform).parent),
             "STANDIN_PROVIDER_MIRROR": provider_mirror(),
             "STANDIN_AWS_ENDPOINT": self.endpoint,
