@@ -126,6 +126,9 @@ def test_the_merge_applies_the_reviewed_plan_and_the_sync_opens_the_catalog_pull
     download = ["run", "download", str(flow.plan.id), "--name", "ecr-plan-dev", "--dir", "reviewed"]
     assert download in calls
     assert "dev: applied 3 change(s)" in flow.apply.job_log("Apply dev")
+    record = json.loads((flow.plan.artifacts()["ecr-plan-dev"] / "plan-dev.json").read_text())
+    summary = flow.apply.summary("Apply dev")
+    assert "applied as reviewed" in summary and f"Fingerprint `{record['fingerprint']}`" in summary
     sync = flow.github.pulls()["ecr-catalog-sync/dev"]
     assert sync["labels"] == ["ecr-catalog-sync"] and sync["base"] == "development"
     entities = flow.github.show(
