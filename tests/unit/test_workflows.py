@@ -219,3 +219,10 @@ def test_every_install_comes_from_the_lock() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "pip install -q --require-hashes -r requirements/test.txt" in makefile
     assert "pip install -q --no-deps --no-build-isolation -e ." in makefile
+
+
+def test_every_workflow_is_run_by_a_workflow_test() -> None:
+    """A new workflow file comes with its run in tests/workflows (docs/CI.md)."""
+    sources = "\n".join(p.read_text() for p in (REPO / "tests" / "workflows").glob("test_*.py"))
+    for name in workflows():
+        assert f'"{name}"' in sources, f"{name}: no test in tests/workflows runs it"
