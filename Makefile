@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ECRCTL_PROVIDER_MIRROR ?= $(shell scripts/find-provider-mirror)
 export ECRCTL_PROVIDER_MIRROR
 
-.PHONY: install test lint unit integration e2e demo demo-down bench clean
+.PHONY: install lock test lint unit integration e2e workflows demo demo-down bench clean
 # Backstage's own entity validator (@backstage/catalog-model), used by the tests.
 NODE_VALIDATOR := tests/backstage/node_modules/.installed
 # Backstage's own catalog backend (tests/backstage-backend/), started by the e2e tests. Its
@@ -14,10 +14,12 @@ NODE_VALIDATOR := tests/backstage/node_modules/.installed
 NODE_BACKEND := tests/backstage-backend/node_modules/.installed
 NODE_HEADERS ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
 
-$(BIN)/ecrctl: pyproject.toml
+# Every Python package at the version and hash of the lock (requirements/test.txt), ecrctl itself
+# with the locked setuptools (no build isolation, so nothing unpinned is fetched for the build).
+$(BIN)/ecrctl: pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements/test.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(BIN)/ecrctl
@@ -40,7 +42,21 @@ lint: install
 test: install lint $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q
 
-# A test's kind is its directory (tests/unit, tests/integration, tests/e2e); see README.
+# The lock files, from pyproject.toml: requirements/test.txt (ecrctl, its tests, the build backend)
+# and requirements/ci.txt (what the workflows install), the same versions in both, every file's
+# sha256. `make lock` keeps the pins that still satisfy pyproject.toml; to move to the newest
+# versions: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME). Needs PyPI.
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_ARGS ?=
+COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile -q --generate-hashes --allow-unsafe \
+  --all-build-deps --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock: install
+	$(BIN)/pip install -q '$(PIP_TOOLS)'
+	$(COMPILE) --extra test -o requirements/test.txt pyproject.toml
+	$(COMPILE) -c requirements/test.txt -o requirements/ci.txt pyproject.toml
+
+# A test's kind is its directory (tests/unit, tests/integration, tests/e2e, tests/workflows);
+# see README.
 unit: install
 	$(BIN)/pytest -q tests/unit
 
@@ -49,6 +65,10 @@ integration: install $(NODE_VALIDATOR)
 
 e2e: install $(NODE_VALIDATOR) $(NODE_BACKEND)
 	$(BIN)/pytest -q tests/e2e
+
+# Every workflow file run by act, offline, against the emulator (docs/CI.md).
+workflows: install
+	$(BIN)/pytest -q tests/workflows
 
 # The realistic (mixed) fleet at 10, 100 and 1000; e.g. make bench BENCH_ARGS="--sizes 10,100".
 BENCH_ARGS ?= --sizes 10,100,1000 --repeats 3

@@ -44,8 +44,10 @@ NETWORK_SUBCOMMANDS = {
 TESTS = Path(__file__).resolve().parent
 # A test's kind is its directory, and each kind is held to what it may run (see the README):
 # unit runs no process at all, integration runs local tools (terraform without AWS, node, git,
-# actionlint, ecrctl itself) but no emulator, e2e runs the real terraform against the emulator.
-KINDS = ("unit", "integration", "e2e")
+# actionlint, ecrctl itself) but no emulator, e2e runs the real terraform against the emulator,
+# workflows runs the workflow files with act (and so terraform) against the emulator.
+KINDS = ("unit", "integration", "e2e", "workflows")
+EMULATOR_KINDS = ("e2e", "workflows")
 EMULATOR_FIXTURES = {"emulator_endpoint"}
 
 
@@ -56,10 +58,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if kind is None:
             raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(KINDS)}}}/")
         uses_emulator = EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ()))
-        if uses_emulator and kind != "e2e":
+        if uses_emulator and kind not in EMULATOR_KINDS:
             raise pytest.UsageError(
                 f"{item.nodeid} uses the emulator ({', '.join(sorted(uses_emulator))}):"
-                " move it to tests/e2e/"
+                " move it to tests/e2e/ (or tests/workflows/ for a workflow run)"
             )
         item.add_marker(getattr(pytest.mark, kind))
 

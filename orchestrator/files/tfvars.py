@@ -52,9 +52,10 @@ class Tfvars:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UserError(
-                f"{self.path}:{self.document.attr_lines.get(scanning.VARIABLE, 1)}:"
-                f" {scanning.VARIABLE} must be a list of strings",
+            raise FileError(
+                self.path,
+                self.document.attr_lines.get(scanning.VARIABLE, 1),
+                f"{scanning.VARIABLE} must be a list of strings",
                 "delete the line: ecrctl writes it again on its next change",
             )
         return list(value)

@@ -28,7 +28,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         cat, entry_problems = catalog.parse_file(ws.catalog_file, tiers)
         problems += entry_problems
     except UserError as exc:
-        problems.append(Problem(cat_path, _line(exc), exc.message))
+        problems.append(Problem(cat_path, _line(exc), _reason(exc)))
     known_envs = set(ws.environments())
     all_tfvars: dict[str, tfvars.Tfvars] = {}
     for name in envs:
@@ -40,7 +40,7 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
                 all_tfvars[name].scan_filters, all_tfvars[name].entries, tiers
             )
         except UserError as exc:
-            problems.append(Problem(rel, _line(exc), exc.message))
+            problems.append(Problem(rel, _line(exc), _reason(exc)))
             continue
         document = all_tfvars[name].document
         line = document.attr_lines.get(scanning.VARIABLE, 1)
@@ -147,3 +147,8 @@ def _tf_line(tf: tfvars.Tfvars, name: str) -> int:
 
 def _line(exc: UserError) -> int:
     return exc.line if isinstance(exc, FileError) else 1
+
+
+def _reason(exc: UserError) -> str:
+    """The error without its `path:line: ` (a Problem names the file itself, once)."""
+    return exc.reason if isinstance(exc, FileError) else exc.message

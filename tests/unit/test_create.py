@@ -185,6 +185,31 @@ def test_validate_lists_every_problem(repo: Workspace, capsys: pytest.CaptureFix
     )
 
 
+def test_validate_names_the_file_of_a_problem_once(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = repo.tfvars_file("dev")
+    dev.write_text(dev.read_text() + 'registry_scan_filters = "payments*"\n')
+    staging = repo.tfvars_file("staging")
+    staging.write_text(staging.read_text().replace('risk  = "low"', 'risk  = "extreme"'))
+    staging.write_text(
+        staging.read_text().replace(
+            "ecr_repositories = {",
+            'ecr_repositories = {\n  "stray-svc" = {\n    id    = "REGISTRY_STRAY_SVC"\n'
+            '    owner = "app-team-x"\n    risk  = "extreme"\n  }',
+        )
+    )
+    result = cli(capsys, "validate")
+    assert result.code == 1
+    line = len(dev.read_text().splitlines())
+    assert (
+        f"envs/dev/terraform.tfvars:{line}: registry_scan_filters must be a list of strings\n"
+        in result.stdout
+    )
+    assert "envs/staging/terraform.tfvars:9: entry 'stray-svc': risk 'extreme'" in result.stdout
+    assert str(repo.root) not in result.stdout, result.stdout
+
+
 @pytest.mark.parametrize("debug", [False, True])
 def test_an_unexpected_error_is_one_line_unless_ecrctl_debug_asks_for_the_traceback(
     repo: Workspace,
