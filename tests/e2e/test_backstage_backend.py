@@ -17,9 +17,9 @@ import pytest
 
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import sync as sync_mod
-from tests.backstage_backend import Backstage, wait_for
+from tests.backstage_backend import Backstage
 from tests.conftest import Aws
-from tests.helpers import REPO, cli
+from tests.helpers import REPO, cli, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -143,7 +143,9 @@ def _assert_catalog(
                 return None
         return found
 
-    found = wait_for(f"{len(refs)} entities, {sorted(gone)} gone", current)
+    found = wait_for(
+        current, 90, 0.25, what=f"Backstage: {len(refs)} entities, {sorted(gone)} gone"
+    )
     assert backstage.processing_errors() == []
     for ref, entity in found.items():
         assert not [i for i in entity.get("status", {}).get("items", [])], (ref, entity["status"])

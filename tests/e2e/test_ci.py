@@ -15,17 +15,10 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
 from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
-from tests.helpers import cli
+from tests.helpers import cli, create
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
-
-
-def create(capsys: pytest.CaptureFixture[str], name: str, risk: str, *extra: str) -> None:
-    owner = f"app-team-{name.split('-')[0]}"
-    args = ["create", name, "--env", "local", "--owner", owner, "--risk", risk, *extra]
-    result = cli(capsys, *args)
-    assert result.code == 0, result.stderr
 
 
 def remove(ws: Workspace, name: str) -> None:
@@ -68,14 +61,14 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The base: legacy-web exists (applied), the catalog synced, all committed.
-    create(capsys, "legacy-web", "low")
+    create(capsys, "legacy-web")
     applied = cli(capsys, "apply", "legacy-web", "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
     init_repo(local)
     # The pull request: two new repositories and legacy-web decommissioned.
     git(local, "checkout", "-q", "-b", "ecr/request")
-    create(capsys, "api-gateway", "high", "--push-principal", CI_ROLE)
-    create(capsys, "search-api", "medium")
+    create(capsys, "api-gateway", "--push-principal", CI_ROLE, risk="high")
+    create(capsys, "search-api", risk="medium")
     remove(local, "legacy-web")
     head = commit(local, "ECR request")
     event(tmp_path, monkeypatch, head)
@@ -148,8 +141,8 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
 ) -> None:
     init_repo(local)
     git(local, "checkout", "-q", "-b", "ecr/request")
-    create(capsys, "web-frontend", "low")
-    create(capsys, "search-api", "low")
+    create(capsys, "web-frontend")
+    create(capsys, "search-api")
     head = commit(local, "ECR request")
     event(tmp_path, monkeypatch, head)
     planned = cli(capsys, "ci", "plan", "--base", "development", "--output", "json")

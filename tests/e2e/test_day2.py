@@ -15,9 +15,8 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
 from tests.conftest import Aws
-from tests.e2e.test_decommission import push
 from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, push, snapshot
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
@@ -72,7 +71,7 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     first = _apply(capsys)
     assert "dkr.ecr" in first and f"{NAME}: " in first  # the URL after the apply
     arn = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]["repositoryArn"]
-    digest = push(ecr, "v1", ["v1"])
+    digest = push(ecr, NAME, "v1", "v1")
 
     # 1. owner, description, tier (low -> medium: retention and scanning change) and a grant.
     changed = cli(

@@ -31,7 +31,7 @@ from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import limits, policy
 from tests.adversarial import TerraformReader, managed_files
-from tests.helpers import REPO, build_repo_tree
+from tests.helpers import REPO, build_repo_tree, create_entry
 from tests.strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
@@ -347,10 +347,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         ),
         ("gamma", "medium", {"registry_id": "REGISTRY_GAMMA_X"}),
     ):
-        create_op.create(
-            Session(ws),
-            policy.build_request(name=name, env="local", owner="app-team-core", risk=risk, **extra),
-        )
+        create_entry(ws, name, owner="app-team-core", risk=risk, **extra)
     return Pristine((root, managed_files(root)))
 
 

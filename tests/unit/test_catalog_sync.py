@@ -15,7 +15,7 @@ from orchestrator.models import ApplyResult, PlanResult
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import backstage
 from orchestrator.ops import sync as sync_mod
-from tests.helpers import cli
+from tests.helpers import cli, create_entry, snapshot
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     ACCOUNT,
     ECRCTL_PRIMARY,
@@ -27,9 +27,7 @@ from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixt
     fake_terraform,
     registry_doc,
     repository,
-    request,
     run_sync,
-    snapshot,
     state,
     three_tiers,
 )
@@ -38,9 +36,9 @@ from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixt
 def test_a_second_sync_with_nothing_new_changes_only_last_sync(repo: Workspace) -> None:
     three_tiers(repo)
     run_sync(repo, at=T1)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     again = run_sync(repo, at=T2)
-    after = snapshot(repo.root)
+    after = snapshot(repo.root, tree=True)
     assert again.up_to_date
     assert {f.action for f in again.files} == {"unchanged"}
     changed = [p for p in after if after[p] != before.get(p)]
@@ -55,23 +53,23 @@ def test_check_exits_1_when_out_of_date_and_changes_nothing(
     repo: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     three_tiers(repo)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     stale = cli(capsys, "catalog", "sync", "--env", "local", "--check")
     assert stale.code == 1
     assert f"out of date: catalog/{LOCAL_FILE} (would create)" in stale.stdout
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
     assert cli(capsys, "catalog", "sync", "--env", "local").code == 0
     assert cli(capsys, "catalog", "sync", "--env", "local", "--check").code == 0
     # A repository applied since: out of date again, and --check still writes nothing.
-    request(repo, "orders-api")
+    create_entry(repo, "orders-api")
     FakeTerraform.states["local"] = state(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
-    synced = snapshot(repo.root)
+    synced = snapshot(repo.root, tree=True)
     again = cli(capsys, "catalog", "sync", "--env", "local", "--check", "--output", "json")
     assert again.code == 1
     assert '"up_to_date": false' in again.stdout
-    assert snapshot(repo.root) == synced
+    assert snapshot(repo.root, tree=True) == synced
 
 
 def test_sensitive_values_never_reach_the_yaml(repo: Workspace) -> None:
@@ -82,9 +80,9 @@ def test_sensitive_values_never_reach_the_yaml(repo: Workspace) -> None:
     FakeTerraform.states["local"] = state(
         leaky, outputs={"token": {"value": secret, "type": "string", "sensitive": True}}
     )
-    request(repo, "web-frontend")
+    create_entry(repo, "web-frontend")
     run_sync(repo)
-    for path, content in snapshot(repo.root).items():
+    for path, content in snapshot(repo.root, tree=True).items():
         assert secret.encode() not in content, path
     # A sensitive attribute ecrctl would have to write is refused, not written.
     marked = repository("web-frontend")
@@ -177,7 +175,7 @@ def test_a_region_the_environment_does_not_manage_is_one_error(
     repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     FakeTerraform.states["dev"] = state(repository("ledger-api", region="eu-west-2"))
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     monkeypatch.setenv("AWS_REGION", "us-east-2")
     result = cli(capsys, "catalog", "sync", "--env", "dev")
     assert result.code == 1
@@ -185,7 +183,7 @@ def test_a_region_the_environment_does_not_manage_is_one_error(
     assert "unset AWS_REGION" in result.stderr
     assert "Traceback" not in result.stderr
     assert cli(capsys, "catalog", "sync", "--env", "dev", "--region", "nowhere").code == 1
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
     assert FakeTerraform.calls == []  # refused before terraform ran
     # --region wins over AWS_REGION.
     assert cli(capsys, "catalog", "sync", "--env", "dev", "--region", "eu-west-2").code == 0
@@ -280,13 +278,13 @@ def test_bad_input_is_one_clear_error_and_leaves_every_file_unchanged(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
     breakage(repo)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     result = cli(capsys, "catalog", "sync", "--env", "local")
     assert result.code == code, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("ecrctl: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
 
 
 def test_a_failed_write_restores_every_file(
@@ -294,11 +292,11 @@ def test_a_failed_write_restores_every_file(
 ) -> None:
     three_tiers(repo)
     run_sync(repo)
-    request(repo, "orders-api")
+    create_entry(repo, "orders-api")
     FakeTerraform.states["local"] = state(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     from orchestrator.files import workspace
 
     real = workspace.atomic_write
@@ -311,7 +309,7 @@ def test_a_failed_write_restores_every_file(
     monkeypatch.setattr(workspace, "atomic_write", failing)
     with pytest.raises(OSError):
         run_sync(repo, at=T2)
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
 
 
 # -- files created once -----------------------------------------------------------------------

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.context import Session
 from orchestrator.errors import EXIT_BUG
 from orchestrator.files import tfvars as tfvars_file
 from orchestrator.files import workspace
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
-from orchestrator.rules import policy
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, create_entry, snapshot
 
 CREATE = [
     "create",
@@ -149,12 +147,7 @@ def test_failed_second_write_rolls_back_the_first(
 
     monkeypatch.setattr(workspace, "atomic_write", failing)
     with pytest.raises(OSError):
-        create_op.create(
-            Session(repo),
-            policy.build_request(
-                name="payments-gateway", env="dev", owner="app-team-pay", risk="low"
-            ),
-        )
+        create_entry(repo, "payments-gateway", env="dev", owner="app-team-pay")
     assert snapshot(repo.root) == before
 
 
