@@ -79,6 +79,19 @@ def ecrctl(env: dict[str, str], *args: str, timeout: float = 300) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+def spawn(env: dict[str, str], *args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """An ecrctl process left running, its stdout and stderr piped, its stdin closed."""
+    return subprocess.Popen(
+        [ECRCTL, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 @dataclass
 class Background:
     """An ecrctl process whose stderr is read line by line as it runs."""
@@ -90,15 +103,7 @@ class Background:
 
     @classmethod
     def start(cls, env: dict[str, str], *args: str, new_session: bool = False) -> Background:
-        proc = subprocess.Popen(
-            [ECRCTL, *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=new_session,
-        )
+        proc = spawn(env, *args, new_session=new_session)
         bg = cls(proc)
         assert proc.stdout is not None and proc.stderr is not None
         for stream, sink in ((proc.stderr, bg.lines), (proc.stdout, bg.stdout)):

@@ -17,6 +17,7 @@ import pytest
 
 from orchestrator.cli import run
 from orchestrator.context import Session
+from orchestrator.files import workspace
 from orchestrator.files.catalog import NEW_CATALOG
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange, instance_of
@@ -61,6 +62,19 @@ def snapshot(root: Path, *, tree: bool = False) -> dict[str, bytes]:
     else:
         files = [root / "catalog" / "ecr-catalog.yaml", *sorted((root / "envs").glob("*/*"))]
     return {str(p.relative_to(root)): p.read_bytes() for p in files if p.is_file()}
+
+
+def disk_full_for(monkeypatch: pytest.MonkeyPatch, file_name: str) -> None:
+    """Every write of a file named `file_name` fails as on a full disk (ENOSPC); other files are
+    written. Both files of a change are written through workspace.atomic_write."""
+    real = workspace.atomic_write
+
+    def failing(path: Path, text: str) -> None:
+        if path.name == file_name:
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(workspace, "atomic_write", failing)
 
 
 # -- creating entries -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,18 @@ from tests.helpers import cli, create
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
+
+
+def ci_plan(
+    capsys: pytest.CaptureFixture[str], summary_file: Path | None = None, *extra: str
+) -> Any:
+    """`ecrctl ci plan` of the pull request against development, as JSON; it must succeed."""
+    summary = ["--summary-file", str(summary_file)] if summary_file else []
+    planned = cli(
+        capsys, "ci", "plan", "--base", "development", *summary, *extra, "--output", "json"
+    )
+    assert planned.code == 0, planned.stderr
+    return json.loads(planned.stdout)
 
 
 def remove(ws: Workspace, name: str) -> None:
@@ -86,20 +99,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
     ]
 
     summary_file = tmp_path / "plan.md"
-    planned = cli(
-        capsys,
-        "ci",
-        "plan",
-        "--base",
-        "development",
-        "--summary-file",
-        str(summary_file),
-        "--full-plan",
-        "--output",
-        "json",
-    )
-    assert planned.code == 0, planned.stderr
-    result = json.loads(planned.stdout)
+    result = ci_plan(capsys, summary_file, "--full-plan")
     plan = result["plans"]["local"]
     actions = {(c["repository"], c["action"]) for c in plan["changes"]}
     assert ("api-gateway", "create") in actions and ("search-api", "create") in actions
@@ -145,9 +145,7 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     create(capsys, "search-api")
     head = commit(local, "ECR request")
     event(tmp_path, monkeypatch, head)
-    planned = cli(capsys, "ci", "plan", "--base", "development", "--output", "json")
-    assert planned.code == 0, planned.stderr
-    reviewed = json.loads(planned.stdout)["fingerprint"]
+    reviewed = ci_plan(capsys)["fingerprint"]
     # Before the merge, someone applies web-frontend by hand: the state moves.
     assert cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve").code == 0
     git(local, "checkout", "-q", "--", ".")  # the hand apply's catalog sync is not in the merge
@@ -216,19 +214,7 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     head = commit(local, "Adopt team/app")
     event(tmp_path, monkeypatch, head)
     summary_file = tmp_path / "plan.md"
-    planned = cli(
-        capsys,
-        "ci",
-        "plan",
-        "--base",
-        "development",
-        "--summary-file",
-        str(summary_file),
-        "--output",
-        "json",
-    )
-    assert planned.code == 0, planned.stderr
-    plan = json.loads(planned.stdout)["plans"]["local"]
+    plan = ci_plan(capsys, summary_file)["plans"]["local"]
     assert plan["guard"] == []
     assert {
         "address": 'module.ecr_repositories["team/app"].aws_ecr_repository.this',

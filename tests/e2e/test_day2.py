@@ -16,7 +16,7 @@ from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
 from tests.conftest import Aws
 from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
-from tests.helpers import cli, push, snapshot
+from tests.helpers import cli, create, push, snapshot
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
@@ -52,22 +52,7 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecr = aws.client("ecr")
-    created = cli(
-        capsys,
-        "create",
-        NAME,
-        "--env",
-        "local",
-        "--owner",
-        "app-team-payments",
-        "--risk",
-        "low",
-        "--push-principal",
-        CI_ROLE,
-        "--pull-principal",
-        DEPLOY_ROLE,
-    )
-    assert created.code == 0, created.stderr
+    create(capsys, NAME, "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE)
     first = _apply(capsys)
     assert "dkr.ecr" in first and f"{NAME}: " in first  # the URL after the apply
     arn = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]["repositoryArn"]

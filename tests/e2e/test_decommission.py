@@ -15,7 +15,7 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from tests.conftest import Aws
-from tests.helpers import cli, push, snapshot
+from tests.helpers import cli, create, push, snapshot
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
@@ -49,11 +49,7 @@ def registry_view(ecr: Any) -> dict[str, Any]:
 def test_decommission_backs_up_destroys_and_restore_brings_it_back(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    created = cli(
-        capsys, "create", NAME, "--env", "local", "--owner", "app-team-payments", "--risk",
-        "high", "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE,
-    )  # fmt: skip
-    assert created.code == 0, created.stderr
+    create(capsys, NAME, "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE, risk="high")
     applied = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
     assert repo_count(local) == "1"

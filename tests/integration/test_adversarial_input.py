@@ -31,7 +31,7 @@ from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import limits, policy
 from tests.adversarial import TerraformReader, managed_files
-from tests.helpers import REPO, build_repo_tree, create_entry
+from tests.helpers import REPO, build_repo_tree, create_args, create_entry
 from tests.strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
@@ -393,9 +393,7 @@ def test_damaged_file_gives_one_located_error_and_no_write(
     before = managed_files(root)
 
     capsys.readouterr()
-    code = run(
-        ["create", "delta-new", "--env", "local", "--owner", "app-team-core", "--risk", "low"]
-    )
+    code = run(create_args("delta-new", owner="app-team-core"))
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     assert "Traceback" not in err
@@ -519,7 +517,7 @@ def _hostile(
     (root / target).write_text(text)
     before = managed_files(root)
     for args in (
-        ["create", "delta-new", "--env", "local", "--owner", "app-team-core", "--risk", "low"],
+        create_args("delta-new", owner="app-team-core"),
         ["list", "--env", "local"],
         ["validate"],
     ):

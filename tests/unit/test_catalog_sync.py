@@ -15,7 +15,7 @@ from orchestrator.models import ApplyResult, PlanResult
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import backstage
 from orchestrator.ops import sync as sync_mod
-from tests.helpers import cli, create_entry, snapshot
+from tests.helpers import cli, create_entry, disk_full_for, snapshot
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     ACCOUNT,
     ECRCTL_PRIMARY,
@@ -297,16 +297,7 @@ def test_a_failed_write_restores_every_file(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
     before = snapshot(repo.root, tree=True)
-    from orchestrator.files import workspace
-
-    real = workspace.atomic_write
-
-    def failing(path: Path, text: str) -> None:
-        if path.name == "ecr-catalog.yaml":
-            raise OSError(28, "No space left on device")
-        real(path, text)
-
-    monkeypatch.setattr(workspace, "atomic_write", failing)
+    disk_full_for(monkeypatch, "ecr-catalog.yaml")
     with pytest.raises(OSError):
         run_sync(repo, at=T2)
     assert snapshot(repo.root, tree=True) == before

@@ -22,7 +22,7 @@ from orchestrator.ops import review
 from orchestrator.ops import update as update_core
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import guard, policy
-from tests.helpers import cli, rc, snapshot, verdicts
+from tests.helpers import cli, create, rc, snapshot, verdicts
 from tests.unit import test_decommission as decommission_tests
 from tests.unit.test_decommission import FakeTerraform
 
@@ -35,8 +35,7 @@ TIERS = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "ecr" / 
 
 @pytest.fixture
 def created(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> Workspace:
-    args = ["create", NAME, "--env", "dev", "--owner", "app-team-payments", "--risk", "low"]
-    assert cli(capsys, *args, "--push-principal", CI_ROLE).code == 0
+    create(capsys, NAME, "--push-principal", CI_ROLE, env="dev")
     return repo
 
 
