@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -326,6 +327,8 @@ def _plan(env: str) -> PlanResult:
 def test_apply_reports_the_sync_and_fails_when_only_the_sync_failed(
     repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The CLI around a stubbed apply: --no-sync reaches it, a sync_error becomes the exit code
+    (the real apply and its sync are below, in test_a_real_apply_whose_catalog_sync_fails...)."""
     seen: dict[str, Any] = {}
 
     def fake_apply(*args: Any, sync: bool = True, **kwargs: Any) -> ApplyResult:
@@ -343,6 +346,90 @@ def test_apply_reports_the_sync_and_fails_when_only_the_sync_failed(
     assert skipped.code == 0
     as_json = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve", "-o", "json")
     assert '"catalog_sync_error": "state bucket unreachable"' in as_json.stdout
+
+
+# -- the catalog sync after a real apply ------------------------------------------------------
+
+WEB = 'module.ecr_repositories["web-frontend"].aws_ecr_repository.this'
+UNREACHABLE = "reading the state of local failed: could not connect to the state bucket"
+UNREACHABLE_HINT = (
+    "check the network to the state bucket, then run: ecrctl catalog sync --env local"
+)
+
+
+def _state_bucket_unreachable(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apply went through; the state read after it cannot reach the backend (exit 3)."""
+
+    def unreachable(self: FakeTerraform) -> dict[str, Any]:
+        FakeTerraform.calls.append(f"state pull {self.env}")
+        raise AwsError(UNREACHABLE, UNREACHABLE_HINT)
+
+    monkeypatch.setattr(FakeTerraform, "state_pull", unreachable)
+
+
+def _foreign_registry_file(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's file stands where the sync writes the registry entity (exit 1)."""
+    path = ws.catalog_dir / LOCAL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n")
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize(
+    ("breakage", "code", "message", "hint"),
+    [
+        pytest.param(
+            _state_bucket_unreachable, 3, UNREACHABLE, UNREACHABLE_HINT, id="state-unreachable"
+        ),
+        pytest.param(
+            _foreign_registry_file,
+            1,
+            f"catalog/{LOCAL_FILE} exists but holds no ECR registry resource",
+            "move it away, then sync again",
+            id="foreign-registry-file",
+        ),
+    ],
+)
+def test_a_real_apply_whose_catalog_sync_fails_stands_and_exits_as_the_sync(
+    repo: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: Any,
+    code: int,
+    message: str,
+    hint: str,
+    output: str,
+) -> None:
+    """The real ops.apply.apply behind the real CLI: terraform apply succeeds, the sync after it
+    fails for a reason of its own. The apply is reported, the exit code and hint are the sync's."""
+    create_entry(repo, "web-frontend")
+    breakage(repo, monkeypatch)
+    before = snapshot(repo.root, tree=True)
+    result = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve", "-o", output)
+
+    # The apply stands: terraform applied the plan and the state holds the repository.
+    calls = FakeTerraform.calls
+    assert "plan local" in calls[: calls.index("apply local")]
+    assert "state pull local" in calls[calls.index("apply local") :]  # the sync ran after it
+    held = [r["module"] for r in FakeTerraform.states["local"]["resources"] if "module" in r]
+    assert held == ['module.ecr_repositories["web-frontend"]']
+    if output == "json":
+        reported = json.loads(result.stdout)
+        assert reported["applied"] == [WEB]
+        assert reported["catalog_sync"] is None
+        assert message in reported["catalog_sync_error"]
+    else:
+        assert "applied 1 change(s) to local" in result.stdout
+    # The sync's failure decides the exit code and the hint, in one error line.
+    assert result.code == code, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ecrctl: error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("ecrctl: error: applied, but the catalog sync failed: ")
+    assert message in errors[0]
+    assert f"  hint: {hint}" in result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+    # The failed sync wrote nothing (a file in its way is left as it was), nor did the apply.
+    assert snapshot(repo.root, tree=True) == before
 
 
 def test_sync_reads_state_only(repo: Workspace) -> None:
