@@ -7,7 +7,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,23 +14,11 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
-from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
+from tests.gitrepo import ci_apply, ci_plan, commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli, create
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
-
-
-def ci_plan(
-    capsys: pytest.CaptureFixture[str], summary_file: Path | None = None, *extra: str
-) -> Any:
-    """`ecrctl ci plan` of the pull request against development, as JSON; it must succeed."""
-    summary = ["--summary-file", str(summary_file)] if summary_file else []
-    planned = cli(
-        capsys, "ci", "plan", "--base", "development", *summary, *extra, "--output", "json"
-    )
-    assert planned.code == 0, planned.stderr
-    return json.loads(planned.stdout)
 
 
 def remove(ws: Workspace, name: str) -> None:
@@ -124,7 +111,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
 
     # Merged into development with a merge commit; the apply job gets the closed event.
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["refused"] is False and report["fingerprint"] == result["fingerprint"]
@@ -152,19 +139,7 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     git(local, "clean", "-qfd", "catalog")
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
     summary_file = tmp_path / "apply.md"
-    refused = cli(
-        capsys,
-        "ci",
-        "apply",
-        "--base",
-        f"{merge}^1",
-        "--head",
-        merge,
-        "--summary-file",
-        str(summary_file),
-        "--output",
-        "json",
-    )
+    refused = ci_apply(capsys, merge, "--summary-file", str(summary_file), "--output", "json")
     assert refused.code == 1, refused.stderr
     assert "not the one reviewed" in refused.stderr
     report = json.loads(refused.stdout)
@@ -177,19 +152,7 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     assert names(aws) == ["web-frontend"]  # search-api was not applied
 
     # A human reviews the new plan and applies it with its fingerprint.
-    accepted = cli(
-        capsys,
-        "ci",
-        "apply",
-        "--base",
-        f"{merge}^1",
-        "--head",
-        merge,
-        "--env",
-        "local",
-        "--fingerprint",
-        report["fingerprint"],
-    )
+    accepted = ci_apply(capsys, merge, "--env", "local", "--fingerprint", report["fingerprint"])
     assert accepted.code == 0, accepted.stderr
     assert names(aws) == ["search-api", "web-frontend"]
 
@@ -228,7 +191,7 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     assert "| image_tag_mutability | IMMUTABLE | MUTABLE | in place |" in summary
 
     merge = merge_pull_request(local, tmp_path, monkeypatch, head, "ecr/adopt", 43)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     assert json.loads(done.stdout)["refused"] is False
     repo = ecr.describe_repositories(repositoryNames=["team/app"])["repositories"][0]

@@ -15,7 +15,7 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
 from tests.conftest import Aws
-from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
+from tests.gitrepo import ci_apply, commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli, create, push, snapshot
 
 NAME = "payments-gateway"
@@ -222,7 +222,7 @@ def test_ci_plans_an_update_and_a_deprecation_and_applies_them_as_reviewed(
     assert ecr.get_repository_policy(repositoryName="legacy-web")  # planning changed nothing
 
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["refused"] is False and report["fingerprint"] == record["fingerprint"]

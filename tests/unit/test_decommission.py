@@ -388,19 +388,27 @@ def test_a_destroy_failing_midway_says_where_things_are_and_a_rerun_finishes(
     assert len(bundles(repo)) == 1
 
 
-def test_a_rerun_backs_up_images_pushed_after_the_first_run(
-    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+def _stopped_at_deleting_images(
+    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
+    """A first run on a repository with one image that stops (Incomplete) when ECR refuses to
+    delete the images, after the backup."""
     provisioned(repo, fake)
     push(fake.client, NAME, "one", "v1")
 
     def refused(self: Ecr, name: str, wanted: list[str]) -> list[str]:
-        raise AwsError("ECR BatchDeleteImage on 'web-frontend' failed: ThrottlingException: slow")
+        raise AwsError(f"ECR BatchDeleteImage on 'web-frontend' failed: {why}")
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", refused)
         with pytest.raises(Incomplete):
             run(repo, fake)
+
+
+def test_a_rerun_backs_up_images_pushed_after_the_first_run(
+    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stopped_at_deleting_images(repo, fake, monkeypatch, "ThrottlingException: slow")
     first_backup = entry(repo).history["backup"]
     late = push(fake.client, NAME, "two", "v2")
     again = run(repo, fake, now=LATER + timedelta(hours=1))
@@ -413,16 +421,7 @@ def test_a_rerun_backs_up_images_pushed_after_the_first_run(
 def test_a_rerun_reuses_a_backup_that_still_holds_every_image(
     repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    provisioned(repo, fake)
-    push(fake.client, NAME, "one", "v1")
-
-    def throttled(self: Ecr, name: str, wanted: list[str]) -> list[str]:
-        raise AwsError("ECR BatchDeleteImage on 'web-frontend' failed: ThrottlingException")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Ecr, "delete_images", throttled)
-        with pytest.raises(Incomplete):
-            run(repo, fake)
+    _stopped_at_deleting_images(repo, fake, monkeypatch, "ThrottlingException")
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup == entry(repo).history["backup"] and len(bundles(repo)) == 1
     assert len(again.emptied) == 1 and NAME not in fake.instances
