@@ -12,7 +12,6 @@ import yaml
 from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops.plan import terraform_for
 from tests.backstage_model import (
     all_entities,
     assert_relations_resolve,
@@ -81,7 +80,7 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
     assert _assert_matches_emulator(local, aws) == 4
     # The state read straight from S3 is the state terraform itself pulls (which re-encodes it:
     # the order of its check results may differ, and ecrctl reads none of them).
-    tf = terraform_for(Session(local).at("local"))
+    tf = Session(local).at("local").terraform()
     pulled = subprocess.run(
         [tf.settings.binary, "state", "pull"],
         cwd=local.terraform_dir,

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from orchestrator.context import Context
+from orchestrator.context import Environment
 from orchestrator.files import tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
@@ -103,7 +103,7 @@ def test_plan_lists_unmanaged_repositories_a_filter_matches(
     for name in ("shop-api-legacy", "other-thing"):  # created outside ecrctl
         ecr.create_repository(repositoryName=name)
 
-    def plan(ctx: Context, names: list[str], *_: object, **__: object) -> object:
+    def plan(ctx: Environment, names: list[str], *_: object, **__: object) -> object:
         return PlanResult(ctx.env, (), tuple(names), local.root / "x.tfplan", ()), []
 
     monkeypatch.setattr(plan_op, "plan", plan)
