@@ -175,9 +175,7 @@ def test_terraform_module_is_formatted_and_valid(local: Workspace) -> None:
         text=True,
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-    from orchestrator.ops.plan import terraform_for
-
-    tf = terraform_for(Session(local).at("local"))
+    tf = Session(local).at("local").terraform()
     tf.init()
     from python_terraform import IsFlagged
 
