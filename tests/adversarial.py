@@ -10,11 +10,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,30 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters.emulator import CREDENTIALS
-from tests.helpers import REPO
+from tests.helpers import REPO, free_port, wait_for
 
 ECRCTL = str(Path(sys.executable).with_name("ecrctl"))
 # Values that must never show up in any output, file or state ecrctl writes.
 SECRET_ACCESS_KEY = "adversarialSecretKey0123456789abcdefSECRET"
 SESSION_TOKEN = "adversarialSessionToken9876543210TOKEN"
 SECRETS = (SECRET_ACCESS_KEY, SESSION_TOKEN)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
-    """Poll `predicate` until it returns something truthy; None once `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ecrctl_env(root: Path, endpoint: str | None = None, **extra: str) -> dict[str, str]:
@@ -98,6 +79,19 @@ def ecrctl(env: dict[str, str], *args: str, timeout: float = 300) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+def spawn(env: dict[str, str], *args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """An ecrctl process left running, its stdout and stderr piped, its stdin closed."""
+    return subprocess.Popen(
+        [ECRCTL, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 @dataclass
 class Background:
     """An ecrctl process whose stderr is read line by line as it runs."""
@@ -109,15 +103,7 @@ class Background:
 
     @classmethod
     def start(cls, env: dict[str, str], *args: str, new_session: bool = False) -> Background:
-        proc = subprocess.Popen(
-            [ECRCTL, *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=new_session,
-        )
+        proc = spawn(env, *args, new_session=new_session)
         bg = cls(proc)
         assert proc.stdout is not None and proc.stderr is not None
         for stream, sink in ((proc.stderr, bg.lines), (proc.stdout, bg.stdout)):

@@ -12,18 +12,19 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests.helpers import free_port, wait_for
 
 BACKEND_DIR = Path(__file__).resolve().parent / "backstage-backend"
 INSTALLED = BACKEND_DIR / "node_modules" / ".installed"
@@ -53,24 +54,6 @@ def ensure_installed() -> None:
     )
     if done.returncode != 0 or not INSTALLED.is_file():
         pytest.fail(f"installing tests/backstage-backend failed: {done.stderr[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 90.0) -> T:
-    """Poll `probe` until it returns something other than None, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"Backstage: timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 class Backstage:
@@ -140,7 +123,7 @@ class Backstage:
 def running(workdir: Path) -> Iterator[Backstage]:
     """Start the backend, wait until it listens, stop it (SIGTERM, then wait) afterwards."""
     ensure_installed()
-    port = _free_port()
+    port = free_port()
     token = secrets.token_hex(24)
     base_url = f"http://127.0.0.1:{port}"
     config = {
@@ -186,7 +169,7 @@ def running(workdir: Path) -> Iterator[Backstage]:
                 )
             return True if b"ecrctl-backstage-ready" in log.read_bytes() else None
 
-        wait_for("the backend to start", ready, timeout=120)
+        wait_for(ready, 120, 0.25, what="the Backstage backend to start")
         backstage.started_in = time.monotonic() - started
         yield backstage
     finally:

@@ -22,7 +22,7 @@ from orchestrator.files import entry_cache
 from orchestrator.files.workspace import Workspace
 from tests.backstage_backend import Backstage
 from tests.backstage_backend import running as backstage_running
-from tests.helpers import build_repo_tree
+from tests.helpers import build_repo_tree, free_port
 
 # terraform subcommands that reach the backend or AWS (fmt, validate, console, version do not).
 NETWORK_SUBCOMMANDS = {
@@ -125,18 +125,12 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return Workspace(root)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def emulator_endpoint() -> Iterator[str]:
     """One moto server for the whole session, on 127.0.0.1."""
     if not os.environ.get("ECRCTL_PROVIDER_MIRROR") and not os.environ.get("TF_CLI_CONFIG_FILE"):
         pytest.fail("set ECRCTL_PROVIDER_MIRROR to the AWS provider mirror (make test does)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.files.workspace import Workspace
+from tests.helpers import CliResult, cli
 
 
 def git(ws: Workspace, *args: str) -> str:
@@ -63,3 +65,23 @@ def merge_pull_request(
     merge_sha = git(ws, "rev-parse", "HEAD")
     event(tmp_path, monkeypatch, head_sha, merged=True, merge_commit_sha=merge_sha)
     return merge_sha
+
+
+# -- ecrctl ci ------------------------------------------------------------------------------
+
+
+def ci_plan(
+    capsys: pytest.CaptureFixture[str], summary_file: Path | None = None, *extra: str
+) -> Any:
+    """`ecrctl ci plan` of the pull request against development, as JSON; it must succeed."""
+    summary = ["--summary-file", str(summary_file)] if summary_file else []
+    planned = cli(
+        capsys, "ci", "plan", "--base", "development", *summary, *extra, "--output", "json"
+    )
+    assert planned.code == 0, planned.stderr
+    return json.loads(planned.stdout)
+
+
+def ci_apply(capsys: pytest.CaptureFixture[str], merge: str, *extra: str) -> CliResult:
+    """`ecrctl ci apply` of a merge commit (its first parent the base), as the apply job runs it."""
+    return cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, *extra)

@@ -13,12 +13,10 @@ from orchestrator.adapters import terraform as terraform_mod
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import Action, ResourceChange, instance_of
-from orchestrator.ops import create as create_op
 from orchestrator.ops import sync as sync_mod
 from orchestrator.rules import policy
-from tests.backstage_model import (
-    catalog_entities,
-)
+from tests.backstage_model import catalog_entities
+from tests.helpers import create_entry
 
 ACCOUNT = "123456789012"
 T1, T2 = "2026-01-09T10:00:00Z", "2026-01-09T11:30:00Z"
@@ -135,39 +133,15 @@ ECRCTL_PRIMARY = sync_mod.PRIMARY_ENV_VARIABLE
 GROUPS = "ECRCTL_BACKSTAGE_GROUPS"
 
 
-def request(ws: Workspace, name: str, env: str = "local", risk: str = "low") -> None:
-    create_op.create(
-        Session(ws),
-        policy.build_request(
-            name=name,
-            env=env,
-            owner=f"app-team-{name.split('-')[0]}",
-            risk=risk,
-            registry_id=None,
-            description="",
-            push_principals=[],
-            pull_principals=[],
-        ),
-    )
-
-
 def three_tiers(ws: Workspace) -> None:
     for name, risk in TIERS.items():
-        request(ws, name, risk=risk)
+        create_entry(ws, name, risk=risk)
     FakeTerraform.states["local"] = state(*(repository(n, risk=r) for n, r in TIERS.items()))
 
 
 def run_sync(ws: Workspace, env: str = "local", at: str = T1, **kwargs: Any) -> Any:
     clock = lambda: datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)  # noqa: E731
     return sync_mod.sync(Session(ws, clock=clock).at(env), **kwargs)
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".ecrctl" not in p.parts
-    }
 
 
 def registry_doc(ws: Workspace, path: str) -> dict[str, Any]:

@@ -65,17 +65,18 @@ process.stdout.write(JSON.stringify(samples.map(
     && Object.keys(form).every((k) => ok(k, form[k])) && conditional(form)
 )));
 """
+    result: list[bool] = run_node(script, {"schema": schema, "samples": samples})
+    return result
+
+
+def run_node(script: str, given: Any) -> Any:
+    """What `script`, run by node, writes to stdout as JSON; it reads `given` as JSON on stdin."""
     node = shutil.which("node")
     assert node, "node is not installed: the form's patterns are checked as ECMAScript"
     done = subprocess.run(
-        [node, "-e", script],
-        input=json.dumps({"schema": schema, "samples": samples}),
-        capture_output=True,
-        text=True,
-        check=True,
+        [node, "-e", script], input=json.dumps(given), capture_output=True, text=True, check=True
     )
-    result: list[bool] = json.loads(done.stdout)
-    return result
+    return json.loads(done.stdout)
 
 
 def form(**values: str) -> dict[str, str]:

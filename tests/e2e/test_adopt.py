@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -13,25 +12,10 @@ import yaml
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, push, snapshot
 
 DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 PUBLISHER = "arn:aws:iam::123456789012:role/ci-publisher"
-
-
-def push(ecr: Any, name: str, tag: str, seed: str) -> str:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 7023,
-            "digest": "sha256:" + seed * 64,
-        },
-        "layers": [],
-    }
-    image = ecr.put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag=tag)
-    return str(image["image"]["imageId"]["imageDigest"])
 
 
 def keep(count: int) -> str:
@@ -77,10 +61,10 @@ def hand_made_registry(aws: Aws) -> tuple[dict[str, str], dict[str, list[str]], 
     )
     ecr.create_repository(repositoryName="legacy-web")  # AES256: cannot become high
     digests = {
-        "team/app": [push(ecr, "team/app", "v1", "a"), push(ecr, "team/app", "v2", "b")],
-        "old_service": [push(ecr, "old_service", "latest", "c")],
-        "vault.keys": [push(ecr, "vault.keys", "1.0", "d")],
-        "legacy-web": [push(ecr, "legacy-web", "prod", "e")],
+        "team/app": [push(ecr, "team/app", "a", "v1"), push(ecr, "team/app", "b", "v2")],
+        "old_service": [push(ecr, "old_service", "c", "latest")],
+        "vault.keys": [push(ecr, "vault.keys", "d", "1.0")],
+        "legacy-web": [push(ecr, "legacy-web", "e", "prod")],
     }
     arns = {
         r["repositoryName"]: r["repositoryArn"] for r in ecr.describe_repositories()["repositories"]

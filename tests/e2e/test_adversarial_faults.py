@@ -35,10 +35,11 @@ from tests.adversarial import (
     managed_files,
     private_moto,
     tree_files,
-    wait_for,
 )
+from tests.helpers import create_args, wait_for
 
 STATE_KEY = "ecr/local/terraform.tfstate"
+READER = "arn:aws:iam::123456789012:role/reader"
 BUCKET = "ecrctl-local-tfstate"
 LOCK_KEY = STATE_KEY + ".tflock"
 
@@ -64,10 +65,10 @@ def _error(run: Run) -> str:
     return next(line for line in run.error_lines() if line.startswith("ecrctl: error:"))
 
 
-def _create(env: dict[str, str], name: str, risk: str = "low", *extra: str) -> None:
-    _run(
-        env, 0, "create", name, "--env", "local", "--owner", "app-team-core", "--risk", risk, *extra
-    )
+def _create(
+    env: dict[str, str], name: str, *extra: str, where: str = "local", risk: str = "low"
+) -> None:
+    _run(env, 0, *create_args(name, *extra, env=where, owner="app-team-core", risk=risk))
 
 
 def _apply(env: dict[str, str], code: int, *names: str) -> Run:
@@ -186,7 +187,7 @@ def test_ctrl_c_during_apply_exits_130_releases_the_lock_and_reports_progress(
     """SIGINT to ecrctl alone (a supervisor), or to its whole process group (Ctrl-C in a shell)."""
     names = ["cart-api", "cart-web", "cart-worker"]
     for name in names:
-        _create(env, name, "high", "--push-principal", "arn:aws:iam::123456789012:role/ci")
+        _create(env, name, "--push-principal", "arn:aws:iam::123456789012:role/ci", risk="high")
     apply = Background.start(
         env, "apply", *names, "--env", "local", "--auto-approve", new_session=True
     )
@@ -239,7 +240,7 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
 ) -> None:
     """What an interrupted create can leave (see the Ctrl-C test): parts saved as tainted, the
     repository itself not created yet. Made here on purpose with terraform itself."""
-    _create(env, "audit-api", "high")
+    _create(env, "audit-api", risk="high")
     terraform = Session(local).at("local").terraform()
     terraform.init()
     key = 'module.ecr_repositories["audit-api"].aws_kms_key.this[0]'
@@ -293,7 +294,7 @@ def test_emulator_dying_mid_apply_is_exit_3_in_one_line_and_the_catalog_unchange
         env = ecrctl_env(repo.root, moto.endpoint)
         names = ["ledger-api", "ledger-web"]
         for name in names:
-            _create(env, name, "high")
+            _create(env, name, risk="high")
         before = managed_files(repo.root)
         apply = Background.start(
             env, "apply", *names, "--env", "local", "--auto-approve", new_session=True
@@ -337,18 +338,7 @@ def test_credentials_aws_refuses_are_exit_3_in_one_line(repo: Workspace) -> None
     _add_sandbox(repo)
     with private_moto(auth=True) as moto:
         env = ecrctl_env(repo.root, moto.endpoint)
-        _run(
-            env,
-            0,
-            "create",
-            "vault-api",
-            "--env",
-            "sandbox",
-            "--owner",
-            "app-team-core",
-            "--risk",
-            "low",
-        )
+        _create(env, "vault-api", where="sandbox")
         before = managed_files(repo.root)
         for args in (
             ("plan", "vault-api", "--env", "sandbox"),
@@ -451,20 +441,7 @@ def test_no_credential_reaches_any_output_file_or_state(
     with private_moto() as moto:  # not in IAM mode: it takes any credentials
         emulator.bootstrap(repo, moto.endpoint)
         env = ecrctl_env(repo.root, moto.endpoint)
-        _run(
-            env,
-            0,
-            "create",
-            "token-api",
-            "--env",
-            "sandbox",
-            "--owner",
-            "app-team-core",
-            "--risk",
-            "low",
-            "--pull-principal",
-            "arn:aws:iam::123456789012:role/reader",
-        )
+        _create(env, "token-api", "--pull-principal", READER, where="sandbox")
         _run(env, 0, "plan", "token-api", "--env", "sandbox")  # a saved plan and its summary
         _run(env, 0, "apply", "token-api", "--env", "sandbox", "--auto-approve", "--output", "json")
         _run(env, 0, "list", "--env", "sandbox", "--output", "json")

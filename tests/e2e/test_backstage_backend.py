@@ -17,9 +17,9 @@ import pytest
 
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import sync as sync_mod
-from tests.backstage_backend import Backstage, wait_for
+from tests.backstage_backend import Backstage
 from tests.conftest import Aws
-from tests.helpers import REPO, cli
+from tests.helpers import REPO, cli, create, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -143,7 +143,9 @@ def _assert_catalog(
                 return None
         return found
 
-    found = wait_for(f"{len(refs)} entities, {sorted(gone)} gone", current)
+    found = wait_for(
+        current, 90, 0.25, what=f"Backstage: {len(refs)} entities, {sorted(gone)} gone"
+    )
     assert backstage.processing_errors() == []
     for ref, entity in found.items():
         assert not [i for i in entity.get("status", {}).get("items", [])], (ref, entity["status"])
@@ -181,8 +183,7 @@ def test_backstage_ingests_both_environments_and_forgets_decommissioned_reposito
 ) -> None:
     ws = two_envs
     for name, (env, risk, owner) in REPOS.items():
-        made = cli(capsys, "create", name, "--env", env, "--owner", owner, "--risk", risk)
-        assert made.code == 0, made.stderr
+        create(capsys, name, env=env, owner=owner, risk=risk)
     for env in ("local", "dev"):
         names = [n for n, (e, _, _) in REPOS.items() if e == env]
         applied = cli(capsys, "apply", *names, "--env", env, "--auto-approve")

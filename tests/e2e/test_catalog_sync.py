@@ -19,16 +19,10 @@ from tests.backstage_model import (
     catalog_entities,
 )
 from tests.conftest import Aws
-from tests.helpers import cli
+from tests.helpers import cli, create
 
 REGISTRY_FILE = "resources/local/ecr-registry-us-east-1.yaml"
 TIERS = {"web-frontend": "low", "search-api": "medium", "payments-gateway": "high"}
-
-
-def _create(capsys: pytest.CaptureFixture[str], name: str, risk: str) -> None:
-    owner = f"app-team-{name.split('-')[0]}"
-    result = cli(capsys, "create", name, "--env", "local", "--owner", owner, "--risk", risk)
-    assert result.code == 0, result.stderr
 
 
 def _emulator_repositories(aws: Aws) -> dict[str, dict[str, Any]]:
@@ -64,7 +58,7 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name, risk in TIERS.items():
-        _create(capsys, name, risk)
+        create(capsys, name, risk=risk)
     applied = cli(capsys, "apply", *TIERS, "--env", "local", "--auto-approve", "--output", "json")
     assert applied.code == 0, applied.stderr
     report = json.loads(applied.stdout)["catalog_sync"]
@@ -78,8 +72,8 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
 
     # One more repository, applied alone (-target), while another waits unapplied in the tfvars:
     # five entries, of which four exist. The catalog counts four.
-    _create(capsys, "orders-api", "low")
-    _create(capsys, "ledger-api", "medium")
+    create(capsys, "orders-api")
+    create(capsys, "ledger-api", risk="medium")
     targeted = cli(capsys, "apply", "orders-api", "--env", "local", "--auto-approve")
     assert targeted.code == 0, targeted.stderr
     assert "4 repositories in local" in targeted.stdout
@@ -117,7 +111,7 @@ def test_apply_syncs_a_valid_catalog_that_counts_what_exists(
 def test_sync_reads_only_the_state_and_apply_no_sync_leaves_the_catalog_behind(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _create(capsys, "web-frontend", "low")
+    create(capsys, "web-frontend")
     quiet = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve", "--no-sync")
     assert quiet.code == 0, quiet.stderr
     assert not (local.catalog_dir / "resources").exists()

@@ -14,18 +14,11 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
-from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
-from tests.helpers import cli
+from tests.gitrepo import ci_apply, ci_plan, commit, event, git, init_repo, merge_pull_request
+from tests.helpers import cli, create
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
-
-
-def create(capsys: pytest.CaptureFixture[str], name: str, risk: str, *extra: str) -> None:
-    owner = f"app-team-{name.split('-')[0]}"
-    args = ["create", name, "--env", "local", "--owner", owner, "--risk", risk, *extra]
-    result = cli(capsys, *args)
-    assert result.code == 0, result.stderr
 
 
 def remove(ws: Workspace, name: str) -> None:
@@ -68,14 +61,14 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The base: legacy-web exists (applied), the catalog synced, all committed.
-    create(capsys, "legacy-web", "low")
+    create(capsys, "legacy-web")
     applied = cli(capsys, "apply", "legacy-web", "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
     init_repo(local)
     # The pull request: two new repositories and legacy-web decommissioned.
     git(local, "checkout", "-q", "-b", "ecr/request")
-    create(capsys, "api-gateway", "high", "--push-principal", CI_ROLE)
-    create(capsys, "search-api", "medium")
+    create(capsys, "api-gateway", "--push-principal", CI_ROLE, risk="high")
+    create(capsys, "search-api", risk="medium")
     remove(local, "legacy-web")
     head = commit(local, "ECR request")
     event(tmp_path, monkeypatch, head)
@@ -93,20 +86,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
     ]
 
     summary_file = tmp_path / "plan.md"
-    planned = cli(
-        capsys,
-        "ci",
-        "plan",
-        "--base",
-        "development",
-        "--summary-file",
-        str(summary_file),
-        "--full-plan",
-        "--output",
-        "json",
-    )
-    assert planned.code == 0, planned.stderr
-    result = json.loads(planned.stdout)
+    result = ci_plan(capsys, summary_file, "--full-plan")
     plan = result["plans"]["local"]
     actions = {(c["repository"], c["action"]) for c in plan["changes"]}
     assert ("api-gateway", "create") in actions and ("search-api", "create") in actions
@@ -131,7 +111,7 @@ def test_pull_request_adds_two_and_removes_one_then_merge_applies_it(
 
     # Merged into development with a merge commit; the apply job gets the closed event.
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["refused"] is False and report["fingerprint"] == result["fingerprint"]
@@ -148,32 +128,18 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
 ) -> None:
     init_repo(local)
     git(local, "checkout", "-q", "-b", "ecr/request")
-    create(capsys, "web-frontend", "low")
-    create(capsys, "search-api", "low")
+    create(capsys, "web-frontend")
+    create(capsys, "search-api")
     head = commit(local, "ECR request")
     event(tmp_path, monkeypatch, head)
-    planned = cli(capsys, "ci", "plan", "--base", "development", "--output", "json")
-    assert planned.code == 0, planned.stderr
-    reviewed = json.loads(planned.stdout)["fingerprint"]
+    reviewed = ci_plan(capsys)["fingerprint"]
     # Before the merge, someone applies web-frontend by hand: the state moves.
     assert cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve").code == 0
     git(local, "checkout", "-q", "--", ".")  # the hand apply's catalog sync is not in the merge
     git(local, "clean", "-qfd", "catalog")
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
     summary_file = tmp_path / "apply.md"
-    refused = cli(
-        capsys,
-        "ci",
-        "apply",
-        "--base",
-        f"{merge}^1",
-        "--head",
-        merge,
-        "--summary-file",
-        str(summary_file),
-        "--output",
-        "json",
-    )
+    refused = ci_apply(capsys, merge, "--summary-file", str(summary_file), "--output", "json")
     assert refused.code == 1, refused.stderr
     assert "not the one reviewed" in refused.stderr
     report = json.loads(refused.stdout)
@@ -186,19 +152,7 @@ def test_merge_whose_plan_no_longer_matches_the_review_is_refused(
     assert names(aws) == ["web-frontend"]  # search-api was not applied
 
     # A human reviews the new plan and applies it with its fingerprint.
-    accepted = cli(
-        capsys,
-        "ci",
-        "apply",
-        "--base",
-        f"{merge}^1",
-        "--head",
-        merge,
-        "--env",
-        "local",
-        "--fingerprint",
-        report["fingerprint"],
-    )
+    accepted = ci_apply(capsys, merge, "--env", "local", "--fingerprint", report["fingerprint"])
     assert accepted.code == 0, accepted.stderr
     assert names(aws) == ["search-api", "web-frontend"]
 
@@ -223,19 +177,7 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     head = commit(local, "Adopt team/app")
     event(tmp_path, monkeypatch, head)
     summary_file = tmp_path / "plan.md"
-    planned = cli(
-        capsys,
-        "ci",
-        "plan",
-        "--base",
-        "development",
-        "--summary-file",
-        str(summary_file),
-        "--output",
-        "json",
-    )
-    assert planned.code == 0, planned.stderr
-    plan = json.loads(planned.stdout)["plans"]["local"]
+    plan = ci_plan(capsys, summary_file)["plans"]["local"]
     assert plan["guard"] == []
     assert {
         "address": 'module.ecr_repositories["team/app"].aws_ecr_repository.this',
@@ -249,7 +191,7 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     assert "| image_tag_mutability | IMMUTABLE | MUTABLE | in place |" in summary
 
     merge = merge_pull_request(local, tmp_path, monkeypatch, head, "ecr/adopt", 43)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     assert json.loads(done.stdout)["refused"] is False
     repo = ecr.describe_repositories(repositoryNames=["team/app"])["repositories"][0]

@@ -15,9 +15,8 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
 from tests.conftest import Aws
-from tests.e2e.test_decommission import push
-from tests.gitrepo import commit, event, git, init_repo, merge_pull_request
-from tests.helpers import cli, snapshot
+from tests.gitrepo import ci_apply, commit, event, git, init_repo, merge_pull_request
+from tests.helpers import cli, create, push, snapshot
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
@@ -53,26 +52,11 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecr = aws.client("ecr")
-    created = cli(
-        capsys,
-        "create",
-        NAME,
-        "--env",
-        "local",
-        "--owner",
-        "app-team-payments",
-        "--risk",
-        "low",
-        "--push-principal",
-        CI_ROLE,
-        "--pull-principal",
-        DEPLOY_ROLE,
-    )
-    assert created.code == 0, created.stderr
+    create(capsys, NAME, "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE)
     first = _apply(capsys)
     assert "dkr.ecr" in first and f"{NAME}: " in first  # the URL after the apply
     arn = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]["repositoryArn"]
-    digest = push(ecr, "v1", ["v1"])
+    digest = push(ecr, NAME, "v1", "v1")
 
     # 1. owner, description, tier (low -> medium: retention and scanning change) and a grant.
     changed = cli(
@@ -238,7 +222,7 @@ def test_ci_plans_an_update_and_a_deprecation_and_applies_them_as_reviewed(
     assert ecr.get_repository_policy(repositoryName="legacy-web")  # planning changed nothing
 
     merge = merge_pull_request(local, tmp_path, monkeypatch, head)
-    done = cli(capsys, "ci", "apply", "--base", f"{merge}^1", "--head", merge, "--output", "json")
+    done = ci_apply(capsys, merge, "--output", "json")
     assert done.code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["refused"] is False and report["fingerprint"] == record["fingerprint"]

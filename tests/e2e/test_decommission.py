@@ -15,48 +15,12 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from tests.conftest import Aws
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, create, push, snapshot
 
 NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deployer"
 MODULE = f'module.ecr_repositories["{NAME}"]'
-
-
-def small_manifest(seed: str) -> str:
-    """A small, valid Docker image manifest (schema 2) whose blobs are made up from `seed`."""
-
-    def blob(kind: str) -> str:
-        return "sha256:" + hashlib.sha256(f"{seed}-{kind}".encode()).hexdigest()
-
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1457,
-                "digest": blob("config"),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 3370628,
-                    "digest": blob("layer"),
-                }
-            ],
-        },
-        indent=3,
-    )
-
-
-def push(ecr: Any, seed: str, tags: list[str]) -> str:
-    """put_image as a registry client would: the digest is the SHA-256 of the manifest bytes."""
-    manifest = small_manifest(seed)
-    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-    for tag in tags:
-        ecr.put_image(repositoryName=NAME, imageManifest=manifest, imageTag=tag, imageDigest=digest)
-    return digest
 
 
 def registry_view(ecr: Any) -> dict[str, Any]:
@@ -85,17 +49,13 @@ def registry_view(ecr: Any) -> dict[str, Any]:
 def test_decommission_backs_up_destroys_and_restore_brings_it_back(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    created = cli(
-        capsys, "create", NAME, "--env", "local", "--owner", "app-team-payments", "--risk",
-        "high", "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE,
-    )  # fmt: skip
-    assert created.code == 0, created.stderr
+    create(capsys, NAME, "--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE, risk="high")
     applied = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
     assert repo_count(local) == "1"
     ecr = aws.client("ecr")
-    push(ecr, "one", ["v1.0.0", "stable"])
-    push(ecr, "two", ["v1.1.0"])
+    push(ecr, NAME, "one", "v1.0.0", "stable")
+    push(ecr, NAME, "two", "v1.1.0")
     before = registry_view(ecr)
     assert len(before["images"]) == 2
     files_before = snapshot(local.root)

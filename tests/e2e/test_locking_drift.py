@@ -19,7 +19,7 @@ from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import module_address as target
 from tests.conftest import Aws
-from tests.helpers import cli
+from tests.helpers import cli, create
 
 LOCK_KEY = "ecr/local/terraform.tfstate.tflock"
 BUCKET = "ecrctl-local-tfstate"
@@ -112,11 +112,6 @@ def ecrctl(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def create(capsys: pytest.CaptureFixture[str], name: str) -> None:
-    args = ["create", name, "--env", "local", "--owner", "app-team-web", "--risk", "low"]
-    assert cli(capsys, *args).code == 0
-
-
 def names(aws: Aws) -> list[str]:
     return sorted(
         r["repositoryName"] for r in aws.client("ecr").describe_repositories()["repositories"]
@@ -126,8 +121,8 @@ def names(aws: Aws) -> list[str]:
 def test_a_second_apply_fails_naming_the_holder_or_waits_for_the_lock(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    create(capsys, "web-frontend")
-    create(capsys, "search-api")
+    create(capsys, "web-frontend", owner="app-team-web")
+    create(capsys, "search-api", owner="app-team-web")
     with lock_holder(local, "search-api") as holder:
         info = lock_info(aws)
         assert info["Operation"] == "OperationTypeApply"
@@ -153,7 +148,7 @@ def test_a_second_apply_fails_naming_the_holder_or_waits_for_the_lock(
 def test_a_dead_runs_lock_stays_until_ecrctl_unlock(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    create(capsys, "web-frontend")
+    create(capsys, "web-frontend", owner="app-team-web")
     with lock_holder(local, "web-frontend") as holder:
         lock_id = lock_info(aws)["ID"]
         holder.proc.kill()  # the run dies without releasing its lock
@@ -174,8 +169,8 @@ def test_a_dead_runs_lock_stays_until_ecrctl_unlock(
 def test_drift_reports_unmanaged_missing_and_changed_repositories(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    create(capsys, "web-frontend")
-    create(capsys, "search-api")
+    create(capsys, "web-frontend", owner="app-team-web")
+    create(capsys, "search-api", owner="app-team-web")
     applied = cli(capsys, "apply", "web-frontend", "search-api", "--env", "local", "--auto-approve")
     assert applied.code == 0, applied.stderr
     clean = cli(capsys, "drift", "--env", "local", "--output", "json")

@@ -8,15 +8,14 @@ import random
 
 import pytest
 
-from orchestrator.context import Environment, Session
+from orchestrator.context import Environment
 from orchestrator.files import tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.ops import create as create_op
 from orchestrator.ops import plan as plan_op
-from orchestrator.rules import limits, policy, scanning
+from orchestrator.rules import limits, scanning
 from tests.conftest import Aws
-from tests.helpers import cli
+from tests.helpers import cli, create_entry
 
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deployer"
@@ -43,14 +42,7 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
     assert counts == {"low": 125, "medium": 75, "high": 50}
     for name, risk in sorted(fleet.items()):
         principals = {"push_principals": [CI_ROLE], "pull_principals": [DEPLOY_ROLE]}
-        request = policy.build_request(
-            name=name,
-            env="local",
-            owner=f"app-team-{name.split('-')[0]}",
-            risk=risk,
-            **(principals if name == "prod00-comp0" else {}),
-        )
-        create_op.create(Session(local), request)
+        create_entry(local, name, risk=risk, **(principals if name == "prod00-comp0" else {}))
     tiers = tiers_file.load(local.tiers_file)
     tf = tfvars.load(local.tfvars_file("local"), "local")
     written = (tf).scan_filters
@@ -106,10 +98,7 @@ def test_plan_lists_unmanaged_repositories_a_filter_matches(
     from orchestrator.models import PlanResult
 
     for name, risk in (("shop-api", "high"), ("shop-web", "low")):
-        create_op.create(
-            Session(local),
-            policy.build_request(name=name, env="local", owner="app-team-shop", risk=risk),
-        )
+        create_entry(local, name, owner="app-team-shop", risk=risk)
     ecr = aws.client("ecr")
     for name in ("shop-api-legacy", "other-thing"):  # created outside ecrctl
         ecr.create_repository(repositoryName=name)

@@ -9,31 +9,20 @@ import pytest
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from tests.conftest import Aws
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, create, snapshot
 
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deployer"
 
 
 def _create_three(capsys: pytest.CaptureFixture[str]) -> None:
+    principals = ("--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE)
     for name, risk in (
         ("web-frontend", "low"),
         ("search-api", "medium"),
         ("payments-gateway", "high"),
     ):
-        args = [
-            "create",
-            name,
-            "--env",
-            "local",
-            "--owner",
-            f"app-team-{name.split('-')[0]}",
-            "--risk",
-            risk,
-        ]
-        if risk == "high":
-            args += ["--push-principal", CI_ROLE, "--pull-principal", DEPLOY_ROLE]
-        assert cli(capsys, *args).code == 0
+        create(capsys, name, *(principals if risk == "high" else ()), risk=risk)
 
 
 def test_each_tier_lands_in_the_emulator_with_its_settings(

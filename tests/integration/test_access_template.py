@@ -3,16 +3,14 @@ does (ECMAScript, u flag), against ecrctl's own rule on many samples."""
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
-import subprocess
 
 import yaml
 
 from orchestrator.errors import UserError
 from orchestrator.rules import policy
 from tests.helpers import REPO
+from tests.template_form import run_node
 
 TEMPLATE = REPO / "catalog" / "templates" / "ecr-access" / "template.yaml"
 PRINCIPALS = [
@@ -58,21 +56,12 @@ def test_the_access_form_and_ecrctl_agree_on_every_principal() -> None:
         "principal"
     ]["pattern"]
     samples = PRINCIPALS + _generated(400)
-    node = shutil.which("node")
-    assert node, "node is not installed: the form's patterns are checked as ECMAScript"
     script = """
 const { pattern, samples } = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const re = new RegExp(pattern, 'u');
 process.stdout.write(JSON.stringify(samples.map((s) => re.test(s))));
 """
-    done = subprocess.run(
-        [node, "-e", script],
-        input=json.dumps({"pattern": pattern, "samples": samples}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    form = json.loads(done.stdout)
+    form = run_node(script, {"pattern": pattern, "samples": samples})
     differ = [s for s, f in zip(samples, form, strict=True) if f != _ecrctl_accepts(s)]
     assert not differ, f"the form and ecrctl disagree on {differ[:10]}"
     assert sum(form) > 20 and len(form) - sum(form) > 20  # both verdicts well represented

@@ -16,33 +16,20 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry
 from orchestrator.rules import policy
-from tests.adversarial import ECRCTL, TerraformReader, ecrctl, ecrctl_env, managed_files
+from tests.adversarial import TerraformReader, ecrctl, ecrctl_env, managed_files, spawn
+from tests.helpers import create_args
 
 CATALOG = "catalog/ecr-catalog.yaml"
 TFVARS = "envs/local/terraform.tfvars"
+CORE = "app-team-core"
 TEMPORARY = re.compile(r"^\.(ecr-catalog\.yaml|terraform\.tfvars)\..+\.tmp$")
-
-
-def _create_args(name: str, owner: str = "app-team-core", risk: str = "low") -> list[str]:
-    return ["create", name, "--env", "local", "--owner", owner, "--risk", risk]
-
-
-def _start(env: dict[str, str], args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [ECRCTL, *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_twenty_parallel_creates_all_land_once(repo: Workspace, tmp_path: Path) -> None:
     env = ecrctl_env(repo.root)
     names = [f"svc-{i:02d}" for i in range(20)]
     procs = [
-        _start(env, _create_args(n, risk=("low", "medium", "high")[i % 3]))
+        spawn(env, *create_args(n, owner=CORE, risk=("low", "medium", "high")[i % 3]))
         for i, n in enumerate(names)
     ]
     results = [(p, *p.communicate(timeout=300)) for p in procs]
@@ -71,7 +58,7 @@ def test_parallel_creates_of_one_name_with_different_attributes_one_wins(repo: W
         name = f"race-{trial}"
         contenders = {"app-team-blue": "low", "app-team-green": "high"}
         procs = {
-            owner: _start(env, _create_args(name, owner, risk))
+            owner: spawn(env, *create_args(name, owner=owner, risk=risk))
             for owner, risk in contenders.items()
         }
         outcome = {owner: (p, *p.communicate(timeout=120)) for owner, p in procs.items()}
@@ -129,7 +116,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
     durations = []
     for i in range(2):
         start = time.monotonic()
-        assert ecrctl(env, *_create_args(f"warm-{i}")).code == 0
+        assert ecrctl(env, *create_args(f"warm-{i}", owner=CORE)).code == 0
         durations.append(time.monotonic() - start)
     delay = min(durations) * 0.8
     seen = {"old/old": 0, "new/old": 0, "old/new": 0, "new/new": 0}
@@ -149,7 +136,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
         new_tf = tfvars.parse(old_tf, repo.tfvars_file("local"), "local").with_entry(request)
         new_tf = scan_filters.with_filters(new_tf, repo.tfvars_file("local"), "local", tiers)
 
-        proc = _start(env, _create_args(name, risk=request.risk))
+        proc = spawn(env, *create_args(name, owner=CORE, risk=request.risk))
         if trial % 2:  # inside the catalog's write, or the tfvars' (written second)
             _kill_when_writing(proc, watched[trial % 4 // 2], limit=30)
         else:
@@ -173,7 +160,7 @@ def test_kill_9_during_create_leaves_each_file_old_or_new_and_a_rerun_converges(
 
         if (cat_state, tf_state) == ("new", "new") and seen["new/new"] > 1:
             continue  # nothing to converge; the first such trial checks the rerun changes nothing
-        rerun = ecrctl(env, *_create_args(name, risk=request.risk))
+        rerun = ecrctl(env, *create_args(name, owner=CORE, risk=request.risk))
         assert rerun.code == 0, rerun.stderr
         final, _ = _split(managed_files(repo.root))
         assert final[CATALOG].decode() == new_cat and final[TFVARS].decode() == new_tf

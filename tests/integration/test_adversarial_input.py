@@ -31,7 +31,7 @@ from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import limits, policy
 from tests.adversarial import TerraformReader, managed_files
-from tests.helpers import REPO, build_repo_tree
+from tests.helpers import REPO, build_repo_tree, create_args, create_entry
 from tests.strategies import batches
 
 SCALE = int(os.environ.get("ECRCTL_HYPOTHESIS_EXAMPLES", "0"))
@@ -347,10 +347,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         ),
         ("gamma", "medium", {"registry_id": "REGISTRY_GAMMA_X"}),
     ):
-        create_op.create(
-            Session(ws),
-            policy.build_request(name=name, env="local", owner="app-team-core", risk=risk, **extra),
-        )
+        create_entry(ws, name, owner="app-team-core", risk=risk, **extra)
     return Pristine((root, managed_files(root)))
 
 
@@ -396,9 +393,7 @@ def test_damaged_file_gives_one_located_error_and_no_write(
     before = managed_files(root)
 
     capsys.readouterr()
-    code = run(
-        ["create", "delta-new", "--env", "local", "--owner", "app-team-core", "--risk", "low"]
-    )
+    code = run(create_args("delta-new", owner="app-team-core"))
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     assert "Traceback" not in err
@@ -522,7 +517,7 @@ def _hostile(
     (root / target).write_text(text)
     before = managed_files(root)
     for args in (
-        ["create", "delta-new", "--env", "local", "--owner", "app-team-core", "--risk", "low"],
+        create_args("delta-new", owner="app-team-core"),
         ["list", "--env", "local"],
         ["validate"],
     ):

@@ -13,6 +13,7 @@ from tests.backstage_model import (
     assert_valid,
     catalog_entities,
 )
+from tests.helpers import create_entry, snapshot
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     ACCOUNT,
     ECRCTL_PRIMARY,
@@ -24,9 +25,7 @@ from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixt
     fake_terraform,
     registry_doc,
     repository,
-    request,
     run_sync,
-    snapshot,
     state,
     three_tiers,
 )
@@ -104,7 +103,7 @@ def test_every_generated_entity_passes_backstages_validator(repo: Workspace) -> 
 def test_the_primary_environment_writes_catalog_resources_ecr_registry_yaml(
     repo: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request(repo, "ledger-ui", env="prod")
+    create_entry(repo, "ledger-ui", env="prod")
     FakeTerraform.states["prod"] = state(repository("ledger-ui", region="eu-west-2"))
     result = run_sync(repo, "prod")
     assert result.registry_file == "catalog/resources/ecr-registry.yaml"
@@ -117,24 +116,24 @@ def test_the_primary_environment_writes_catalog_resources_ecr_registry_yaml(
     # Another environment declared primary must not take the file over silently.
     monkeypatch.setenv(ECRCTL_PRIMARY, "local")
     three_tiers(repo)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     with pytest.raises(UserError, match="holds the registry of prod/eu-west-2"):
         run_sync(repo, "local")
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
 
 
 def test_several_environments_never_clobber_each_other(repo: Workspace) -> None:
     three_tiers(repo)
-    request(repo, "ledger-api", env="dev")
-    request(repo, "ledger-ui", env="prod")
+    create_entry(repo, "ledger-api", env="dev")
+    create_entry(repo, "ledger-ui", env="prod")
     FakeTerraform.states["dev"] = state(repository("ledger-api", region="eu-west-2"))
     FakeTerraform.states["prod"] = state(repository("ledger-ui", region="eu-west-2"))
     for env in ("local", "dev", "prod"):
         run_sync(repo, env)
-    first = snapshot(repo.root)
+    first = snapshot(repo.root, tree=True)
     for env in ("prod", "dev", "local"):  # another order, same files
         run_sync(repo, env)
-    assert snapshot(repo.root) == first
+    assert snapshot(repo.root, tree=True) == first
     files = catalog_entities(repo.catalog_dir)
     assert {p for p in files if p.startswith("resources/")} == {
         "resources/ecr-registry.yaml",

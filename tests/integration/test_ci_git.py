@@ -16,7 +16,7 @@ from orchestrator.files import catalog as catalog_file
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from tests.gitrepo import commit, event, git, init_repo
-from tests.helpers import REPO, cli
+from tests.helpers import REPO, cli, create
 from tests.template_form import (
     NAMES,
     OWNERS,
@@ -29,17 +29,12 @@ from tests.template_form import (
 WORKFLOWS = REPO / ".github" / "workflows"
 
 
-def _request(capsys: pytest.CaptureFixture[str], name: str) -> None:
-    args = ["create", name, "--env", "dev", "--owner", "app-team-web", "--risk", "low"]
-    assert cli(capsys, *args).code == 0
-
-
 def test_a_change_outside_what_ecrctl_manages_is_refused_with_a_reason(
     repo: Workspace, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     init_repo(repo)
     git(repo, "checkout", "-q", "-b", "pr")
-    _request(capsys, "web-frontend")
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")
     (repo.terraform_dir / "extra.tf").write_text("# a hand-written resource\n")
     (repo.root / "envs" / "dev" / "backend.hcl").write_text('bucket = "elsewhere"\n')
     commit(repo, "mixed change")
@@ -85,7 +80,7 @@ def test_the_work_tree_must_be_the_head(
     repo: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     init_repo(repo)
-    _request(capsys, "web-frontend")  # not committed
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")  # not committed
     result = cli(capsys, "ci", "changes", "--base", "HEAD")
     assert result.code == 1 and "the work tree is not the head revision" in result.stderr
 
@@ -93,11 +88,11 @@ def test_the_work_tree_must_be_the_head(
 def test_changes_lists_adds_changes_and_catalog_only_edits(
     repo: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _request(capsys, "web-frontend")
-    _request(capsys, "search-api")
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")
+    create(capsys, "search-api", env="dev", owner="app-team-web")
     init_repo(repo)
     git(repo, "checkout", "-q", "-b", "pr")
-    _request(capsys, "orders-api")
+    create(capsys, "orders-api", env="dev", owner="app-team-web")
     for path in (repo.tfvars_file("dev"), repo.catalog_file):  # search-api changes owner
         text = path.read_text()
         at = text.index('"search-api"')
@@ -132,7 +127,7 @@ def test_a_catalog_only_change_plans_nothing(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _request(capsys, "web-frontend")
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")
     init_repo(repo)
     git(repo, "checkout", "-q", "-b", "pr")
     _note_in_history(repo, "web-frontend")

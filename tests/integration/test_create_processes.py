@@ -9,6 +9,7 @@ import sys
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import listing as listing_op
+from tests.helpers import create_args
 
 
 def test_two_concurrent_creates_both_land(repo: Workspace) -> None:
@@ -19,14 +20,7 @@ def test_two_concurrent_creates_both_land(repo: Workspace) -> None:
                 sys.executable,
                 "-m",
                 "orchestrator",
-                "create",
-                name,
-                "--env",
-                "dev",
-                "--owner",
-                "app-team-x",
-                "--risk",
-                "low",
+                *create_args(name, env="dev", owner="app-team-x"),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -52,7 +46,7 @@ def test_create_loads_only_its_own_command(repo: Workspace) -> None:
         "print(sorted(m for m in sys.modules if m.startswith('orchestrator.cli.')))\n"
         "sys.exit(code)\n"
     )
-    args = ["create", "delta-svc", "--env", "dev", "--owner", "app-team-x", "--risk", "high"]
+    args = create_args("delta-svc", env="dev", owner="app-team-x", risk="high")
     done = subprocess.run(
         [sys.executable, "-c", probe, *args],
         env={**os.environ, "ECRCTL_ROOT": str(repo.root)},

@@ -9,15 +9,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.helpers import REPO, build_repo_tree
+from tests.helpers import REPO, build_repo_tree, free_port
 
 BIN = REPO / ".venv" / "bin"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -33,7 +27,7 @@ def test_make_clean_stops_the_demo_emulator_before_deleting_its_record(tmp_path:
     shutil.copytree(REPO / "scripts", clone / "scripts")
     (clone / ".venv").symlink_to(REPO / ".venv")
     demo = build_repo_tree(clone / ".ecrctl" / "demo")
-    port = _free_port()
+    port = free_port()
     environ = {**os.environ, "ECRCTL_ROOT": str(demo)}
     environ.pop("ECRCTL_LOCAL_ENDPOINT", None)
     up = subprocess.run(

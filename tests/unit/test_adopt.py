@@ -18,11 +18,11 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import adopt, conformance, inventory
 from orchestrator.lifecycle.conformance import KeyInfo, Observed
-from orchestrator.models import ResourceChange, Rule, instance_of
+from orchestrator.models import Rule, instance_of
 from orchestrator.models import module_address as target
 from orchestrator.ops.backstage import NAME_MAX, Placement
 from orchestrator.rules import guard, policy
-from tests.helpers import build_repo_tree, snapshot
+from tests.helpers import build_repo_tree, rc, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 TIERS = tiers_file.load(REPO / "terraform" / "modules" / "ecr" / "risk-tiers.json")
@@ -239,10 +239,6 @@ def test_a_repository_policy_without_principals_is_refused() -> None:
 # -- the guard -------------------------------------------------------------------------------
 
 A = 'module.ecr_repositories["team/app"]'
-
-
-def rc(address: str, action: str, importing: bool = False) -> ResourceChange:
-    return ResourceChange(address, action, instance_of(address), importing=importing)
 
 
 def test_an_adoption_may_import_update_and_create_only_missing_parts() -> None:

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 from orchestrator.adapters.terraform_output import changes_from_messages, changes_from_plan_json
-from orchestrator.models import ResourceChange, instance_of
-from orchestrator.rules import guard
+from tests.helpers import rc, verdicts
 
 A = 'module.ecr_repositories["alpha"]'
 SCAN = "aws_ecr_registry_scanning_configuration.this"
-
-
-def verdicts(changes: list[ResourceChange], requested: set[str], configured: set[str]) -> list[str]:
-    """The guard's verdicts as a person reads them: ADDRESS (action): reason."""
-    return [str(v) for v in guard.violations(changes, requested, configured)]
-
-
-def rc(address: str, action: str, reason: str | None = None) -> ResourceChange:
-    return ResourceChange(address, action, instance_of(address), reason)
 
 
 def test_a_rerun_may_replace_what_an_interrupted_create_left_tainted() -> None:

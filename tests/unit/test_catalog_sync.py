@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from orchestrator.models import ApplyResult, PlanResult
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import backstage
 from orchestrator.ops import sync as sync_mod
-from tests.helpers import cli
+from tests.helpers import cli, create_entry, disk_full_for, snapshot
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     ACCOUNT,
     ECRCTL_PRIMARY,
@@ -27,9 +28,7 @@ from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixt
     fake_terraform,
     registry_doc,
     repository,
-    request,
     run_sync,
-    snapshot,
     state,
     three_tiers,
 )
@@ -38,9 +37,9 @@ from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixt
 def test_a_second_sync_with_nothing_new_changes_only_last_sync(repo: Workspace) -> None:
     three_tiers(repo)
     run_sync(repo, at=T1)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     again = run_sync(repo, at=T2)
-    after = snapshot(repo.root)
+    after = snapshot(repo.root, tree=True)
     assert again.up_to_date
     assert {f.action for f in again.files} == {"unchanged"}
     changed = [p for p in after if after[p] != before.get(p)]
@@ -55,23 +54,23 @@ def test_check_exits_1_when_out_of_date_and_changes_nothing(
     repo: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     three_tiers(repo)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     stale = cli(capsys, "catalog", "sync", "--env", "local", "--check")
     assert stale.code == 1
     assert f"out of date: catalog/{LOCAL_FILE} (would create)" in stale.stdout
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
     assert cli(capsys, "catalog", "sync", "--env", "local").code == 0
     assert cli(capsys, "catalog", "sync", "--env", "local", "--check").code == 0
     # A repository applied since: out of date again, and --check still writes nothing.
-    request(repo, "orders-api")
+    create_entry(repo, "orders-api")
     FakeTerraform.states["local"] = state(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
-    synced = snapshot(repo.root)
+    synced = snapshot(repo.root, tree=True)
     again = cli(capsys, "catalog", "sync", "--env", "local", "--check", "--output", "json")
     assert again.code == 1
     assert '"up_to_date": false' in again.stdout
-    assert snapshot(repo.root) == synced
+    assert snapshot(repo.root, tree=True) == synced
 
 
 def test_sensitive_values_never_reach_the_yaml(repo: Workspace) -> None:
@@ -82,9 +81,9 @@ def test_sensitive_values_never_reach_the_yaml(repo: Workspace) -> None:
     FakeTerraform.states["local"] = state(
         leaky, outputs={"token": {"value": secret, "type": "string", "sensitive": True}}
     )
-    request(repo, "web-frontend")
+    create_entry(repo, "web-frontend")
     run_sync(repo)
-    for path, content in snapshot(repo.root).items():
+    for path, content in snapshot(repo.root, tree=True).items():
         assert secret.encode() not in content, path
     # A sensitive attribute ecrctl would have to write is refused, not written.
     marked = repository("web-frontend")
@@ -177,7 +176,7 @@ def test_a_region_the_environment_does_not_manage_is_one_error(
     repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     FakeTerraform.states["dev"] = state(repository("ledger-api", region="eu-west-2"))
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     monkeypatch.setenv("AWS_REGION", "us-east-2")
     result = cli(capsys, "catalog", "sync", "--env", "dev")
     assert result.code == 1
@@ -185,7 +184,7 @@ def test_a_region_the_environment_does_not_manage_is_one_error(
     assert "unset AWS_REGION" in result.stderr
     assert "Traceback" not in result.stderr
     assert cli(capsys, "catalog", "sync", "--env", "dev", "--region", "nowhere").code == 1
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
     assert FakeTerraform.calls == []  # refused before terraform ran
     # --region wins over AWS_REGION.
     assert cli(capsys, "catalog", "sync", "--env", "dev", "--region", "eu-west-2").code == 0
@@ -280,13 +279,13 @@ def test_bad_input_is_one_clear_error_and_leaves_every_file_unchanged(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
     breakage(repo)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     result = cli(capsys, "catalog", "sync", "--env", "local")
     assert result.code == code, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("ecrctl: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
 
 
 def test_a_failed_write_restores_every_file(
@@ -294,24 +293,15 @@ def test_a_failed_write_restores_every_file(
 ) -> None:
     three_tiers(repo)
     run_sync(repo)
-    request(repo, "orders-api")
+    create_entry(repo, "orders-api")
     FakeTerraform.states["local"] = state(
         *(repository(n, risk=r) for n, r in TIERS.items()), repository("orders-api")
     )
-    before = snapshot(repo.root)
-    from orchestrator.files import workspace
-
-    real = workspace.atomic_write
-
-    def failing(path: Path, text: str) -> None:
-        if path.name == "ecr-catalog.yaml":
-            raise OSError(28, "No space left on device")
-        real(path, text)
-
-    monkeypatch.setattr(workspace, "atomic_write", failing)
+    before = snapshot(repo.root, tree=True)
+    disk_full_for(monkeypatch, "ecr-catalog.yaml")
     with pytest.raises(OSError):
         run_sync(repo, at=T2)
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
 
 
 # -- files created once -----------------------------------------------------------------------
@@ -337,6 +327,8 @@ def _plan(env: str) -> PlanResult:
 def test_apply_reports_the_sync_and_fails_when_only_the_sync_failed(
     repo: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The CLI around a stubbed apply: --no-sync reaches it, a sync_error becomes the exit code
+    (the real apply and its sync are below, in test_a_real_apply_whose_catalog_sync_fails...)."""
     seen: dict[str, Any] = {}
 
     def fake_apply(*args: Any, sync: bool = True, **kwargs: Any) -> ApplyResult:
@@ -354,6 +346,90 @@ def test_apply_reports_the_sync_and_fails_when_only_the_sync_failed(
     assert skipped.code == 0
     as_json = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve", "-o", "json")
     assert '"catalog_sync_error": "state bucket unreachable"' in as_json.stdout
+
+
+# -- the catalog sync after a real apply ------------------------------------------------------
+
+WEB = 'module.ecr_repositories["web-frontend"].aws_ecr_repository.this'
+UNREACHABLE = "reading the state of local failed: could not connect to the state bucket"
+UNREACHABLE_HINT = (
+    "check the network to the state bucket, then run: ecrctl catalog sync --env local"
+)
+
+
+def _state_bucket_unreachable(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apply went through; the state read after it cannot reach the backend (exit 3)."""
+
+    def unreachable(self: FakeTerraform) -> dict[str, Any]:
+        FakeTerraform.calls.append(f"state pull {self.env}")
+        raise AwsError(UNREACHABLE, UNREACHABLE_HINT)
+
+    monkeypatch.setattr(FakeTerraform, "state_pull", unreachable)
+
+
+def _foreign_registry_file(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's file stands where the sync writes the registry entity (exit 1)."""
+    path = ws.catalog_dir / LOCAL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n")
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize(
+    ("breakage", "code", "message", "hint"),
+    [
+        pytest.param(
+            _state_bucket_unreachable, 3, UNREACHABLE, UNREACHABLE_HINT, id="state-unreachable"
+        ),
+        pytest.param(
+            _foreign_registry_file,
+            1,
+            f"catalog/{LOCAL_FILE} exists but holds no ECR registry resource",
+            "move it away, then sync again",
+            id="foreign-registry-file",
+        ),
+    ],
+)
+def test_a_real_apply_whose_catalog_sync_fails_stands_and_exits_as_the_sync(
+    repo: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: Any,
+    code: int,
+    message: str,
+    hint: str,
+    output: str,
+) -> None:
+    """The real ops.apply.apply behind the real CLI: terraform apply succeeds, the sync after it
+    fails for a reason of its own. The apply is reported, the exit code and hint are the sync's."""
+    create_entry(repo, "web-frontend")
+    breakage(repo, monkeypatch)
+    before = snapshot(repo.root, tree=True)
+    result = cli(capsys, "apply", "web-frontend", "--env", "local", "--auto-approve", "-o", output)
+
+    # The apply stands: terraform applied the plan and the state holds the repository.
+    calls = FakeTerraform.calls
+    assert "plan local" in calls[: calls.index("apply local")]
+    assert "state pull local" in calls[calls.index("apply local") :]  # the sync ran after it
+    held = [r["module"] for r in FakeTerraform.states["local"]["resources"] if "module" in r]
+    assert held == ['module.ecr_repositories["web-frontend"]']
+    if output == "json":
+        reported = json.loads(result.stdout)
+        assert reported["applied"] == [WEB]
+        assert reported["catalog_sync"] is None
+        assert message in reported["catalog_sync_error"]
+    else:
+        assert "applied 1 change(s) to local" in result.stdout
+    # The sync's failure decides the exit code and the hint, in one error line.
+    assert result.code == code, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ecrctl: error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("ecrctl: error: applied, but the catalog sync failed: ")
+    assert message in errors[0]
+    assert f"  hint: {hint}" in result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+    # The failed sync wrote nothing (a file in its way is left as it was), nor did the apply.
+    assert snapshot(repo.root, tree=True) == before
 
 
 def test_sync_reads_state_only(repo: Workspace) -> None:

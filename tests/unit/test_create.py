@@ -7,25 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.context import Session
 from orchestrator.errors import EXIT_BUG
 from orchestrator.files import tfvars as tfvars_file
-from orchestrator.files import workspace
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import create as create_op
-from orchestrator.rules import policy
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, create_args, create_entry, disk_full_for, snapshot
 
-CREATE = [
-    "create",
-    "payments-gateway",
-    "--env",
-    "dev",
-    "--owner",
-    "app-team-payments",
-    "--risk",
-    "high",
-]
+CREATE = create_args("payments-gateway", env="dev", risk="high")
+# Names and environments a create refuses.
+BAD_NAMES = ['pay"ments', "pay${x}", "pay%{x}", "pay\nments", "Payments", "../../etc", "p"]
+BAD_ENVS = ["../prod", "/etc", "qa"]
 
 
 def test_create_writes_catalog_and_tfvars(
@@ -72,30 +63,11 @@ def test_dry_run_writes_nothing(repo: Workspace, capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize(
     "args",
     [
-        ["create", 'pay"ments', "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "pay${x}", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "pay%{x}", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "pay\nments", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "Payments", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "../../etc", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "p", "--env", "dev", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "payments", "--env", "../prod", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "payments", "--env", "/etc", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "payments", "--env", "qa", "--owner", "app-team-x", "--risk", "low"],
-        ["create", "payments", "--env", "dev", "--owner", "app-team-x", "--risk", "extreme"],
-        ["create", "payments", "--env", "dev", "--owner", "payments", "--risk", "low"],
-        [
-            "create",
-            "payments",
-            "--env",
-            "dev",
-            "--owner",
-            "app-team-x",
-            "--risk",
-            "low",
-            "--id",
-            "X",
-        ],
+        *(create_args(name, env="dev", owner="app-team-x") for name in BAD_NAMES),
+        *(create_args("payments", env=env, owner="app-team-x") for env in BAD_ENVS),
+        create_args("payments", env="dev", owner="app-team-x", risk="extreme"),
+        create_args("payments", env="dev", owner="payments"),
+        create_args("payments", "--id", "X", env="dev", owner="app-team-x"),
     ],
 )
 def test_bad_input_is_one_line_exit_1_and_writes_nothing(
@@ -140,21 +112,9 @@ def test_failed_second_write_rolls_back_the_first(
     repo: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = snapshot(repo.root)
-    real = workspace.atomic_write  # write_together (workspace.py) writes through it
-
-    def failing(path: Path, text: str) -> None:
-        if path.name == "terraform.tfvars":
-            raise OSError(28, "No space left on device")
-        real(path, text)
-
-    monkeypatch.setattr(workspace, "atomic_write", failing)
+    disk_full_for(monkeypatch, "terraform.tfvars")
     with pytest.raises(OSError):
-        create_op.create(
-            Session(repo),
-            policy.build_request(
-                name="payments-gateway", env="dev", owner="app-team-pay", risk="low"
-            ),
-        )
+        create_entry(repo, "payments-gateway", env="dev", owner="app-team-pay")
     assert snapshot(repo.root) == before
 
 

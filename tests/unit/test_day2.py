@@ -17,12 +17,12 @@ from orchestrator.context import Session
 from orchestrator.files import catalog, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.models import RegistryRequest, ResourceChange, instance_of
+from orchestrator.models import RegistryRequest
 from orchestrator.ops import review
 from orchestrator.ops import update as update_core
 from orchestrator.ops import validate as validate_op
 from orchestrator.rules import guard, policy
-from tests.helpers import cli, snapshot
+from tests.helpers import cli, create, rc, snapshot, verdicts
 from tests.unit import test_decommission as decommission_tests
 from tests.unit.test_decommission import FakeTerraform
 
@@ -33,14 +33,9 @@ A = f'module.ecr_repositories["{NAME}"]'
 TIERS = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "ecr" / "risk-tiers.json"
 
 
-def rc(address: str, action: str) -> ResourceChange:
-    return ResourceChange(address, action, instance_of(address))
-
-
 @pytest.fixture
 def created(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> Workspace:
-    args = ["create", NAME, "--env", "dev", "--owner", "app-team-payments", "--risk", "low"]
-    assert cli(capsys, *args, "--push-principal", CI_ROLE).code == 0
+    create(capsys, NAME, "--push-principal", CI_ROLE, env="dev")
     return repo
 
 
@@ -196,14 +191,14 @@ def test_a_create_may_not_replace_its_lifecycle_policy() -> None:
         rc(f"{A}.aws_ecr_repository.this", "create"),
         rc(f"{A}.aws_ecr_lifecycle_policy.this", "replace"),
     ]
-    assert [str(v) for v in guard.violations(creating, {NAME}, {NAME})] == [
+    assert verdicts(creating, {NAME}, {NAME}) == [
         f"{A}.aws_ecr_lifecycle_policy.this (replace): a create request may only create"
     ]
 
 
 def test_the_guard_allows_deleting_the_policy_only_when_no_principal_is_left() -> None:
     delete = [rc(f"{A}.aws_ecr_repository_policy.this[0]", "delete")]
-    assert [str(v) for v in guard.violations(delete, {NAME}, {NAME})] == [
+    assert verdicts(delete, {NAME}, {NAME}) == [
         f"{A}.aws_ecr_repository_policy.this[0] (delete): would destroy part of a live repository"
     ]
     assert guard.violations(delete, {NAME}, {NAME}, without_policy={NAME}) == []

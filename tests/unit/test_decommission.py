@@ -4,7 +4,6 @@ for terraform that destroys the way the module does: never a repository that hol
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,13 +27,13 @@ from orchestrator.lifecycle import backup, decommission
 from orchestrator.lifecycle import restore as restore_core
 from orchestrator.models import Action, ApplyResult, PlanResult, ResourceChange, Rule, Violation
 from orchestrator.models import module_address as target
-from orchestrator.ops import create as create_op
 from orchestrator.ops import validate as validate_op
-from orchestrator.rules import guard, policy
-from tests.helpers import cli, snapshot
+from orchestrator.rules import guard
+from tests.helpers import cli, create_entry, push, snapshot
 
 ENV = "dev"
 NAME = "web-frontend"
+OWNER = "app-team-web"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # moto stamps pushes with the wall clock: "now" two months on makes every image idle.
 LATER = datetime.now(UTC) + timedelta(days=60)
@@ -131,30 +130,9 @@ def fake(repo: Workspace) -> Iterator[FakeTerraform]:
         yield FakeTerraform(client())
 
 
-def request(name: str = NAME, risk: str = "low") -> Any:
-    return policy.build_request(name=name, env=ENV, owner="app-team-web", risk=risk)
-
-
 def provisioned(ws: Workspace, fake: FakeTerraform, name: str = NAME, risk: str = "low") -> None:
-    create_op.create(Session(ws), request(name, risk))
+    create_entry(ws, name, ENV, OWNER, risk)
     fake.provision(name, risk)
-
-
-def push(ecr_client: Any, seed: str, tags: list[str], name: str = NAME) -> str:
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7,
-                   "digest": "sha256:" + hashlib.sha256(f"{seed}c".encode()).hexdigest()},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 9,
-                    "digest": "sha256:" + hashlib.sha256(seed.encode()).hexdigest()}],
-    })  # fmt: skip
-    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-    for tag in tags:
-        ecr_client.put_image(
-            repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest
-        )
-    return digest
 
 
 def run(
@@ -265,7 +243,7 @@ def test_decommission_refuses_a_repository_pulled_within_the_window(repo: Worksp
     ecr_client, stub = stubbed(NOW - timedelta(days=200), NOW - timedelta(days=1), True)
     backend = FakeTerraform(ecr_client)
     backend.instances.add(NAME)
-    create_op.create(Session(repo), request())
+    create_entry(repo, NAME, ENV, OWNER)
     before = snapshot(repo.root)
     with stub, pytest.raises(UserError) as info:
         run(repo, backend, now=NOW)
@@ -318,7 +296,9 @@ def test_decommission_backs_up_then_empties_and_destroys(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
     provisioned(repo, fake)
-    pushed = sorted([push(fake.client, "one", ["v1", "stable"]), push(fake.client, "two", ["v2"])])
+    pushed = sorted(
+        [push(fake.client, NAME, "one", "v1", "stable"), push(fake.client, NAME, "two", "v2")]
+    )
     result = run(repo, fake, reason="replaced by web-next")
     assert fake.calls == ["state", "plan", "apply"]
     assert sorted(result.emptied) == pushed and NAME not in fake.instances
@@ -340,7 +320,7 @@ def test_a_backup_failing_half_way_changes_nothing(
     repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provisioned(repo, fake)
-    pushed = [push(fake.client, "one", ["v1"]), push(fake.client, "two", ["v2"])]
+    pushed = [push(fake.client, NAME, "one", "v1"), push(fake.client, NAME, "two", "v2")]
     before = snapshot(repo.root)
     real_write, written = backup._write_file, []
 
@@ -366,7 +346,7 @@ def test_a_backup_that_cannot_read_a_manifest_changes_nothing(
     repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
     before = snapshot(repo.root)
 
     def denied(self: Ecr, name: str, wanted: list[str]) -> list[Manifest]:
@@ -383,7 +363,7 @@ def test_a_destroy_failing_midway_says_where_things_are_and_a_rerun_finishes(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
     fake.fail_applies = 1
     with pytest.raises(Incomplete) as info:
         run(repo, fake, reason="gone")
@@ -408,21 +388,29 @@ def test_a_destroy_failing_midway_says_where_things_are_and_a_rerun_finishes(
     assert len(bundles(repo)) == 1
 
 
-def test_a_rerun_backs_up_images_pushed_after_the_first_run(
-    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+def _stopped_at_deleting_images(
+    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
+    """A first run on a repository with one image that stops (Incomplete) when ECR refuses to
+    delete the images, after the backup."""
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
 
     def refused(self: Ecr, name: str, wanted: list[str]) -> list[str]:
-        raise AwsError("ECR BatchDeleteImage on 'web-frontend' failed: ThrottlingException: slow")
+        raise AwsError(f"ECR BatchDeleteImage on 'web-frontend' failed: {why}")
 
     with monkeypatch.context() as patch:
         patch.setattr(Ecr, "delete_images", refused)
         with pytest.raises(Incomplete):
             run(repo, fake)
+
+
+def test_a_rerun_backs_up_images_pushed_after_the_first_run(
+    repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stopped_at_deleting_images(repo, fake, monkeypatch, "ThrottlingException: slow")
     first_backup = entry(repo).history["backup"]
-    late = push(fake.client, "two", ["v2"])
+    late = push(fake.client, NAME, "two", "v2")
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup != first_backup and entry(repo).history["backup"] == again.backup
     tiers = tiers_file.load(repo.tiers_file)
@@ -433,16 +421,7 @@ def test_a_rerun_backs_up_images_pushed_after_the_first_run(
 def test_a_rerun_reuses_a_backup_that_still_holds_every_image(
     repo: Workspace, fake: FakeTerraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
-
-    def throttled(self: Ecr, name: str, wanted: list[str]) -> list[str]:
-        raise AwsError("ECR BatchDeleteImage on 'web-frontend' failed: ThrottlingException")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Ecr, "delete_images", throttled)
-        with pytest.raises(Incomplete):
-            run(repo, fake)
+    _stopped_at_deleting_images(repo, fake, monkeypatch, "ThrottlingException")
     again = run(repo, fake, now=LATER + timedelta(hours=1))
     assert again.backup == entry(repo).history["backup"] and len(bundles(repo)) == 1
     assert len(again.emptied) == 1 and NAME not in fake.instances
@@ -482,7 +461,7 @@ def test_the_high_tier_refuses_skip_backup(repo: Workspace, fake: FakeTerraform)
 
 def test_skip_backup_deletes_images_only_with_force(repo: Workspace, fake: FakeTerraform) -> None:
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
     before = snapshot(repo.root)
     with pytest.raises(UserError) as info:
         run(repo, fake, skip_backup=True)
@@ -508,7 +487,7 @@ def test_a_plan_the_guard_refuses_changes_nothing(repo: Workspace, fake: FakeTer
 
 def test_a_declined_confirmation_changes_nothing(repo: Workspace, fake: FakeTerraform) -> None:
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
     before = snapshot(repo.root)
     with pytest.raises(UserError, match="cancelled"):
         run(repo, fake, confirm=False)
@@ -517,7 +496,7 @@ def test_a_declined_confirmation_changes_nothing(repo: Workspace, fake: FakeTerr
 
 def test_dry_run_shows_every_step_and_changes_nothing(repo: Workspace, fake: FakeTerraform) -> None:
     provisioned(repo, fake)
-    push(fake.client, "one", ["v1"])
+    push(fake.client, NAME, "one", "v1")
     before = snapshot(repo.root)
     result = run(repo, fake, dry_run=True, confirm=False)
     assert [(s.step, s.status) for s in result.steps] == [
@@ -532,7 +511,7 @@ def test_dry_run_shows_every_step_and_changes_nothing(repo: Workspace, fake: Fak
 def test_a_repository_terraform_does_not_manage_is_refused(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    create_op.create(Session(repo), request())
+    create_entry(repo, NAME, ENV, OWNER)
     fake.client.create_repository(repositoryName=NAME)
     before = snapshot(repo.root)
     with pytest.raises(UserError, match="does not manage it"):
@@ -543,7 +522,7 @@ def test_a_repository_terraform_does_not_manage_is_refused(
 def test_a_repository_never_applied_leaves_only_the_files(
     repo: Workspace, fake: FakeTerraform
 ) -> None:
-    create_op.create(Session(repo), request())
+    create_entry(repo, NAME, ENV, OWNER)
     result = run(repo, fake)
     assert fake.calls == ["state"] and result.plan is None
     assert entry(repo).status == "decommissioned" and not in_tfvars(repo)
@@ -555,7 +534,7 @@ def test_a_repository_never_applied_leaves_only_the_files(
 
 def decommissioned(repo: Workspace, fake: FakeTerraform) -> tuple[Path, list[str]]:
     provisioned(repo, fake)
-    pushed = [push(fake.client, "one", ["v1", "stable"]), push(fake.client, "two", ["v2"])]
+    pushed = [push(fake.client, NAME, "one", "v1", "stable"), push(fake.client, NAME, "two", "v2")]
     result = run(repo, fake)
     return repo.root / str(result.backup), pushed
 

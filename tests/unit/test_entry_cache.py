@@ -12,26 +12,28 @@ from typing import Any
 
 import pytest
 
-from orchestrator.context import Session
 from orchestrator.files import catalog, entry_cache, tfvars, transaction
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
-from orchestrator.ops import create as create_op
 from orchestrator.rules import policy
+from tests.helpers import create_entry
 
 NAMES = [f"svc{i:02d}-api" for i in range(12)]
 
 
+def _fields(name: str) -> dict[str, Any]:
+    return {
+        "env": "dev",
+        "owner": "app-team-x",
+        "risk": ("low", "medium", "high")[len(name) % 3],
+        "description": "images of " + name,
+        "push_principals": ["arn:aws:iam::123456789012:role/ci"],
+    }
+
+
 def _request(name: str) -> RegistryRequest:
-    return policy.build_request(
-        name=name,
-        env="dev",
-        owner="app-team-x",
-        risk=("low", "medium", "high")[len(name) % 3],
-        description="images of " + name,
-        push_principals=["arn:aws:iam::123456789012:role/ci"],
-    )
+    return policy.build_request(name=name, **_fields(name))
 
 
 def _cache_file(ws: Workspace) -> Path:
@@ -48,7 +50,7 @@ def _new_process() -> None:
 
 def _create(ws: Workspace, name: str) -> None:
     _new_process()
-    create_op.create(Session(ws), _request(name))
+    create_entry(ws, name, **_fields(name))
 
 
 @pytest.fixture
@@ -159,9 +161,8 @@ def test_a_refused_command_leaves_the_cache_alone(repo: Workspace) -> None:
     _create(repo, NAMES[0])
     before = _cache_file(repo).read_bytes()
     _new_process()
-    other = policy.build_request(name=NAMES[0], env="dev", owner="app-team-y", risk="low")
     with pytest.raises(Exception, match="different attributes"):
-        create_op.create(Session(repo), other)
+        create_entry(repo, NAMES[0], env="dev", owner="app-team-y")
     assert _cache_file(repo).read_bytes() == before
 
 

@@ -15,11 +15,11 @@ from orchestrator.models import CatalogEntry
 from orchestrator.ops import apply as apply_op
 from orchestrator.ops import sync as sync_mod
 from orchestrator.rules import policy
+from tests.helpers import create_entry
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform is an autouse fixture)
     FakeTerraform,
     fake_terraform,
     repository,
-    request,
     state,
 )
 
@@ -50,7 +50,7 @@ def test_one_apply_parses_the_tfvars_once_and_the_catalog_once(
     The catalog sync writes the repository URL into the catalog, and the write is read back
     (the transaction's check): that parse is of the new text, never of a file read before.
     """
-    request(repo, "ledger-api")
+    create_entry(repo, "ledger-api")
     tfvars_text = repo.tfvars_file("local").read_text()
     catalog_text = repo.catalog_file.read_text()
     seen = _counting(monkeypatch)
@@ -72,7 +72,7 @@ def test_a_write_is_remembered_so_the_next_step_reads_no_file_again(
     repo: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a catalog sync wrote the catalog, the same command sees the written catalog."""
-    request(repo, "ledger-api")
+    create_entry(repo, "ledger-api")
     FakeTerraform.states["local"] = state(repository("ledger-api"))
     ctx = Session(repo).at("local")
     seen = _counting(monkeypatch)

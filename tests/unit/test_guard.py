@@ -3,23 +3,13 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import PlanRefused
-from orchestrator.models import ResourceChange, Rule, Violation
+from orchestrator.models import Rule, Violation
 from orchestrator.rules import guard
+from tests.helpers import rc, verdicts
 
 A = 'module.ecr_repositories["alpha"]'
 B = 'module.ecr_repositories["bravo"]'
 SCAN = "aws_ecr_registry_scanning_configuration.this"
-
-
-def verdicts(changes: list[ResourceChange], requested: set[str], configured: set[str]) -> list[str]:
-    """The guard's verdicts as a person reads them: ADDRESS (action): reason."""
-    return [str(v) for v in guard.violations(changes, requested, configured)]
-
-
-def rc(address: str, action: str) -> ResourceChange:
-    from orchestrator.models import instance_of
-
-    return ResourceChange(address, action, instance_of(address))
 
 
 def test_a_create_may_only_create() -> None:

@@ -14,19 +14,11 @@ from orchestrator.errors import UserError
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import limits, policy
-from tests.helpers import (
-    REPO,
-    cli,
-    snapshot,
-)
+from tests.helpers import REPO, cli, create, create_args, snapshot
 
 TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
 ROLE = "arn:aws:iam::123456789012:role/"
-
-
-def _create(capsys: pytest.CaptureFixture[str], name: str, *extra: str, risk: str = "low") -> int:
-    args = ["create", name, "--env", "dev", "--owner", "app-team-payments", "--risk", risk]
-    return cli(capsys, *args, *extra).code
+DEV = {"env": "dev", "owner": "app-team-payments"}
 
 
 def _refused(
@@ -34,8 +26,7 @@ def _refused(
 ) -> str:
     """The one error line of a refused create, after checking that nothing was written."""
     before = snapshot(repo.root)
-    args = ["create", name, "--env", "dev", "--owner", "app-team-payments", "--risk", risk]
-    result = cli(capsys, *args, *extra)
+    result = cli(capsys, *create_args(name, *extra, risk=risk, **DEV))
     assert result.code == 1, result.stderr
     assert snapshot(repo.root) == before
     lines = [line for line in result.stderr.splitlines() if not line.startswith("  hint:")]
@@ -64,14 +55,14 @@ def test_the_name_rules_use_the_tables_numbers() -> None:
 
 def test_repository_name_length(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     explicit = ("--id", "REGISTRY_LONG")
-    assert _create(capsys, "a" * 256, *explicit) == 0
+    assert create(capsys, "a" * 256, *explicit, **DEV).code == 0
     assert "256" in _refused(repo, capsys, "b" * 257, *explicit)
-    assert _create(capsys, "ab") == 0
+    assert create(capsys, "ab", **DEV).code == 0
     assert "2-256" in _refused(repo, capsys, "c")
 
 
 def test_registry_id_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _create(capsys, "a" * 247) == 0  # REGISTRY_ + 247 = 256 characters
+    assert create(capsys, "a" * 247, **DEV).code == 0  # REGISTRY_ + 247 = 256 characters
     line = _refused(repo, capsys, "b" * 248)
     assert "tag RegistryId: the number of characters in a tag value would be 257" in line
     assert "AWS allows at most 256" in line
@@ -79,24 +70,23 @@ def test_registry_id_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[st
 
 def test_owner_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     owner = "app-team-" + "x" * (256 - len("app-team-"))
-    base = ["--env", "dev", "--risk", "low"]
-    assert cli(capsys, "create", "team-a", *base, "--owner", owner).code == 0
+    assert create(capsys, "team-a", env="dev", owner=owner).code == 0
     before = snapshot(repo.root)
-    result = cli(capsys, "create", "team-b", *base, "--owner", owner + "x")
+    result = cli(capsys, *create_args("team-b", env="dev", owner=owner + "x"))
     assert result.code == 1 and snapshot(repo.root) == before
     assert "tag Owner: the number of characters in a tag value would be 257" in result.stderr
 
 
 def test_description_tag_value(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _create(capsys, "desc-a", "--description", "d" * 256) == 0
+    assert create(capsys, "desc-a", "--description", "d" * 256, **DEV).code == 0
     assert "256" in _refused(repo, capsys, "desc-b", "--description", "d" * 257)
 
 
 def test_kms_alias_of_a_high_tier_name(repo: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _create(capsys, "a" * 246, risk="high") == 0  # alias/ecr/ + 246 = 256
+    assert create(capsys, "a" * 246, risk="high", **DEV).code == 0  # alias/ecr/ + 246 = 256
     line = _refused(repo, capsys, "b" * 247, risk="high")
     assert "KMS alias name (alias/ecr/NAME) would be 257; AWS allows at most 256" in line
-    assert _create(capsys, "c" * 247, risk="medium") == 0  # no KMS key below high
+    assert create(capsys, "c" * 247, risk="medium", **DEV).code == 0  # no KMS key below high
 
 
 def _principals_of_policy_length(length: int) -> list[str]:
@@ -123,7 +113,12 @@ def test_repository_policy_size(repo: Workspace, capsys: pytest.CaptureFixture[s
             name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
         )
         assert len(limits.repository_policy_json(request) or "") in (10240, 10241)
-    assert _create(capsys, "policy-a", *(a for arn in fits for a in ("--push-principal", arn))) == 0
+    assert (
+        create(
+            capsys, "policy-a", *(a for arn in fits for a in ("--push-principal", arn)), **DEV
+        ).code
+        == 0
+    )
     line = _refused(
         repo, capsys, "policy-b", *(a for arn in past for a in ("--push-principal", arn))
     )

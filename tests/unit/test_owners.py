@@ -10,11 +10,10 @@ import pytest
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import owners
 from tests.backstage_model import catalog_entities
-from tests.helpers import cli
+from tests.helpers import cli, snapshot
 from tests.sync_fakes import (  # noqa: F401  (fake_terraform: autouse fixture)
     LOCAL_FILE,
     fake_terraform,
-    snapshot,
     three_tiers,
 )
 
@@ -56,7 +55,7 @@ def test_an_owner_with_no_group_is_reported_and_fails_check(
     repos = {e["metadata"]["title"]: e for e in catalog_entities(repo.catalog_dir)[LOCAL_FILE][1:]}
     assert repos["payments-gateway"]["spec"]["owner"] == "group:app-team-payments"
     # Up to date, but --check fails on the owner, and says so; it changes nothing.
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     checked = cli(capsys, "catalog", "sync", "--env", "local", "--check", "--output", "json")
     assert checked.code == 1
     report = json.loads(checked.stdout)
@@ -64,7 +63,7 @@ def test_an_owner_with_no_group_is_reported_and_fails_check(
     assert report["unresolved_owners"] == [
         "group:app-team-payments (owner of resource:ecr-repo-payments-gateway.local.us-east-1)"
     ]
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before
     # The platform adds the Group: nothing is unresolved any more.
     write_groups(repo, "platform-team", "app-team-web", "app-team-search", "app-team-payments")
     again = cli(capsys, "catalog", "sync", "--env", "local", "--check")
@@ -157,9 +156,9 @@ def test_a_broken_groups_source_is_one_error_and_changes_nothing(
     if content is not None:
         (repo.root / setting).write_text(content)
     monkeypatch.setenv(owners.GROUPS_VARIABLE, setting)
-    before = snapshot(repo.root)
+    before = snapshot(repo.root, tree=True)
     result = cli(capsys, "catalog", "sync", "--env", "local")
     assert result.code == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(repo.root) == before
+    assert snapshot(repo.root, tree=True) == before

@@ -13,10 +13,7 @@ from orchestrator.files import scan_filters, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy, scanning
-from tests.helpers import (
-    REPO,
-    cli,
-)
+from tests.helpers import REPO, cli, create
 
 TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
 
@@ -229,8 +226,7 @@ def test_validate_reports_a_hand_edit_that_leaves_a_repository_unscanned(
     repo: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name, risk in (("shop-api", "medium"), ("shop-db", "high"), ("web", "low")):
-        args = ["create", name, "--env", "dev", "--owner", "app-team-shop", "--risk", risk]
-        assert cli(capsys, *args).code == 0
+        create(capsys, name, env="dev", owner="app-team-shop", risk=risk)
     path = repo.tfvars_file("dev")
     assert 'registry_scan_filters = [\n  "shop-api*",\n  "shop-db*",\n]\n' in path.read_text()
     assert cli(capsys, "validate", "--env", "dev").code == 0

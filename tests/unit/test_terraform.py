@@ -13,7 +13,7 @@ from orchestrator.adapters.terraform import Settings, Terraform
 from orchestrator.errors import TerraformError
 from orchestrator.files import hcl
 from orchestrator.files.workspace import Workspace
-from tests.helpers import cli
+from tests.helpers import cli, create
 
 ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "PATH": "/usr/bin"}
 
@@ -242,7 +242,7 @@ def test_a_stray_terraform_tfstate_cannot_break_a_command(
     fp.register(
         ["terraform", "plan", fp.any()], stdout=planned(addr, "create") + "\n", callback=save_plan
     )
-    cli(capsys, "create", "alpha-svc", "--env", "dev", "--owner", "app-team-a", "--risk", "low")
+    create(capsys, "alpha-svc", env="dev", owner="app-team-a")
     result = cli(capsys, "plan", "alpha-svc", "--env", "dev")
     assert result.code == 0, result.stderr
     assert [c[1] for c in fp.calls] == ["init", "plan"]
