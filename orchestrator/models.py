@@ -94,6 +94,11 @@ class RiskTier:
     keep_image_count: int
     scanning: str
     scan_frequency: str
+    # Lifecycle rules beside the count rule: untagged images expire after this many days, and
+    # images with a tag starting with one of these prefixes are kept (never expired by count).
+    untagged_expire_days: int = 0
+    protected_tag_prefixes: tuple[str, ...] = ()
+    protected_tag_keep_count: int = 0  # the count rule of a protected prefix: above any quota
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,8 @@ FIELDS = (
     ("image_tag_mutability", "mutability"),
     ("encryption", "encryption"),
     ("keep_image_count", "images kept"),
+    ("untagged_expire_days", "untagged expire (days)"),
+    ("protected_tag_prefixes", "tags kept"),
     ("scanning", "scanning"),
     ("push_principals", "push"),
     ("pull_principals", "pull"),
@@ -240,6 +247,8 @@ class Settings:
     push_principals: tuple[str, ...]  # with push access now (none while deprecated)
     pull_principals: tuple[str, ...]
     status: str = "active"
+    untagged_expire_days: int = 0
+    protected_tag_prefixes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -248,6 +257,8 @@ class Settings:
             "image_tag_mutability": self.image_tag_mutability,
             "encryption": self.encryption,
             "keep_image_count": self.keep_image_count,
+            "untagged_expire_days": self.untagged_expire_days,
+            "protected_tag_prefixes": list(self.protected_tag_prefixes),
             "scanning": self.scanning,
             "push_principals": list(self.push_principals),
             "pull_principals": list(self.pull_principals),
@@ -264,6 +275,9 @@ class Settings:
             push_principals=tuple(data["push_principals"]),
             pull_principals=tuple(data["pull_principals"]),
             status=str(data.get("status", "active")),
+            # Records written before the lifecycle columns existed hold neither.
+            untagged_expire_days=int(data.get("untagged_expire_days", 0)),
+            protected_tag_prefixes=tuple(data.get("protected_tag_prefixes", ())),
         )
 
 
@@ -275,6 +289,8 @@ def settings_of_tier(
         image_tag_mutability=tier.image_tag_mutability,
         encryption=tier.encryption_type,
         keep_image_count=tier.keep_image_count,
+        untagged_expire_days=tier.untagged_expire_days,
+        protected_tag_prefixes=tier.protected_tag_prefixes,
         scanning=f"{tier.scanning} ({tier.scan_frequency})",
         push_principals=tuple(sorted(set(push))),
         pull_principals=tuple(sorted(set(pull))),

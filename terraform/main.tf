@@ -11,4 +11,15 @@ module "ecr_repositories" {
   push_principals = each.value.push_principals
   pull_principals = each.value.pull_principals
   status          = each.value.status
+
+  # For the high tier's KMS key policy (the account's administration, ECR's use of the key).
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = var.aws_region
 }
+
+# One STS GetCallerIdentity per plan, whatever the number of repositories (not one per module
+# instance); aws_partition is answered by the provider without a call.
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}

@@ -62,6 +62,9 @@ class FakeEcr:
     def key(self, arn: str) -> dict[str, Any] | None:
         return None
 
+    def key_policy(self, arn: str) -> str | None:
+        return None
+
     def manifests(self, name: str, digests: list[str]) -> list[Any]:
         return []
 

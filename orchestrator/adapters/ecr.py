@@ -201,6 +201,16 @@ class Ecr:
             raise aws.error("DescribeKey", arn, exc, service="KMS") from None
         return meta
 
+    def key_policy(self, arn: str) -> str | None:
+        """KMS get_key_policy (the one policy a key has, "default"); None when it cannot be read."""
+        try:
+            policy: str = self.kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
+        except Exception as exc:
+            if aws.error_code(exc) in ("NotFoundException", "AccessDeniedException"):
+                return None
+            raise aws.error("GetKeyPolicy", arn, exc, service="KMS") from None
+        return policy
+
     def aliases(self) -> set[str]:
         """The names of the account's KMS aliases (list_aliases, every page)."""
         try:

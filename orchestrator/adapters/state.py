@@ -20,6 +20,7 @@ from orchestrator.models import (
     module_address,
     settings_of_tier,
 )
+from orchestrator.rules import limits
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
 
@@ -164,6 +165,7 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
     module = module_address(name)
     repository: dict[str, Any] | None = None
     document: dict[str, Any] = {}
+    lifecycle: limits.Retention | None = None
     for resource in state.get("resources") or []:
         if resource.get("module") != module or resource.get("mode") != "managed":
             continue
@@ -176,6 +178,8 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
                 document = json.loads(attributes.get("policy") or "{}")
             except ValueError:
                 document = {}
+        elif resource.get("type") == "aws_ecr_lifecycle_policy":
+            lifecycle = limits.read_lifecycle_policy(attributes.get("policy"))
     if repository is None:
         return None
     tier = tiers.get(str((repository.get("tags") or {}).get("RiskTier", "")))
@@ -198,5 +202,8 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
             "encryption": encryption or held.encryption,
             "push_principals": held.push_principals,
             "pull_principals": held.pull_principals,
+            "protected_tag_prefixes": held.protected_tag_prefixes,
+            # What the lifecycle policy in the state keeps: the tier's rules may have changed.
+            **(lifecycle.to_settings() if lifecycle else {}),
         }
     )

@@ -9,7 +9,6 @@ the repository refused for that tier, with the options stated.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +51,7 @@ class Observed:
     key: KeyInfo | None = None
     alias_exists: bool = False  # alias/ecr/NAME, the alias the module manages
     key_shared_with: tuple[str, ...] = ()  # other repositories encrypted with the same key
+    key_policy: str | None = None  # the key's policy (GetKeyPolicy "default"); None: not read
 
 
 @dataclass(frozen=True)
@@ -96,23 +96,6 @@ class Conformance:
             "options": list(self.options),
             "imports": list(self.adopt) + (["kms_key"] if self.adopt_kms_key else []),
         }
-
-
-def _keeps(policy_text: str | None) -> int | None:
-    """The image count a lifecycle policy of ecrctl's shape keeps; None for any other policy."""
-    try:
-        rules = json.loads(policy_text or "")["rules"]
-        (rule,) = rules
-        selection = rule["selection"]
-        if (
-            selection.get("tagStatus") == "any"
-            and selection.get("countType") == "imageCountMoreThan"
-            and rule.get("action", {}).get("type") == "expire"
-        ):
-            return int(selection["countNumber"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    return None
 
 
 def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conformance:
@@ -168,6 +151,7 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
             diffs.append(
                 Difference("kms_key", key.key_id, "imported; rotation on, ecrctl tags", IN_PLACE)
             )
+            diffs += _key_policy(observed)
             diffs.append(
                 Difference(
                     "kms_alias",
@@ -177,19 +161,20 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
                 )
             )
 
-    keeps = _keeps(observed.lifecycle_policy)
-    if keeps != tier.keep_image_count:
+    held = limits.read_lifecycle_policy(observed.lifecycle_policy)
+    wanted_retention = limits.retention_of_tier(tier)
+    if held != wanted_retention:
         current = (
             "none"
             if observed.lifecycle_policy is None
-            else (f"keeps {keeps} images" if keeps is not None else "other rules")
+            else (held.describe() if held is not None else "other rules")
         )
         # Written with PutLifecyclePolicy over what is there (see terraform/imports.tf).
         diffs.append(
             Difference(
                 "lifecycle_policy",
                 current,
-                f"keeps {tier.keep_image_count} images",
+                wanted_retention.describe(),
                 CREATED if observed.lifecycle_policy is None else IN_PLACE,
             )
         )
@@ -249,6 +234,26 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
         adopt=adopt,
         adopt_kms_key=kms_key if not refusals else "",
     )
+
+
+def _key_policy(observed: Observed) -> list[Difference]:
+    """The adopted key's policy next to the module's: what it grants beyond the account root and
+    ECR's use through the service. Terraform puts the module's policy in place (PutKeyPolicy)."""
+    parts = observed.arn.split(":")
+    if observed.key_policy is None or len(parts) < 6:
+        return []
+    region, account = parts[3], parts[4]
+    if observed.key_policy == limits.key_policy_json(account, region, parts[1]):
+        return []
+    wider = limits.key_policy_grants_beyond(observed.key_policy, account, region)
+    return [
+        Difference(
+            "kms_key_policy",
+            ("wider: " + "; ".join(wider)) if wider else "other statements, none wider",
+            "the account root, and ECR through the service for the account",
+            IN_PLACE,
+        )
+    ]
 
 
 def _own_customer_key(observed: Observed) -> bool:

@@ -2,7 +2,7 @@
 
 One describe_repositories listing for the whole registry (pages of 1000, as `ecrctl drift`
 reads it), then per repository what ECR has no batch call for (lifecycle policy, repository
-policy, tags), a few at a time; per distinct KMS key one describe_key, and the aliases once.
+policy, tags), a few at a time; per distinct KMS key one describe_key and one get_key_policy, and the aliases once.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def observe(
         details = list(pool.map(detail, found))
     key_arns = {_kms_key(r) for r in found} - {None}
     keys = _keys(ecr, sorted(k for k in key_arns if k))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        policies = dict(zip(keys, pool.map(ecr.key_policy, list(keys)), strict=True))
     aliases = ecr.aliases() if key_arns else set()
     users = Counter(_kms_key(r) for r in listing.values() if _kms_key(r))
     by_key: dict[str, list[str]] = {}
@@ -66,6 +68,7 @@ def observe(
             key=keys.get(arn) if arn else None,
             alias_exists=("alias/ecr/" + name.replace(".", "_")) in aliases,
             key_shared_with=tuple(sorted(n for n in by_key.get(arn or "", []) if n != name)),
+            key_policy=policies.get(arn) if arn else None,
         )
     return observed
 

@@ -41,6 +41,7 @@ class Limit:
 
 
 ECR_API = "https://docs.aws.amazon.com/AmazonECR/latest/APIReference"
+ECR_USER = "https://docs.aws.amazon.com/AmazonECR/latest/userguide"
 LIMITS = (
     Limit(
         "repository-name",
@@ -88,6 +89,30 @@ LIMITS = (
         "the number of characters in the lifecycle policy",
         f"ECR PutLifecyclePolicy lifecyclePolicyText, {ECR_API}/API_PutLifecyclePolicy.html",
         min=100,
+    ),
+    Limit(
+        "untagged-expire-days",
+        36500,
+        "the number of days after which a tier's untagged images expire",
+        f"ECR lifecycle policy countNumber (sinceImagePushed, a positive integer),"
+        f" {ECR_USER}/lifecycle_policy_parameters.html",
+        min=1,
+    ),
+    Limit(
+        "tag-prefix",
+        128,
+        "the number of characters in a protected tag prefix",
+        "an image tag holds at most 128 characters (Docker's tag grammar, which ECR follows),"
+        f" {ECR_USER}/lifecycle_policy_parameters.html",
+        min=1,
+    ),
+    Limit(
+        "kms-key-policy",
+        32768,
+        "the number of bytes in the KMS key policy",
+        "KMS PutKeyPolicy Policy (32 KiB),"
+        " https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html",
+        min=1,
     ),
     Limit(
         "scan-rules",
@@ -175,25 +200,228 @@ def repository_policy_json(request: RegistryRequest) -> str | None:
     return _terraform_json({"Version": "2012-10-17", "Statement": statements})
 
 
-def lifecycle_policy_json(tier: RiskTier) -> str:
-    """The lifecycle policy the module renders for a tier."""
-    return _terraform_json(
+def lifecycle_rules(tier: RiskTier) -> list[dict[str, object]]:
+    """The tier's lifecycle rules, in the order ECR evaluates them (rulePriority 1 first).
+
+    ECR expires an image by at most one rule, and an image that matches the tag selection of a
+    rule cannot be expired by a later one. So each protected prefix comes first with a count far
+    above any repository's (its images are kept), then the untagged rule (expired by age), and
+    the count rule last: a rule with tagStatus "any" must have the highest rulePriority. One
+    rule per prefix because a tagPrefixList of several prefixes selects only images that carry
+    all of them.
+    """
+    rules: list[dict[str, object]] = []
+    for prefix in sorted(set(tier.protected_tag_prefixes)):
+        rules.append(
+            {
+                "rulePriority": len(rules) + 1,
+                "description": f"Keep images tagged {prefix}* ({tier.name} risk tier)",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPrefixList": [prefix],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": tier.protected_tag_keep_count,
+                },
+                "action": {"type": "expire"},
+            }
+        )
+    rules.append(
         {
-            "rules": [
-                {
-                    "rulePriority": 1,
-                    "description": f"Keep the last {tier.keep_image_count} images"
-                    f" ({tier.name} risk tier)",
-                    "selection": {
-                        "tagStatus": "any",
-                        "countType": "imageCountMoreThan",
-                        "countNumber": tier.keep_image_count,
-                    },
-                    "action": {"type": "expire"},
-                }
-            ]
+            "rulePriority": len(rules) + 1,
+            "description": f"Expire untagged images after {tier.untagged_expire_days} days"
+            f" ({tier.name} risk tier)",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": tier.untagged_expire_days,
+            },
+            "action": {"type": "expire"},
         }
     )
+    rules.append(
+        {
+            "rulePriority": len(rules) + 1,
+            "description": f"Keep the last {tier.keep_image_count} images ({tier.name} risk tier)",
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": tier.keep_image_count,
+            },
+            "action": {"type": "expire"},
+        }
+    )
+    return rules
+
+
+def lifecycle_policy_json(tier: RiskTier) -> str:
+    """The lifecycle policy the module renders for a tier (main.tf local.lifecycle_policy)."""
+    return _terraform_json({"rules": lifecycle_rules(tier)})
+
+
+# What ECR does with a repository's key through the service (the AWS-managed aws/ecr key's list).
+ECR_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+
+
+def account_root(account_id: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def ecr_service(region: str) -> str:
+    return f"ecr.{region}.amazonaws.com"
+
+
+def key_policy_json(account_id: str, region: str, partition: str = "aws") -> str:
+    """The KMS key policy the module renders for a high-tier key (main.tf local.key_policy): the
+    account administers the key (AWS's default statement), ECR uses it for the account's
+    principals through the service only."""
+    return _terraform_json(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministration",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account_root(account_id, partition)},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "EcrUseThroughTheService",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": list(ECR_KEY_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": account_id,
+                            "kms:ViaService": ecr_service(region),
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
+def key_policy_grants_beyond(text: str | None, account_id: str, region: str) -> list[str]:
+    """What a key policy allows beyond the module's: each Allow statement that is neither to the
+    account root nor conditioned on ECR's use for the account (kms:ViaService ecr.REGION and
+    kms:CallerAccount). Empty: no wider than the module's policy. An unreadable policy is one
+    finding."""
+    try:
+        document = json.loads(text or "")
+        statements = document["Statement"]
+    except (ValueError, KeyError, TypeError):
+        return ["the key policy could not be read"]
+    if isinstance(statements, dict):
+        statements = [statements]
+    roots = {account_root(account_id, p) for p in ("aws", "aws-cn", "aws-us-gov")} | {account_id}
+    found = []
+    for i, statement in enumerate(statements if isinstance(statements, list) else []):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        label = str(statement.get("Sid") or f"statement {i + 1}")
+        principal = statement.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else principal
+        named = (
+            {aws} if isinstance(aws, str) else set(aws or []) if isinstance(aws, list) else set()
+        )
+        others = set(principal) - {"AWS"} if isinstance(principal, dict) else set()
+        if named and named <= roots and not others and "NotPrincipal" not in statement:
+            continue
+        equals = (statement.get("Condition") or {}).get("StringEquals") or {}
+        if (
+            isinstance(equals, dict)
+            and equals.get("kms:CallerAccount") == account_id
+            and equals.get("kms:ViaService") == ecr_service(region)
+        ):
+            continue
+        who = ", ".join(sorted(named | others)) or "NotPrincipal"
+        found.append(f"{label} allows {who}")
+    return found
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What a lifecycle policy keeps, in the tier table's terms (read_lifecycle_policy)."""
+
+    keep_image_count: int | None  # the count rule's number; None: no count rule
+    untagged_expire_days: int = 0  # 0: untagged images are not expired by age
+    protected_tag_prefixes: tuple[str, ...] = ()
+    exact: bool = True  # False: the policy holds rules of other shapes too
+
+    def to_settings(self) -> dict[str, object]:
+        found: dict[str, object] = {
+            "untagged_expire_days": self.untagged_expire_days,
+            "protected_tag_prefixes": self.protected_tag_prefixes,
+        }
+        if self.keep_image_count is not None:
+            found["keep_image_count"] = self.keep_image_count
+        return found
+
+    def describe(self) -> str:
+        parts = []
+        if self.keep_image_count is not None:
+            parts.append(f"keeps {self.keep_image_count} images")
+        if self.untagged_expire_days:
+            parts.append(f"untagged expire after {self.untagged_expire_days} days")
+        if self.protected_tag_prefixes:
+            parts.append("keeps tags " + ", ".join(p + "*" for p in self.protected_tag_prefixes))
+        if not self.exact:
+            parts.append("other rules")
+        return "; ".join(parts) or "other rules"
+
+
+def retention_of_tier(tier: RiskTier) -> Retention:
+    return Retention(
+        tier.keep_image_count,
+        tier.untagged_expire_days,
+        tuple(sorted(set(tier.protected_tag_prefixes))),
+    )
+
+
+def read_lifecycle_policy(text: str | None) -> Retention | None:
+    """What a lifecycle policy keeps, read rule by rule; None when there is none or it is not
+    JSON with a list of rules. Rules of any other shape make it `exact=False`."""
+    try:
+        rules = json.loads(text or "")["rules"]
+        if not isinstance(rules, list):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    keep: int | None = None
+    days = 0
+    prefixes: list[str] = []
+    exact = True
+    for rule in rules:
+        try:
+            selection = rule["selection"]
+            status, count = selection.get("tagStatus"), selection.get("countType")
+            expire = rule.get("action", {}).get("type") == "expire"
+            if expire and status == "any" and count == "imageCountMoreThan":
+                keep = int(selection["countNumber"])
+            elif expire and status == "untagged" and count == "sinceImagePushed":
+                days = int(selection["countNumber"])
+            elif (
+                expire
+                and status == "tagged"
+                and count == "imageCountMoreThan"
+                and len(selection.get("tagPrefixList") or []) == 1
+            ):
+                prefixes.append(str(selection["tagPrefixList"][0]))
+            else:
+                exact = False
+        except (KeyError, TypeError, ValueError, AttributeError):
+            exact = False
+    return Retention(keep, days, tuple(sorted(prefixes)), exact)
 
 
 def check_tags(tags: dict[str, str], subject: str) -> None:

@@ -97,3 +97,63 @@ def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Pat
     )
     expected = [bool(policy.ECR_NAME.fullmatch(n)) for n in names]
     assert found == [expected, expected]
+
+
+def test_the_module_renders_the_lifecycle_and_key_policies_limits_measures(
+    tmp_path: Path,
+) -> None:
+    """Terraform's `local.lifecycle_policy` and `local.key_policy` of the module, byte for byte
+    what limits.py renders (one `terraform console` on a copy of the module, no AWS)."""
+    import os
+    import shutil
+
+    from orchestrator.files import tiers as tiers_file
+    from orchestrator.rules import limits
+    from tests.helpers import REPO
+
+    module = REPO / "terraform" / "modules" / "ecr"
+    work = tmp_path / "ecr"
+    work.mkdir()
+    for path in [*module.glob("*.tf"), module / "risk-tiers.json"]:
+        shutil.copy(path, work)
+    mirror = os.environ["ECRCTL_PROVIDER_MIRROR"]
+    (tmp_path / "cli.tfrc").write_text(
+        f'provider_installation {{\n  filesystem_mirror {{ path = "{mirror}" }}\n}}\n'
+    )
+    env = {
+        "CHECKPOINT_DISABLE": "1",
+        "PATH": os.environ["PATH"],
+        "TF_DATA_DIR": str(tmp_path / ".tf"),
+        "TF_CLI_CONFIG_FILE": str(tmp_path / "cli.tfrc"),
+        # Nothing here reaches AWS (-backend=false, console); the suite's guard wants a local one.
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    subprocess.run(
+        ["terraform", "init", "-backend=false", "-input=false"],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    variables = {
+        "name": "a-b",
+        "registry_id": "REGISTRY_A",
+        "owner": "app-team-a",
+        "risk": "high",
+        "environment": "dev",
+        "account_id": "123456789012",
+        "region": "ap-southeast-4",
+    }
+    out = subprocess.run(
+        ["terraform", "console", *(f"-var={k}={v}" for k, v in variables.items())],
+        input="jsonencode([local.lifecycle_policy, local.key_policy])\n",
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    lifecycle, key_policy = json.loads(json.loads(out.stdout))
+    tiers = tiers_file.load(module / "risk-tiers.json")
+    assert lifecycle == limits.lifecycle_policy_json(tiers["high"])
+    assert key_policy == limits.key_policy_json("123456789012", "ap-southeast-4")

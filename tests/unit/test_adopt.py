@@ -21,7 +21,7 @@ from orchestrator.lifecycle.conformance import KeyInfo, Observed
 from orchestrator.models import Rule, instance_of
 from orchestrator.models import module_address as target
 from orchestrator.ops.backstage import NAME_MAX, Placement
-from orchestrator.rules import guard, policy
+from orchestrator.rules import guard, limits, policy
 from tests.helpers import build_repo_tree, rc, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,10 +224,40 @@ def test_what_the_plan_fixes_in_place_and_the_import_markers() -> None:
         "tag Team": "in place",
     }
     lifecycle = next(d for d in report.differences if d.setting == "lifecycle_policy")
-    assert (lifecycle.current, lifecycle.wanted) == ("keeps 5 images", "keeps 20 images")
+    assert (lifecycle.current, lifecycle.wanted) == (
+        "keeps 5 images",
+        "keeps 20 images; untagged expire after 7 days; keeps tags release-*",
+    )
     high = observed(encryption_type="KMS", kms_key_arn=KEY_ARN, key=key(), alias_exists=True)
     kms = conformance.assess(high, req("high"), TIERS["high"])
     assert kms.adopt == ("repository", "kms_alias") and kms.adopt_kms_key == KEY
+
+
+def test_an_adopted_keys_wider_policy_is_reported_and_fixed_in_place() -> None:
+    account, region = "123456789012", "us-east-1"
+    wanted = limits.key_policy_json(account, region)
+    wide = json.loads(wanted)
+    wide["Statement"].append(
+        {
+            "Sid": "Partner",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        }
+    )
+
+    def report(policy_text: str | None) -> dict[str, conformance.Difference]:
+        repo = observed(
+            encryption_type="KMS", kms_key_arn=KEY_ARN, key=key(), key_policy=policy_text
+        )
+        found = conformance.assess(repo, req("high"), TIERS["high"])
+        assert not found.refused and found.adopt_kms_key == KEY
+        return {d.setting: d for d in found.differences}
+
+    difference = report(json.dumps(wide))["kms_key_policy"]
+    assert difference.fix == "in place"
+    assert difference.current == "wider: Partner allows arn:aws:iam::999999999999:root"
+    assert "kms_key_policy" not in report(wanted)
+    assert "kms_key_policy" not in report(None)  # not read: nothing claimed
 
 
 def test_a_repository_policy_without_principals_is_refused() -> None:
@@ -286,6 +316,9 @@ class FakeEcr:
 
     def tags(self, arn: str) -> dict[str, str]:
         return dict(next(o.tags for o in self.repos.values() if o.arn == arn))
+
+    def key_policy(self, arn: str) -> str | None:
+        return next((o.key_policy for o in self.repos.values() if o.kms_key_arn == arn), None)
 
     def key(self, arn: str) -> dict[str, Any] | None:
         self.calls.append(f"key {arn}")

@@ -6,7 +6,9 @@ one line naming the limit, no file changed.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -140,11 +142,156 @@ def test_lifecycle_policy_of_every_tier_is_within_its_limit() -> None:
     for tier in TIERS.values():
         assert row.min <= len(limits.lifecycle_policy_json(tier)) <= row.max
     # What the module renders, key for key (main.tf, aws_ecr_lifecycle_policy.this).
+    # tests/integration/test_files_terraform.py compares it with what Terraform renders.
     assert limits.lifecycle_policy_json(TIERS["low"]) == (
-        '{"rules":[{"action":{"type":"expire"},"description":"Keep the last 20 images (low risk'
-        ' tier)","rulePriority":1,"selection":{"countNumber":20,"countType":"imageCountMoreThan",'
-        '"tagStatus":"any"}}]}'
+        '{"rules":[{"action":{"type":"expire"},"description":"Keep images tagged release-* (low'
+        ' risk tier)","rulePriority":1,"selection":{"countNumber":100000,"countType":'
+        '"imageCountMoreThan","tagPrefixList":["release-"],"tagStatus":"tagged"}},{"action":'
+        '{"type":"expire"},"description":"Expire untagged images after 7 days (low risk tier)",'
+        '"rulePriority":2,"selection":{"countNumber":7,"countType":"sinceImagePushed","countUnit":'
+        '"days","tagStatus":"untagged"}},{"action":{"type":"expire"},"description":"Keep the last'
+        ' 20 images (low risk tier)","rulePriority":3,"selection":{"countNumber":20,"countType":'
+        '"imageCountMoreThan","tagStatus":"any"}}]}'
     )
+
+
+@pytest.mark.parametrize("risk", sorted(TIERS))
+def test_lifecycle_rules_keep_protected_tags_and_expire_untagged_by_age(risk: str) -> None:
+    """ECR's rule semantics: unique priorities; an image matching a rule's tag selection is not
+    expired by a later rule, so the protected prefixes come first, each alone in its
+    tagPrefixList (several would select images carrying all of them), with a count above every
+    tier's; one untagged rule; the "any" rule has the highest priority."""
+    tier = TIERS[risk]
+    rules = json.loads(limits.lifecycle_policy_json(tier))["rules"]
+    priorities = [r["rulePriority"] for r in rules]
+    assert priorities == sorted(set(priorities))
+    selections = [r["selection"] for r in rules]
+    assert [s["tagStatus"] for s in selections] == ["tagged"] * len(tier.protected_tag_prefixes) + [
+        "untagged",
+        "any",
+    ]
+    protected = [s for s in selections if s["tagStatus"] == "tagged"]
+    assert sorted(p for s in protected for p in s["tagPrefixList"]) == sorted(
+        tier.protected_tag_prefixes
+    )
+    assert all(len(s["tagPrefixList"]) == 1 for s in protected)
+    assert all(
+        s["countNumber"] > max(t.keep_image_count for t in TIERS.values()) for s in protected
+    )
+    assert selections[-2]["countNumber"] == tier.untagged_expire_days
+    assert selections[-2]["countType"] == "sinceImagePushed"
+    assert selections[-1]["countNumber"] == tier.keep_image_count
+    assert all(r["action"] == {"type": "expire"} for r in rules)
+    held = limits.read_lifecycle_policy(limits.lifecycle_policy_json(tier))
+    assert held == limits.retention_of_tier(tier)
+
+
+def test_a_lifecycle_policy_of_another_shape_is_read_as_such() -> None:
+    assert limits.read_lifecycle_policy(None) is None
+    assert limits.read_lifecycle_policy("not json") is None
+    old = limits.read_lifecycle_policy(
+        '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":'
+        '"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}'
+    )
+    assert old == limits.Retention(5) and old.describe() == "keeps 5 images"
+    other = limits.read_lifecycle_policy(
+        '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPatternList":["a*"],'
+        '"countType":"sinceImagePushed","countUnit":"days","countNumber":5},"action":'
+        '{"type":"expire"}}]}'
+    )
+    assert other is not None and not other.exact and other.describe() == "other rules"
+
+
+def _tier_table(tmp_path: Path, **high: object) -> Path:
+    data = json.loads((REPO / "terraform/modules/ecr/risk-tiers.json").read_text())
+    data["tiers"]["high"].update(high)
+    path = tmp_path / "risk-tiers.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_tier_tables_lifecycle_columns_at_and_past_their_limits(tmp_path: Path) -> None:
+    days = limits.LIMIT["untagged-expire-days"]
+    for fits in (days.min, days.max):
+        assert tiers_file.load(_tier_table(tmp_path, untagged_expire_days=fits))
+    for past in (days.min - 1, days.max + 1):
+        with pytest.raises(UserError, match="untagged images expire"):
+            tiers_file.load(_tier_table(tmp_path, untagged_expire_days=past))
+    prefix = limits.LIMIT["tag-prefix"]
+    loaded = tiers_file.load(_tier_table(tmp_path, protected_tag_prefixes=["p" * prefix.max]))
+    assert loaded["high"].protected_tag_prefixes == ("p" * prefix.max,)
+    for bad, why in (
+        (["p" * (prefix.max + 1)], "at most 128"),
+        ([""], "at least 1"),
+        (["rel", "rel"], "repeats"),
+        (["-rel"], "not the start of an image tag"),
+        (["a*"], "not the start of an image tag"),
+    ):
+        with pytest.raises(UserError, match=re.escape(why)):
+            tiers_file.load(_tier_table(tmp_path, protected_tag_prefixes=bad))
+    assert tiers_file.load(_tier_table(tmp_path, protected_tag_prefixes=[]))
+
+
+ACCOUNT = "123456789012"
+
+
+def test_the_key_policy_grants_the_account_and_ecr_through_the_service_only() -> None:
+    document = json.loads(limits.key_policy_json(ACCOUNT, "eu-west-1"))
+    admin, ecr_use = document["Statement"]
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert admin["Action"] == "kms:*"  # AWS's default statement: IAM policies decide who
+    assert ecr_use["Condition"] == {
+        "StringEquals": {
+            "kms:CallerAccount": ACCOUNT,
+            "kms:ViaService": "ecr.eu-west-1.amazonaws.com",
+        }
+    }
+    assert "kms:PutKeyPolicy" not in ecr_use["Action"] and "kms:*" not in ecr_use["Action"]
+    assert (
+        limits.key_policy_grants_beyond(
+            limits.key_policy_json(ACCOUNT, "eu-west-1"), ACCOUNT, "eu-west-1"
+        )
+        == []
+    )
+    # It varies only with the region: far below KMS's 32 KiB with the longest names.
+    longest = limits.key_policy_json(ACCOUNT, "ap-southeast-4", "aws-us-gov")
+    assert len(longest.encode()) < limits.LIMIT["kms-key-policy"].max // 20
+
+
+def test_a_wider_key_policy_is_named_statement_by_statement() -> None:
+    default = (
+        '{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User'
+        f' Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},'
+        '"Action":"kms:*","Resource":"*"}]}'
+    )
+    assert limits.key_policy_grants_beyond(default, ACCOUNT, "eu-west-1") == []
+    wide = json.loads(limits.key_policy_json(ACCOUNT, "eu-west-1"))
+    wide["Statement"] += [
+        {"Sid": "Other", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}},
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"},
+        {"Sid": "Svc", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}},
+        {
+            "Sid": "WrongRegion",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Condition": {
+                "StringEquals": {
+                    "kms:CallerAccount": ACCOUNT,
+                    "kms:ViaService": "ecr.us-east-1.amazonaws.com",
+                }
+            },
+        },
+        {"Sid": "Deny", "Effect": "Deny", "Principal": "*"},
+    ]
+    assert limits.key_policy_grants_beyond(json.dumps(wide), ACCOUNT, "eu-west-1") == [
+        "Other allows arn:aws:iam::999999999999:root",
+        "statement 4 allows *",
+        "Svc allows Service",
+        "WrongRegion allows *",
+    ]
+    assert limits.key_policy_grants_beyond("{", ACCOUNT, "eu-west-1") == [
+        "the key policy could not be read"
+    ]
 
 
 def test_the_terraform_module_and_root_check_the_same_numbers() -> None:
@@ -165,6 +312,7 @@ def test_the_terraform_module_and_root_check_the_same_numbers() -> None:
         f"length(local.tags) <= {limit['tags'].max}",
         f"length(local.repository_policy) <= {limit['repository-policy'].max}",
         f"length(local.lifecycle_policy) <= {limit['lifecycle-policy'].max}",
+        f"length(local.key_policy) <= {limit['kms-key-policy'].max}",
     ]
     for condition in expected_module:
         assert condition in module, condition

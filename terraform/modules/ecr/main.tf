@@ -58,19 +58,84 @@ locals {
     Version   = "2012-10-17"
     Statement = local.policy_statements
   })
-  lifecycle_policy = jsonencode({
-    rules = [{
-      rulePriority = 1
+  # The tier's lifecycle rules (orchestrator/rules/limits.py lifecycle_rules renders the same
+  # JSON). ECR expires an image by at most one rule, and an image matching the tag selection of a
+  # rule is never expired by a later one: each protected prefix first, with a count above any
+  # repository's, keeps its images; then untagged images expire by age; the count rule ("any")
+  # must come last. One rule per prefix: a tagPrefixList selects images carrying all its prefixes.
+  protected_prefixes = sort(distinct(local.tier.protected_tag_prefixes))
+  lifecycle_rules = concat(
+    [for i, prefix in local.protected_prefixes : {
+      rulePriority = i + 1
+      description  = "Keep images tagged ${prefix}* (${var.risk} risk tier)"
+      selection = {
+        tagStatus     = "tagged"
+        tagPrefixList = [prefix]
+        countType     = "imageCountMoreThan"
+        countNumber   = local.risk_tiers.protected_tag_keep_count
+      }
+      action = { type = "expire" }
+    }],
+    [{
+      rulePriority = length(local.protected_prefixes) + 1
+      description  = "Expire untagged images after ${local.tier.untagged_expire_days} days (${var.risk} risk tier)"
+      selection = {
+        tagStatus   = "untagged"
+        countType   = "sinceImagePushed"
+        countUnit   = "days"
+        countNumber = local.tier.untagged_expire_days
+      }
+      action = { type = "expire" }
+    }],
+    [{
+      rulePriority = length(local.protected_prefixes) + 2
       description  = "Keep the last ${local.tier.keep_image_count} images (${var.risk} risk tier)"
       selection = {
         tagStatus   = "any"
         countType   = "imageCountMoreThan"
         countNumber = local.tier.keep_image_count
       }
-      action = {
-        type = "expire"
-      }
-    }]
+      action = { type = "expire" }
+    }],
+  )
+  lifecycle_policy = jsonencode({ rules = local.lifecycle_rules })
+
+  # The key's policy (CKV2_AWS_64; limits.key_policy_json renders the same): the account
+  # administers the key through IAM (AWS's default statement), and ECR uses it on behalf of the
+  # account's principals, through the service only (the statement of the AWS-managed aws/ecr
+  # key). Nothing else. KMS allows 32 KiB; this one varies only with the region's name.
+  account_root = "arn:${var.partition}:iam::${var.account_id}:root"
+  key_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministration"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "EcrUseThroughTheService"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action = [
+          "kms:CreateGrant",
+          "kms:Decrypt",
+          "kms:DescribeKey",
+          "kms:Encrypt",
+          "kms:GenerateDataKey*",
+          "kms:ReEncrypt*",
+        ]
+        Resource = "*"
+        Condition = {
+          StringEquals = {
+            "kms:CallerAccount" = var.account_id
+            "kms:ViaService"    = "ecr.${var.region}.amazonaws.com"
+          }
+        }
+      },
+    ]
   })
 }
 
@@ -84,8 +149,17 @@ resource "aws_kms_key" "this" {
   description             = "Encryption key for ECR repository ${var.name} (ecrctl)"
   enable_key_rotation     = true
   deletion_window_in_days = 7
+  # Changing it is an in-place update (PutKeyPolicy), never a replacement of the key.
+  policy = local.key_policy
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.key_policy) <= 32768
+      error_message = "${var.name}: the KMS key policy would be ${length(local.key_policy)} bytes; KMS allows at most 32768."
+    }
+  }
 }
 
 resource "aws_kms_alias" "this" {

@@ -122,3 +122,34 @@ variable "tags" {
     error_message = "${var.name}: tags keys must be 1 to 128 characters and not start with \"aws:\"; values at most 256 characters."
   }
 }
+
+variable "account_id" {
+  description = "AWS account ID the repository lives in (the root's aws_caller_identity): the administrator of its KMS key and the kms:CallerAccount of ECR's use of it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "${var.name}: account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the repository: ECR uses its KMS key through ecr.REGION.amazonaws.com (kms:ViaService)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.region))
+    error_message = "${var.name}: region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "partition" {
+  description = "AWS partition (aws, aws-cn, aws-us-gov ...), for the account root ARN in the key policy."
+  type        = string
+  default     = "aws"
+
+  validation {
+    condition     = can(regex("^aws(-[a-z]+)*$", var.partition))
+    error_message = "${var.name}: partition must be aws or aws-<name>."
+  }
+}
