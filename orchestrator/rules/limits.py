@@ -334,7 +334,11 @@ def key_policy_grants_beyond(text: str | None, account_id: str, region: str) -> 
         named = (
             {aws} if isinstance(aws, str) else set(aws or []) if isinstance(aws, list) else set()
         )
-        others = set(principal) - {"AWS"} if isinstance(principal, dict) else set()
+        others = (
+            {f"{kind} {value}" for kind, value in principal.items() if kind != "AWS"}
+            if isinstance(principal, dict)
+            else set()
+        )
         if named and named <= roots and not others and "NotPrincipal" not in statement:
             continue
         equals = (statement.get("Condition") or {}).get("StringEquals") or {}

@@ -200,3 +200,19 @@ def test_every_workflow_action_is_a_verified_node24_version() -> None:
         assert verified[action] == (version, "node24"), f"{ref}: docs/CI.md says {verified[action]}"
     # Every row still describes an action in use: the table is the record of what runs.
     assert set(verified) == {ref.partition("@")[0] for ref in used}
+
+
+def test_the_request_forms_tier_descriptions_follow_the_tier_table() -> None:
+    """The Backstage form's risk choices say what the one table says (retention, the untagged
+    days, the protected prefixes): a change of the table fails here until the form follows."""
+    tiers = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
+    risk = form_schema()["properties"]["risk"]
+    assert risk["enum"] == list(tiers)
+    for name, text in zip(risk["enum"], risk["enumNames"], strict=True):
+        tier = tiers[name]
+        assert text.startswith(f"{name}: {tier.image_tag_mutability.lower()} tags"), text
+        assert f"{tier.keep_image_count} images" in text, text
+        assert f"untagged expire after {tier.untagged_expire_days} days" in text, text
+        for prefix in tier.protected_tag_prefixes:
+            assert f"{prefix}*" in text, text
+        assert ("KMS" in text) == (tier.encryption_type == "KMS"), text

@@ -71,3 +71,17 @@ def test_a_verdict_is_a_value_naming_the_change_and_the_rule() -> None:
         "reason": "belongs to a repository that was not requested",
     }
     assert Violation.from_dict(verdict.to_dict()) == verdict
+
+
+def test_the_key_policy_of_a_live_repository_is_updated_in_place_never_replaced() -> None:
+    """Item 4: a key created with AWS's default policy gets the module's by an in-place update
+    (PutKeyPolicy); the guard lets that through, inside a requested repository only, and still
+    refuses any replacement of the key (it would lose every image)."""
+    key = f"{A}.aws_kms_key.this[0]"
+    assert verdicts([rc(key, "update")], {"alpha"}, {"alpha", "bravo"}) == []
+    assert verdicts([rc(key, "replace")], {"alpha"}, {"alpha"}) == [
+        f"{key} (replace): would destroy part of a live repository"
+    ]
+    assert verdicts([rc(f"{B}.aws_kms_key.this[0]", "update")], {"alpha"}, {"alpha", "bravo"}) == [
+        f"{B}.aws_kms_key.this[0] (update): belongs to a repository that was not requested"
+    ]

@@ -286,7 +286,7 @@ def test_a_wider_key_policy_is_named_statement_by_statement() -> None:
     assert limits.key_policy_grants_beyond(json.dumps(wide), ACCOUNT, "eu-west-1") == [
         "Other allows arn:aws:iam::999999999999:root",
         "statement 4 allows *",
-        "Svc allows Service",
+        "Svc allows Service lambda.amazonaws.com",
         "WrongRegion allows *",
     ]
     assert limits.key_policy_grants_beyond("{", ACCOUNT, "eu-west-1") == [
