@@ -1,6 +1,7 @@
 """End to end on the emulator: the high tier's KMS key policy and lifecycle rules (issue 21,
 items 2 and 4). One flow: create and apply, read both back as AWS holds them, then put AWS's
-default key policy back behind Terraform's back and watch the plan update the key in place."""
+default key policy back behind Terraform's back: drift reports it, and the plan updates the key
+in place."""
 
 from __future__ import annotations
 
@@ -58,10 +59,22 @@ def test_the_high_tier_key_policy_and_lifecycle_rules_hold_and_update_in_place(
         }
     )
     kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=default)
+    # Drift finds the key policy changed behind Terraform's back, with the command that fixes it.
+    drifted = cli(capsys, "drift", "--env", "local", "--output", "json")
+    assert drifted.code == 4, drifted.stderr
+    findings = json.loads(drifted.stdout)["findings"]
+    key = f'module.ecr_repositories["{NAME}"].aws_kms_key.this[0]'
+    assert [f for f in findings if key in f["detail"]] == [
+        {
+            "kind": "terraform",
+            "repository": NAME,
+            "detail": f"{key}: update outside Terraform",
+            "remedy": f"ecrctl apply {NAME} --env local",
+        }
+    ]
     planned = cli(capsys, "plan", NAME, "--env", "local", "--output", "json")
     assert planned.code == 0, planned.stderr
     changes = {c["address"]: c["action"] for c in json.loads(planned.stdout)["changes"]}
-    key = f'module.ecr_repositories["{NAME}"].aws_kms_key.this[0]'
     assert changes == {key: "update"}
     again = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
     assert again.code == 0, again.stderr
