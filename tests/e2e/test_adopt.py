@@ -11,6 +11,7 @@ import yaml
 
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
+from orchestrator.rules import limits
 from tests.conftest import Aws
 from tests.helpers import cli, push, snapshot
 
@@ -156,7 +157,8 @@ def test_adopt_plan_apply_keeps_repositories_and_images_and_reaches_the_tiers(
         assert repos[name]["imageTagMutability"] == mutability
         assert repos[name]["imageScanningConfiguration"]["scanOnPush"] is True
         lifecycle = ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
-        assert json.loads(lifecycle)["rules"][0]["selection"]["countNumber"] == count
+        # The count rule comes last, after the protected prefixes and the untagged rule.
+        assert json.loads(lifecycle)["rules"][-1]["selection"]["countNumber"] == count
         tags = {
             t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=arns[name])["tags"]
         }
@@ -165,6 +167,11 @@ def test_adopt_plan_apply_keeps_repositories_and_images_and_reaches_the_tiers(
     assert [s["Principal"]["AWS"] for s in statement["Statement"]] == [[DEPLOYER]]
     assert repos["vault.keys"]["encryptionConfiguration"]["kmsKey"] == key_arn  # its own key
     assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    # The hand-made key's default policy became the module's (reported, then updated in place).
+    vault = next(r for r in report["repositories"] if r["repository"] == "vault.keys")
+    assert "kms_key_policy" in {d["setting"] for d in vault["differences"]}
+    held_policy = kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
+    assert held_policy == limits.key_policy_json("123456789012", "us-east-1")
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
     assert aliases["alias/ecr/vault_keys"] == key_arn.rsplit("/", 1)[1]
 
