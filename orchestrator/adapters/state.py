@@ -20,7 +20,7 @@ from orchestrator.models import (
     module_address,
     settings_of_tier,
 )
-from orchestrator.rules import limits
+from orchestrator.rules import documents
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)$")
 
@@ -165,7 +165,7 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
     module = module_address(name)
     repository: dict[str, Any] | None = None
     document: dict[str, Any] = {}
-    lifecycle: limits.Retention | None = None
+    lifecycle: documents.Retention | None = None
     for resource in state.get("resources") or []:
         if resource.get("module") != module or resource.get("mode") != "managed":
             continue
@@ -179,7 +179,7 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
             except ValueError:
                 document = {}
         elif resource.get("type") == "aws_ecr_lifecycle_policy":
-            lifecycle = limits.read_lifecycle_policy(attributes.get("policy"))
+            lifecycle = documents.read_lifecycle_policy(attributes.get("policy"))
     if repository is None:
         return None
     tier = tiers.get(str((repository.get("tags") or {}).get("RiskTier", "")))

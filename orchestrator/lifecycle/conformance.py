@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.models import RegistryRequest, RiskTier
-from orchestrator.rules import limits
+from orchestrator.rules import documents
 
 IN_PLACE = "in place"
 CREATED = "created"
@@ -161,8 +161,8 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
                 )
             )
 
-    held = limits.read_lifecycle_policy(observed.lifecycle_policy)
-    wanted_retention = limits.retention_of_tier(tier)
+    held = documents.read_lifecycle_policy(observed.lifecycle_policy)
+    wanted_retention = documents.retention_of_tier(tier)
     if held != wanted_retention:
         current = (
             "none"
@@ -203,7 +203,7 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
             )
         )
 
-    wanted = limits.rendered_tags(request, tier)
+    wanted = documents.rendered_tags(request, tier)
     for tag in sorted(set(wanted) | set(observed.tags)):
         have, want = observed.tags.get(tag), wanted.get(tag)
         if have != want:
@@ -243,9 +243,9 @@ def _key_policy(observed: Observed) -> list[Difference]:
     if observed.key_policy is None or len(parts) < 6:
         return []
     region, account = parts[3], parts[4]
-    if observed.key_policy == limits.key_policy_json(account, region, parts[1]):
+    if observed.key_policy == documents.key_policy_json(account, region, parts[1]):
         return []
-    wider = limits.key_policy_grants_beyond(observed.key_policy, account, region)
+    wider = documents.key_policy_grants_beyond(observed.key_policy, account, region)
     return [
         Difference(
             "kms_key_policy",

@@ -11,7 +11,7 @@ import yaml
 
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import limits
+from orchestrator.rules import documents
 from tests.conftest import Aws
 from tests.helpers import cli, push, snapshot
 
@@ -171,7 +171,7 @@ def test_adopt_plan_apply_keeps_repositories_and_images_and_reaches_the_tiers(
     vault = next(r for r in report["repositories"] if r["repository"] == "vault.keys")
     assert "kms_key_policy" in {d["setting"] for d in vault["differences"]}
     held_policy = kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
-    assert held_policy == limits.key_policy_json("123456789012", "us-east-1")
+    assert held_policy == documents.key_policy_json("123456789012", "us-east-1")
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
     assert aliases["alias/ecr/vault_keys"] == key_arn.rsplit("/", 1)[1]
 

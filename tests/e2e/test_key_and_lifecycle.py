@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import limits
+from orchestrator.rules import documents
 from tests.conftest import Aws
 from tests.helpers import cli, create
 
@@ -32,11 +32,11 @@ def test_the_high_tier_key_policy_and_lifecycle_rules_hold_and_update_in_place(
     repo = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]
     key_arn = repo["encryptionConfiguration"]["kmsKey"]
     held = kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
-    assert held == limits.key_policy_json(ACCOUNT, REGION)
-    assert limits.key_policy_grants_beyond(held, ACCOUNT, REGION) == []
+    assert held == documents.key_policy_json(ACCOUNT, REGION)
+    assert documents.key_policy_grants_beyond(held, ACCOUNT, REGION) == []
 
     text = ecr.get_lifecycle_policy(repositoryName=NAME)["lifecyclePolicyText"]
-    assert text == limits.lifecycle_policy_json(tiers["high"])
+    assert text == documents.lifecycle_policy_json(tiers["high"])
     rules = json.loads(text)["rules"]
     untagged = [r for r in rules if r["selection"]["tagStatus"] == "untagged"]
     assert [r["selection"]["countNumber"] for r in untagged] == [tiers["high"].untagged_expire_days]

@@ -13,7 +13,7 @@ from orchestrator.files import tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.ops import plan as plan_op
-from orchestrator.rules import limits, scanning
+from orchestrator.rules import documents, limits, scanning
 from tests.conftest import Aws
 from tests.helpers import cli, create_entry
 
@@ -85,9 +85,9 @@ def test_a_fleet_past_100_continuous_scan_repositories_plans_applies_and_is_cove
     # The repository policy is the JSON limits.py measures against AWS's 10,240 characters.
     text = ecr.get_repository_policy(repositoryName="prod00-comp0")["policyText"]
     request = tf.entries["prod00-comp0"]
-    assert text == limits.repository_policy_json(request)
+    assert text == documents.repository_policy_json(request)
     lifecycle = ecr.get_lifecycle_policy(repositoryName="prod00-comp0")["lifecyclePolicyText"]
-    assert lifecycle == limits.lifecycle_policy_json(tiers["high"])
+    assert lifecycle == documents.lifecycle_policy_json(tiers["high"])
 
 
 def test_plan_lists_unmanaged_repositories_a_filter_matches(

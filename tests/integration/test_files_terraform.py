@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.files import hcl, tfvars
+from orchestrator.rules import documents
 from tests.helpers import TFVARS
 from tests.unit.test_files import req
 
@@ -108,7 +109,6 @@ def test_the_module_renders_the_lifecycle_and_key_policies_limits_measures(
     import shutil
 
     from orchestrator.files import tiers as tiers_file
-    from orchestrator.rules import limits
     from tests.helpers import REPO
 
     module = REPO / "terraform" / "modules" / "ecr"
@@ -155,5 +155,5 @@ def test_the_module_renders_the_lifecycle_and_key_policies_limits_measures(
     assert out.returncode == 0, out.stderr
     lifecycle, key_policy = json.loads(json.loads(out.stdout))
     tiers = tiers_file.load(module / "risk-tiers.json")
-    assert lifecycle == limits.lifecycle_policy_json(tiers["high"])
-    assert key_policy == limits.key_policy_json("123456789012", "ap-southeast-4")
+    assert lifecycle == documents.lifecycle_policy_json(tiers["high"])
+    assert key_policy == documents.key_policy_json("123456789012", "ap-southeast-4")

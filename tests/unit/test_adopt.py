@@ -21,7 +21,7 @@ from orchestrator.lifecycle.conformance import KeyInfo, Observed
 from orchestrator.models import Rule, instance_of
 from orchestrator.models import module_address as target
 from orchestrator.ops.backstage import NAME_MAX, Placement
-from orchestrator.rules import guard, limits, policy
+from orchestrator.rules import documents, guard, policy
 from tests.helpers import build_repo_tree, rc, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,7 +235,7 @@ def test_what_the_plan_fixes_in_place_and_the_import_markers() -> None:
 
 def test_an_adopted_keys_wider_policy_is_reported_and_fixed_in_place() -> None:
     account, region = "123456789012", "us-east-1"
-    wanted = limits.key_policy_json(account, region)
+    wanted = documents.key_policy_json(account, region)
     wide = json.loads(wanted)
     wide["Statement"].append(
         {

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.errors import UserError
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
-from orchestrator.rules import limits, policy
+from orchestrator.rules import documents, limits, policy
 from tests.helpers import REPO, cli, create, create_args, snapshot
 
 TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
@@ -98,7 +98,7 @@ def _principals_of_policy_length(length: int) -> list[str]:
         request = policy.build_request(
             name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
         )
-        text = limits.repository_policy_json(request)
+        text = documents.repository_policy_json(request)
         assert text is not None
         if len(text) <= length:
             break
@@ -114,7 +114,7 @@ def test_repository_policy_size(repo: Workspace, capsys: pytest.CaptureFixture[s
         request = policy.build_request(
             name="p-x", env="dev", owner="app-team-a", risk="low", push_principals=arns
         )
-        assert len(limits.repository_policy_json(request) or "") in (10240, 10241)
+        assert len(documents.repository_policy_json(request) or "") in (10240, 10241)
     assert (
         create(
             capsys, "policy-a", *(a for arn in fits for a in ("--push-principal", arn)), **DEV
@@ -140,10 +140,10 @@ def test_tags_count_and_tag_keys() -> None:
 def test_lifecycle_policy_of_every_tier_is_within_its_limit() -> None:
     row = limits.LIMIT["lifecycle-policy"]
     for tier in TIERS.values():
-        assert row.min <= len(limits.lifecycle_policy_json(tier)) <= row.max
+        assert row.min <= len(documents.lifecycle_policy_json(tier)) <= row.max
     # What the module renders, key for key (main.tf, aws_ecr_lifecycle_policy.this).
     # tests/integration/test_files_terraform.py compares it with what Terraform renders.
-    assert limits.lifecycle_policy_json(TIERS["low"]) == (
+    assert documents.lifecycle_policy_json(TIERS["low"]) == (
         '{"rules":[{"action":{"type":"expire"},"description":"Keep images tagged release-* (low'
         ' risk tier)","rulePriority":1,"selection":{"countNumber":100000,"countType":'
         '"imageCountMoreThan","tagPrefixList":["release-"],"tagStatus":"tagged"}},{"action":'
@@ -162,7 +162,7 @@ def test_lifecycle_rules_keep_protected_tags_and_expire_untagged_by_age(risk: st
     tagPrefixList (several would select images carrying all of them), with a count above every
     tier's; one untagged rule; the "any" rule has the highest priority."""
     tier = TIERS[risk]
-    rules = json.loads(limits.lifecycle_policy_json(tier))["rules"]
+    rules = json.loads(documents.lifecycle_policy_json(tier))["rules"]
     priorities = [r["rulePriority"] for r in rules]
     assert priorities == sorted(set(priorities))
     selections = [r["selection"] for r in rules]
@@ -182,19 +182,19 @@ def test_lifecycle_rules_keep_protected_tags_and_expire_untagged_by_age(risk: st
     assert selections[-2]["countType"] == "sinceImagePushed"
     assert selections[-1]["countNumber"] == tier.keep_image_count
     assert all(r["action"] == {"type": "expire"} for r in rules)
-    held = limits.read_lifecycle_policy(limits.lifecycle_policy_json(tier))
-    assert held == limits.retention_of_tier(tier)
+    held = documents.read_lifecycle_policy(documents.lifecycle_policy_json(tier))
+    assert held == documents.retention_of_tier(tier)
 
 
 def test_a_lifecycle_policy_of_another_shape_is_read_as_such() -> None:
-    assert limits.read_lifecycle_policy(None) is None
-    assert limits.read_lifecycle_policy("not json") is None
-    old = limits.read_lifecycle_policy(
+    assert documents.read_lifecycle_policy(None) is None
+    assert documents.read_lifecycle_policy("not json") is None
+    old = documents.read_lifecycle_policy(
         '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":'
         '"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}'
     )
-    assert old == limits.Retention(5) and old.describe() == "keeps 5 images"
-    other = limits.read_lifecycle_policy(
+    assert old == documents.Retention(5) and old.describe() == "keeps 5 images"
+    other = documents.read_lifecycle_policy(
         '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPatternList":["a*"],'
         '"countType":"sinceImagePushed","countUnit":"days","countNumber":5},"action":'
         '{"type":"expire"}}]}'
@@ -236,7 +236,7 @@ ACCOUNT = "123456789012"
 
 
 def test_the_key_policy_grants_the_account_and_ecr_through_the_service_only() -> None:
-    document = json.loads(limits.key_policy_json(ACCOUNT, "eu-west-1"))
+    document = json.loads(documents.key_policy_json(ACCOUNT, "eu-west-1"))
     admin, ecr_use = document["Statement"]
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert admin["Action"] == "kms:*"  # AWS's default statement: IAM policies decide who
@@ -248,13 +248,13 @@ def test_the_key_policy_grants_the_account_and_ecr_through_the_service_only() ->
     }
     assert "kms:PutKeyPolicy" not in ecr_use["Action"] and "kms:*" not in ecr_use["Action"]
     assert (
-        limits.key_policy_grants_beyond(
-            limits.key_policy_json(ACCOUNT, "eu-west-1"), ACCOUNT, "eu-west-1"
+        documents.key_policy_grants_beyond(
+            documents.key_policy_json(ACCOUNT, "eu-west-1"), ACCOUNT, "eu-west-1"
         )
         == []
     )
     # It varies only with the region: far below KMS's 32 KiB with the longest names.
-    longest = limits.key_policy_json(ACCOUNT, "ap-southeast-4", "aws-us-gov")
+    longest = documents.key_policy_json(ACCOUNT, "ap-southeast-4", "aws-us-gov")
     assert len(longest.encode()) < limits.LIMIT["kms-key-policy"].max // 20
 
 
@@ -264,8 +264,8 @@ def test_a_wider_key_policy_is_named_statement_by_statement() -> None:
         f' Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},'
         '"Action":"kms:*","Resource":"*"}]}'
     )
-    assert limits.key_policy_grants_beyond(default, ACCOUNT, "eu-west-1") == []
-    wide = json.loads(limits.key_policy_json(ACCOUNT, "eu-west-1"))
+    assert documents.key_policy_grants_beyond(default, ACCOUNT, "eu-west-1") == []
+    wide = json.loads(documents.key_policy_json(ACCOUNT, "eu-west-1"))
     wide["Statement"] += [
         {"Sid": "Other", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}},
         {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"},
@@ -283,13 +283,13 @@ def test_a_wider_key_policy_is_named_statement_by_statement() -> None:
         },
         {"Sid": "Deny", "Effect": "Deny", "Principal": "*"},
     ]
-    assert limits.key_policy_grants_beyond(json.dumps(wide), ACCOUNT, "eu-west-1") == [
+    assert documents.key_policy_grants_beyond(json.dumps(wide), ACCOUNT, "eu-west-1") == [
         "Other allows arn:aws:iam::999999999999:root",
         "statement 4 allows *",
         "Svc allows Service lambda.amazonaws.com",
         "WrongRegion allows *",
     ]
-    assert limits.key_policy_grants_beyond("{", ACCOUNT, "eu-west-1") == [
+    assert documents.key_policy_grants_beyond("{", ACCOUNT, "eu-west-1") == [
         "the key policy could not be read"
     ]
 
