@@ -269,8 +269,13 @@ def _delete_orphans(ws: Workspace, endpoint: str) -> None:
 
 
 def state_resource_count(ws: Workspace) -> int:
+    """The managed resource instances in the state (the account data sources are not counted)."""
     state = terraform(ws).state_pull()
-    return sum(len(r.get("instances", [])) for r in state.get("resources", []))
+    return sum(
+        len(r.get("instances", []))
+        for r in state.get("resources", [])
+        if r.get("mode") == "managed"
+    )
 
 
 # -- the terraform shim ------------------------------------------------------------------------

@@ -268,9 +268,12 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
 
 
 def _state_addresses(endpoint: str) -> set[str]:
+    """The managed resource instances the state holds (data sources are read, not applied)."""
     state = json.loads(_state(endpoint) or b"{}")
     addresses = set()
     for item in state.get("resources", []):
+        if item.get("mode") != "managed":
+            continue
         prefix = f"{item['module']}." if item.get("module") else ""
         for instance in item["instances"]:
             key = instance.get("index_key")

@@ -98,7 +98,7 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     assert tags["Owner"] == "app-team-checkout" and tags["RiskTier"] == "medium"
     assert tags["Description"] == "card payments"
     lifecycle = json.loads(ecr.get_lifecycle_policy(repositoryName=NAME)["lifecyclePolicyText"])
-    assert lifecycle["rules"][0]["selection"]["countNumber"] == 30
+    assert lifecycle["rules"][-1]["selection"]["countNumber"] == 30  # the count rule is last
     scanning = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
     continuous = [r for r in scanning["rules"] if r["scanFrequency"] == "CONTINUOUS_SCAN"]
     # NAME* is the narrowest filter ECR has (a filter without * matches every name holding it)

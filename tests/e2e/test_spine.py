@@ -55,7 +55,7 @@ def test_each_tier_lands_in_the_emulator_with_its_settings(
         assert repo["imageTagMutability"] == mutability
         assert repo["encryptionConfiguration"]["encryptionType"] == encryption
         policy = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
-        assert policy["rules"][0]["selection"]["countNumber"] == keep
+        assert policy["rules"][-1]["selection"]["countNumber"] == keep  # the count rule is last
         tags = {
             t["Key"]: t["Value"]
             for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
