@@ -20,7 +20,7 @@ complete or roll back a write a crash interrupted between two renames.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,25 +226,13 @@ class Transaction:
 
     def _check_read_back(self, cat: catalog_file.Catalog, tf: tfvars_file.Tfvars | None) -> None:
         wanted = {**self.catalog.entries, **{n: e for n, (e, _) in self.staged.items()}}
-        if cat.entries != wanted:
-            wrong = sorted(
-                n for n in {*wanted, *cat.entries} if cat.entries.get(n) != wanted.get(n)
-            )
-            raise InternalError(
-                f"nothing was written: the catalog would not read back ({wrong[0]!r})"
-            )
+        _must_read_back(cat.entries, wanted, "the catalog")
         if self.tfvars is None or tf is None:
             return
         in_tfvars: dict[str, RegistryRequest | None] = {**self.tfvars.entries}
         in_tfvars.update({n: r for n, (_, r) in self.staged.items()})
         wanted_tf = {n: r for n, r in in_tfvars.items() if r is not None}
-        if tf.entries != wanted_tf:
-            wrong = sorted(
-                n for n in {*wanted_tf, *tf.entries} if tf.entries.get(n) != wanted_tf.get(n)
-            )
-            raise InternalError(
-                f"nothing was written: {tf.path} would not read back ({wrong[0]!r})"
-            )
+        _must_read_back(tf.entries, wanted_tf, str(tf.path))
 
     def _holders(self) -> dict[str, str]:
         """Registry ID -> the repository holding it, as staged so far (built on first use)."""
@@ -256,6 +244,13 @@ class Transaction:
         if self.env is None or self.tfvars is None:
             raise InternalError("an entry verb was used without an environment")
         return self.env, self.tfvars
+
+
+def _must_read_back(got: Mapping[str, object], wanted: Mapping[str, object], what: str) -> None:
+    """InternalError naming the first entry whose read-back differs from what was meant."""
+    if got != wanted:
+        wrong = min(n for n in {*wanted, *got} if got.get(n) != wanted.get(n))
+        raise InternalError(f"nothing was written: {what} would not read back ({wrong!r})")
 
 
 def _reread_catalog(
@@ -284,5 +279,6 @@ def begin(
 
     Entries whose text was read before come from the entry cache (files/entry_cache.py).
     """
+    tiers = tiers or tiers_file.load(ws.tiers_file)
     with ws.lock(), entry_cache.used(ws, tiers):
-        yield Transaction(ws, env, tiers or tiers_file.load(ws.tiers_file), known)
+        yield Transaction(ws, env, tiers, known)

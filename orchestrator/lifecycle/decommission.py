@@ -26,7 +26,7 @@ from orchestrator.adapters import ecr
 from orchestrator.adapters.state import instance_state
 from orchestrator.context import Environment
 from orchestrator.errors import EcrctlError, Incomplete, UserError
-from orchestrator.files import catalog, scan_filters, tfvars
+from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
@@ -157,10 +157,12 @@ def decommission(
             )
         )
 
-    # 3. The managed files as they will be, and the destroy plan made against that tfvars.
-    new_tfvars = tf.text
-    if name in tf.entries:
-        new_tfvars = scan_filters.with_filters(tf.without_entry(name), tfvars_path, env, tiers)
+    # 3. The managed files as they will be (rendered by the transaction that will write them),
+    # and the destroy plan made against that tfvars.
+    with ctx.transaction() as preview:
+        preview.remove(name)
+        _, new_tfvars = preview.render()
+    assert new_tfvars is not None  # an environment's transaction renders its tfvars
     changes = [
         what
         for what, changed in (

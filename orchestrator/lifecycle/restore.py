@@ -10,7 +10,7 @@ from typing import Any
 from orchestrator.adapters import ecr
 from orchestrator.context import Environment, Session
 from orchestrator.errors import EcrctlError, Incomplete, UserError
-from orchestrator.files import catalog, scan_filters, tfvars
+from orchestrator.files import catalog, tfvars
 from orchestrator.files.workspace import Workspace
 from orchestrator.lifecycle import backup
 from orchestrator.lifecycle.backend import (
@@ -24,6 +24,7 @@ from orchestrator.models import (
     ApplyResult,
     CatalogEntry,
     PlanResult,
+    RegistryRequest,
     Status,
 )
 
@@ -81,7 +82,6 @@ def restore(
     bundle = backup.load(bundle_path, session.tiers)
     env = env or bundle.entry.request.env
     ctx = session.at(env)
-    tiers = ctx.tiers
     moment = ctx.now()
     name = bundle.name
     wanted = backup.retarget(bundle, env)
@@ -101,12 +101,12 @@ def restore(
         restored_at=moment.isoformat(),
         restored_from=shown,
     )
-    new_catalog = cat.text if resumed else cat.with_entry(entry, tiers)
-    new_tfvars = tf.text
-    if name not in tf.entries:
-        new_tfvars = scan_filters.with_filters(
-            tf.with_entry(wanted.request), tfvars_path, env, tiers
-        )
+    restored = existing if resumed and existing is not None else entry
+    # The files as they will be, rendered by the transaction that will write them.
+    with ctx.transaction() as preview:
+        preview.put(restored, wanted.request)
+        new_catalog, new_tfvars = preview.render()
+    assert new_tfvars is not None  # an environment's transaction renders its tfvars
     files = [
         what
         for what, changed in (
@@ -152,9 +152,7 @@ def restore(
     rerun = f"ecrctl restore {shown} --env {env} --auto-approve"
     try:
         if files:
-            _write_restored(
-                ctx, name, entry if not resumed else existing, wanted, cat.text, tf.text, new_tfvars
-            )
+            _write_restored(ctx, restored, wanted.request, cat.text, tf.text, new_tfvars)
             done.append(f"catalog and tfvars hold {name} again")
         if plan.changes:
             result.apply = backend.apply(plan)
@@ -208,9 +206,8 @@ def _check_restorable(
 
 def _write_restored(
     ctx: Environment,
-    name: str,
-    entry: CatalogEntry | None,
-    wanted: CatalogEntry,
+    restored: CatalogEntry,
+    request: RegistryRequest,
     catalog_text: str,
     tfvars_text: str,
     new_tfvars: str,
@@ -218,9 +215,11 @@ def _write_restored(
     """The restored entry back in both files, unless either changed since it was planned."""
     with ctx.transaction() as txn:
         txn.check_unchanged(
-            f"{name!r} was being restored", tfvars_text=tfvars_text, catalog_text=catalog_text
+            f"{restored.request.name!r} was being restored",
+            tfvars_text=tfvars_text,
+            catalog_text=catalog_text,
         )
-        txn.put(entry or wanted, wanted.request)
+        txn.put(restored, request)
         txn.commit(planned_tfvars=new_tfvars)
 
 

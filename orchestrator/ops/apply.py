@@ -42,12 +42,7 @@ def apply(
         # A saved plan is judged again, on what it holds (its changes, targets and variables):
         # the files beside it are not to be trusted, and what is shown is what is applied.
         result = load_saved_plan(ctx, plan_file.resolve(), names)
-        objections = guard.violations(
-            result.changes,
-            set(result.repositories),
-            set(result.configured),
-            set(result.without_policy),
-        )
+        objections = guard.judge(result)
     else:
         result, objections = plan(ctx, names)
     if objections:

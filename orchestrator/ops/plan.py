@@ -122,9 +122,7 @@ def plan(
         configured=frozenset(configured & set(names)),
         without_policy=frozenset(without_policy_of(requests, names)),
     )
-    objections = guard.violations(
-        changes, set(names), set(result.configured), set(result.without_policy)
-    )
+    objections = guard.judge(result)
     atomic_write(
         _sidecar(out),
         json.dumps(

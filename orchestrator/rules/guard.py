@@ -22,7 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from orchestrator.errors import PlanRefused
-from orchestrator.models import Action, ResourceChange, Rule, Violation, module_address
+from orchestrator.models import (
+    Action,
+    PlanResult,
+    ResourceChange,
+    Rule,
+    Violation,
+    module_address,
+)
 
 REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE}}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
@@ -149,6 +156,14 @@ def _policy_removed(change: ResourceChange, without_policy: set[str] | frozenset
         and change.instance is not None
         and change.instance in without_policy
         and change.address == f"{module_address(change.instance)}.{POLICY_RESOURCE}"
+    )
+
+
+def judge(plan: PlanResult) -> list[Violation]:
+    """The guard's verdicts on a plan, against what it was planned with: the named
+    repositories, those configured in its tfvars, and those left without a policy."""
+    return violations(
+        plan.changes, set(plan.repositories), set(plan.configured), set(plan.without_policy)
     )
 
 
