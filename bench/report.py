@@ -120,17 +120,36 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
 
-    create = _at(results, big)["create"]["ecrctl_create_s"]["median"]
-    create_cpu = _median(_at(results, big)["create"].get("ecrctl_create_cpu_s"))
+    # Issue 22 replaced the absolute 0.3 s (which mixed the interpreter's start into ecrctl's
+    # share) with a floor measured in the same run: the interpreter importing the CLI library.
+    create_at = {n: _at(results, n)["create"] for n in sizes if n >= GOAL_N}
+    create_at = create_at or {big: _at(results, big)["create"]}
+    ratios = {
+        n: c["ecrctl_create_s"]["median"] / c["python_import_typer_s"]["median"]
+        for n, c in create_at.items()
+        if "python_import_typer_s" in c
+    }
     out.append(
         _goal(
             4,
-            "ecrctl create ≤ 0.3 s at N=1000, interpreter start included",
-            create <= 0.3,
-            f"{create:.3f} s at N={big}"
-            + ("" if create_cpu is None else f" ({create_cpu:.3f} CPU seconds)"),
-            [big],
-            value=round(create, 4),
+            f"ecrctl create ≤ 3 {TIMES} `python -c 'import typer'` in the same run, at N=1000 and 2000",
+            max(ratios.values()) <= 3 if ratios else None,
+            "; ".join(
+                f"{c['ecrctl_create_s']['median']:.3f} s at N={n}"
+                + (
+                    f" = {ratios[n]:.2f} {TIMES} import typer"
+                    if n in ratios
+                    else " (no typer floor)"
+                )
+                + (
+                    ""
+                    if _median(c.get("ecrctl_create_cpu_s")) is None
+                    else f", {_median(c.get('ecrctl_create_cpu_s')):.3f} CPU s"
+                )
+                for n, c in create_at.items()
+            ),
+            list(create_at),
+            value=round(max(ratios.values()), 4) if ratios else None,
             note=note,
         )
     )
@@ -376,17 +395,27 @@ def markdown(results: dict[str, Any]) -> str:
     parts.append("\n## 4. `ecrctl create` (catalog + tfvars edit, no terraform)\n")
     parts.append(
         "Wall time of the `ecrctl` command, interpreter start included; beside it, a bare"
-        " `python -c pass` and `python -c 'import orchestrator.cli'`.\n\n"
+        " `python -c pass`, `python -c 'import typer'` (goal 4's floor) and"
+        " `python -c 'import orchestrator.cli'`.\n\n"
     )
     parts.append(
         _table(
-            ["N", "ecrctl create", "its CPU", "python start", "python + import ecrctl", "floor"],
+            [
+                "N",
+                "ecrctl create",
+                "its CPU",
+                "python start",
+                "import typer",
+                "python + import ecrctl",
+                "floor",
+            ],
             [
                 [
                     str(n),
                     _s(c["ecrctl_create_s"]["median"], 3),
                     _s(_median(c.get("ecrctl_create_cpu_s")), 3),
                     _s(c["python_start_s"]["median"], 3),
+                    _s(_median(c.get("python_import_typer_s")), 3),
                     _s(c["python_import_ecrctl_s"]["median"], 3),
                     _s(floors[n]),
                 ]

@@ -328,12 +328,15 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
     saved = {path: path.read_text() for path in (ws.catalog_file, tfvars_path)}
     python = [sys.executable, "-c", "pass"]
     imports = [sys.executable, "-c", "import orchestrator.cli"]
+    # Issue 22's floor for create: the interpreter plus the CLI library, no ecrctl code.
+    typer_import = [sys.executable, "-c", "import typer"]
     env = bench.ecrctl_env(ws)
-    times, interpreter, imported, cpus = [], [], [], []
+    times, interpreter, imported, typer_times, cpus = [], [], [], [], []
     try:
         for index in range(bench.repeats):
             interpreter.append(run(python, env, ws.root, "python -c pass")[0])
             imported.append(run(imports, env, ws.root, "import orchestrator.cli")[0])
+            typer_times.append(run(typer_import, env, ws.root, "import typer")[0])
             name = f"bench-new-{index:02d}"
             args = [
                 "create",
@@ -360,10 +363,12 @@ def measure_create(bench: Bench, ws: Workspace) -> dict[str, Any]:
         "ecrctl_create_cpu_s": series(cpus),
         "python_start_s": series(interpreter),
         "python_import_ecrctl_s": series(imported),
+        "python_import_typer_s": series(typer_times),
     }
     _say(
         f"  create: {result['ecrctl_create_s']['median']:.3f}s (python start"
-        f" {result['python_start_s']['median']:.3f}s, import"
+        f" {result['python_start_s']['median']:.3f}s, import typer"
+        f" {result['python_import_typer_s']['median']:.3f}s, import ecrctl"
         f" {result['python_import_ecrctl_s']['median']:.3f}s)"
     )
     return result
