@@ -183,11 +183,11 @@ def test_an_organization_and_a_service_are_granted_and_revoked_through_update(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 21 item 3: pull to a whole AWS Organization (aws:PrincipalOrgID) and to Lambda
-    acting for this account (aws:SourceAccount), granted and revoked like any principal."""
+    acting for this account (aws:SourceAccount), granted and revoked like any principal.
+    Two applies: the grant's (which creates the requested repository) and the revoke's."""
     ecr = aws.client("ecr")
     account = aws.client("sts").get_caller_identity()["Account"]
     create(capsys, NAME, "--pull-principal", DEPLOY_ROLE)
-    _apply(capsys)
     granted = cli(
         capsys,
         "update",
@@ -202,15 +202,12 @@ def test_an_organization_and_a_service_are_granted_and_revoked_through_update(
         "every account of the organisation deploys it",
     )
     assert granted.code == 0, granted.stderr
-    applied = _apply(capsys)
-    # What the reviewer saw: the organisation and the service named as such.
-    # What the reviewer sees: the organisation and the service named as such (in the update's
-    # settings, and in the plan's, whose before is read from the policy in the state).
+    # What the reviewer sees: the organisation and the service named as such.
     assert (
         f"pull: {DEPLOY_ROLE} -> {DEPLOY_ROLE}, service {SERVICE} (this account only),"
         f" organisation {ORG}"
     ) in granted.stdout
-    assert f"organisation {ORG}" in applied and "aws_ecr_repository_policy.this[0]" in applied
+    _apply(capsys)
     text = ecr.get_repository_policy(repositoryName=NAME)["policyText"]
     request = tfvars.load(local.tfvars_file("local"), "local").entries[NAME]
     assert text == documents.repository_policy_json(request, account)  # byte for byte
@@ -224,10 +221,17 @@ def test_an_organization_and_a_service_are_granted_and_revoked_through_update(
     assert service["Principal"] == {"Service": [SERVICE]}
     assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
 
-    # Revoked, the organisation's statement is gone; the others stay.
+    # Revoked, the organisation's statement is gone and the others stay. The plan's before
+    # is read from the policy the state holds: the organisation and the service are ours.
     revoked = cli(capsys, "update", NAME, "-e", "local", "--remove-pull-principal", ORG)
     assert revoked.code == 0, revoked.stderr
-    _apply(capsys)
+    plan_file = str(local.root / "revoke.tfplan")
+    plan = cli(capsys, "plan", NAME, "--env", "local", "--out", plan_file, "--output", "json")
+    assert plan.code == 0, plan.stderr
+    (settings,) = json.loads(plan.stdout)["settings"]
+    assert settings["before"]["pull_principals"] == [DEPLOY_ROLE, SERVICE, ORG]
+    assert settings["after"]["pull_principals"] == [DEPLOY_ROLE, SERVICE]
+    _apply(capsys, "--plan", plan_file)
     text = ecr.get_repository_policy(repositoryName=NAME)["policyText"]
     assert [s["Sid"] for s in json.loads(text)["Statement"]] == ["AllowPull", "AllowPullService"]
     assert ORG not in text
