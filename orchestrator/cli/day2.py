@@ -68,9 +68,10 @@ def update(
     Example: ecrctl update payments-gateway --env dev --owner app-team-checkout
     --add-pull-principal arn:aws:iam::123456789012:role/deployer --reason "team reorganisation"
 
-    Pull may also go to a whole AWS Organization (--add-pull-principal o-a1b2c3d4e5) or to
-    Lambda / CodeBuild acting for this account (--add-pull-principal lambda.amazonaws.com);
-    push only ever to IAM ARNs.
+    Pull may also go to a whole AWS Organization or to Lambda / CodeBuild
+    acting for this account; push only ever to IAM ARNs. Example:
+    ecrctl update payments-gateway --env dev --add-pull-principal o-a1b2c3d4e5
+    --add-pull-principal lambda.amazonaws.com
     """
     from orchestrator.ops import update as core
 
