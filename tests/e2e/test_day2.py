@@ -220,6 +220,9 @@ def test_an_organization_and_a_service_are_granted_and_revoked_through_update(
     service = statements["AllowPullService"]
     assert service["Principal"] == {"Service": [SERVICE]}
     assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    # What the provider holds reads as what the module renders: no change planned again.
+    again = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
+    assert again.code == 0 and "No changes" in again.stdout
 
     # Revoked, the organisation's statement is gone and the others stay. The plan's before
     # is read from the policy the state holds: the organisation and the service are ours.
