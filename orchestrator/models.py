@@ -85,8 +85,8 @@ ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 
 def principal_kind(principal: str) -> str:
-    """ "iam", "organization" or "service", for a principal rules/policy.py has accepted: an
-    AWS Organization ID starts with o-, a service principal ends with .amazonaws.com."""
+    """The kind of a principal rules/policy.py has accepted: "iam", "organization" (an AWS
+    Organization ID starts with o-) or "service" (a service principal ends with .amazonaws.com)."""
     if principal.startswith("o-"):
         return "organization"
     if principal.endswith(".amazonaws.com"):

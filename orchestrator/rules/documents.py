@@ -1,6 +1,6 @@
 """What the Terraform module renders from a request and its tier, byte for byte: the tags, the
 repository policy, the lifecycle policy and the KMS key policy; and the readers of what a
-registry holds for the last two (adopt's conformance report, the reviewer's settings).
+registry holds for the last three (adopt's conformance report, the reviewer's settings).
 
 rules/limits.py measures these against AWS's limits; tests compare each with what Terraform
 renders (tests/integration/test_files_terraform.py).
