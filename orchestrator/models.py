@@ -84,6 +84,27 @@ REQUEST_STATUSES = (Status.ACTIVE, Status.DEPRECATED)
 ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 
+def principal_kind(principal: str) -> str:
+    """The kind of a principal rules/policy.py has accepted: "iam", "organization" (an AWS
+    Organization ID starts with o-) or "service" (a service principal ends with .amazonaws.com)."""
+    if principal.startswith("o-"):
+        return "organization"
+    if principal.endswith(".amazonaws.com"):
+        return "service"
+    return "iam"
+
+
+def principal_label(principal: str) -> str:
+    """How a reviewer reads a principal: an organisation or a service named as such (a service
+    acts for the registry's own account only: the policy's aws:SourceAccount)."""
+    kind = principal_kind(principal)
+    if kind == "organization":
+        return f"organisation {principal}"
+    if kind == "service":
+        return f"service {principal} (this account only)"
+    return principal
+
+
 @dataclass(frozen=True)
 class RiskTier:
     """One row of the risk-tier table (terraform/modules/ecr/risk-tiers.json)."""
@@ -321,7 +342,7 @@ class Review:
         for key, label in FIELDS:
             if key == "status" and self.before is not None and self.before.status == "?":
                 before = {**before, "status": after.get("status", "")}  # the state has no status
-            found.append((label, _show(before.get(key)), _show(after.get(key))))
+            found.append((label, _show(before.get(key), key), _show(after.get(key), key)))
         return found
 
     def lines(self) -> list[str]:
@@ -352,10 +373,12 @@ class Review:
         )
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, key: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, list):
+        if key.endswith("_principals"):
+            value = [principal_label(p) for p in value]
         return ", ".join(value) if value else "(none)"
     return str(value)
 

@@ -50,8 +50,12 @@ raw_requests = st.fixed_dictionaries(
         "risk": st.sampled_from(["low", "medium", "high"]),
         "registry_id": st.none() | st.from_regex(policy.REGISTRY_ID, fullmatch=True),
         "description": descriptions(),
-        "push_principals": st.lists(st.from_regex(policy.PRINCIPAL, fullmatch=True), max_size=3),
-        "pull_principals": st.lists(st.from_regex(policy.PRINCIPAL, fullmatch=True), max_size=3),
+        "push_principals": st.lists(
+            st.from_regex(policy.IAM_PRINCIPAL, fullmatch=True), max_size=3
+        ),
+        "pull_principals": st.lists(
+            st.from_regex(policy.PULL_PRINCIPAL, fullmatch=True), max_size=3
+        ),
     }
 )
 

@@ -6,7 +6,6 @@ drift reads each repository's attributes, backup keeps the resources of one modu
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -164,7 +163,7 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
     """The settings the state records for `name`'s module instance; None if it has none."""
     module = module_address(name)
     repository: dict[str, Any] | None = None
-    document: dict[str, Any] = {}
+    policy_text: str | None = None
     lifecycle: documents.Retention | None = None
     for resource in state.get("resources") or []:
         if resource.get("module") != module or resource.get("mode") != "managed":
@@ -174,10 +173,7 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
         if resource.get("type") == "aws_ecr_repository":
             repository = attributes
         elif resource.get("type") == "aws_ecr_repository_policy":
-            try:
-                document = json.loads(attributes.get("policy") or "{}")
-            except ValueError:
-                document = {}
+            policy_text = attributes.get("policy")
         elif resource.get("type") == "aws_ecr_lifecycle_policy":
             lifecycle = documents.read_lifecycle_policy(attributes.get("policy"))
     if repository is None:
@@ -185,14 +181,13 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
     tier = tiers.get(str((repository.get("tags") or {}).get("RiskTier", "")))
     if tier is None:
         return None
-    principals: dict[str, list[str]] = {"AllowPush": [], "AllowPull": []}
-    statements = document.get("Statement") or []
-    for statement in statements if isinstance(statements, list) else []:
-        aws = (statement.get("Principal") or {}).get("AWS", [])
-        principals.setdefault(str(statement.get("Sid")), []).extend(
-            [aws] if isinstance(aws, str) else list(aws)
-        )
-    held = settings_of_tier(tier, principals["AllowPush"], principals["AllowPull"], status="?")
+    # The grants of the module's statements (IAM ARNs, organizations, services for the
+    # repository's own account); a statement of another shape grants nothing a request names.
+    grants = (
+        documents.read_repository_policy(policy_text, str(repository.get("registry_id") or ""))
+        or documents.Grants()
+    )
+    held = settings_of_tier(tier, grants.push, grants.pull, status="?")
     encryption = (repository.get("encryption_configuration") or [{}])[0].get("encryption_type")
     return Settings(
         **{

@@ -8,6 +8,7 @@ import typer
 
 from orchestrator.cli import render
 from orchestrator.cli.options import (
+    PULL_FORMS,
     DryRunOpt,
     EnvOpt,
     OptionalDescriptionOpt,
@@ -43,11 +44,15 @@ def update(
         principals_option("--remove-push-principal", "Revoke this IAM ARN's push access"),
     ] = None,
     add_pull_principal: Annotated[
-        list[str] | None, principals_option("--add-pull-principal", "Grant pull to this IAM ARN")
+        list[str] | None,
+        principals_option("--add-pull-principal", f"Grant pull to this {PULL_FORMS}"),
     ] = None,
     remove_pull_principal: Annotated[
         list[str] | None,
-        principals_option("--remove-pull-principal", "Revoke this IAM ARN's pull access"),
+        principals_option(
+            "--remove-pull-principal",
+            "Revoke this IAM ARN's, organization's or service's pull access",
+        ),
     ] = None,
     reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
@@ -62,6 +67,11 @@ def update(
 
     Example: ecrctl update payments-gateway --env dev --owner app-team-checkout
     --add-pull-principal arn:aws:iam::123456789012:role/deployer --reason "team reorganisation"
+
+    Pull may also go to a whole AWS Organization or to Lambda / CodeBuild
+    acting for this account; push only ever to IAM ARNs. Example:
+    ecrctl update payments-gateway --env dev --add-pull-principal o-a1b2c3d4e5
+    --add-pull-principal lambda.amazonaws.com
     """
     from orchestrator.ops import update as core
 

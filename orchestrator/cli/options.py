@@ -15,6 +15,7 @@ import typer
 from orchestrator.context import Environment, Progress, Session, quiet
 from orchestrator.files.workspace import find_workspace
 from orchestrator.models import RISKS
+from orchestrator.rules.policy import PULL_SERVICES
 
 
 class Output(StrEnum):
@@ -80,15 +81,21 @@ def flag(name: str, help: str) -> Any:
 
 
 def principals_option(flag: str, help: str) -> Any:
-    """A repeatable IAM principal ARN option."""
+    """A repeatable principal option (rules/policy.py check_principals says what each takes)."""
     return typer.Option(flag, help=f"{help} (repeatable).", show_default=False)
 
+
+# What a pull principal may be (rules/policy.py PULL_PRINCIPAL); push takes IAM ARNs only.
+PULL_FORMS = (
+    f"IAM role/user ARN, AWS Organization ID (o-...) or service ({', '.join(PULL_SERVICES)})"
+)
 
 PushPrincipalsOpt = Annotated[
     list[str] | None, principals_option("--push-principal", "IAM role/user ARN allowed to push")
 ]
 PullPrincipalsOpt = Annotated[
-    list[str] | None, principals_option("--pull-principal", "IAM role/user ARN allowed to pull")
+    list[str] | None,
+    principals_option("--pull-principal", f"{PULL_FORMS} allowed to pull"),
 ]
 DryRunOpt = Annotated[
     bool,

@@ -111,7 +111,7 @@ def load_file(path: Path) -> list[Item]:
         for key in ("push_principals", "pull_principals"):
             value = raw.get(key) or []
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UserError(f"{where}: {key} must be a list of IAM ARNs")
+                raise UserError(f"{where}: {key} must be a list of principals (strings)")
             lists[key] = tuple(value)
         items.append(
             Item(

@@ -194,14 +194,7 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
             "or delete the policy first (aws ecr delete-repository-policy) if nobody needs it"
         )
     elif principals:
-        diffs.append(
-            Difference(
-                "repository_policy",
-                "present" if observed.repository_policy is not None else "none",
-                "grant to the request's principals",
-                IN_PLACE if observed.repository_policy is not None else CREATED,
-            )
-        )
+        diffs += _repository_policy(observed, request)
 
     wanted = documents.rendered_tags(request, tier)
     for tag in sorted(set(wanted) | set(observed.tags)):
@@ -251,6 +244,29 @@ def _key_policy(observed: Observed) -> list[Difference]:
             "kms_key_policy",
             ("wider: " + "; ".join(wider)) if wider else "other statements, none wider",
             "the account root, and ECR through the service for the account",
+            IN_PLACE,
+        )
+    ]
+
+
+def _repository_policy(observed: Observed, request: RegistryRequest) -> list[Difference]:
+    """The policy held, read in a request's terms (IAM ARNs, organizations, services), next to
+    what the request grants; nothing when it grants exactly that. Terraform writes the module's
+    policy over it (SetRepositoryPolicy)."""
+    wanted = documents.grants_of_request(request)
+    if observed.repository_policy is None:
+        return [Difference("repository_policy", "none", wanted.describe(), CREATED)]
+    parts = observed.arn.split(":")
+    held = documents.read_repository_policy(
+        observed.repository_policy, parts[4] if len(parts) > 4 else ""
+    )
+    if held == wanted:
+        return []
+    return [
+        Difference(
+            "repository_policy",
+            held.describe() if held is not None else "not a policy document",
+            wanted.describe(),
             IN_PLACE,
         )
     ]

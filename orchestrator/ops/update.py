@@ -24,6 +24,7 @@ from orchestrator.models import (
     Review,
     RiskTier,
     Status,
+    principal_label,
     settings_of_request,
 )
 from orchestrator.ops.create import check_request
@@ -269,6 +270,6 @@ def _differences(old: CatalogEntry, new: CatalogEntry) -> list[str]:
         ("push", a.push_principals, b.push_principals),
         ("pull", a.pull_principals, b.pull_principals),
     ):
-        found += [f"grant {kind} {p}" for p in after_p if p not in before_p]
-        found += [f"revoke {kind} {p}" for p in before_p if p not in after_p]
+        found += [f"grant {kind} {principal_label(p)}" for p in after_p if p not in before_p]
+        found += [f"revoke {kind} {principal_label(p)}" for p in before_p if p not in after_p]
     return found

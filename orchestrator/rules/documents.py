@@ -1,6 +1,6 @@
 """What the Terraform module renders from a request and its tier, byte for byte: the tags, the
 repository policy, the lifecycle policy and the KMS key policy; and the readers of what a
-registry holds for the last two (adopt's conformance report, the reviewer's settings).
+registry holds for the last three (adopt's conformance report, the reviewer's settings).
 
 rules/limits.py measures these against AWS's limits; tests compare each with what Terraform
 renders (tests/integration/test_files_terraform.py).
@@ -9,9 +9,12 @@ renders (tests/integration/test_files_terraform.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from orchestrator.models import RegistryRequest, RiskTier
+from orchestrator.models import RegistryRequest, RiskTier, principal_kind, principal_label
+from orchestrator.rules import policy
 
 # What terraform/modules/ecr/main.tf grants (its pull_actions and push_actions).
 PULL_ACTIONS = (
@@ -46,30 +49,184 @@ def rendered_tags(request: RegistryRequest, tier: RiskTier) -> dict[str, str]:
     return tags
 
 
-def repository_policy_json(request: RegistryRequest) -> str | None:
-    """The repository policy the module renders for the request's principals (None: no policy)."""
+# Every AWS account ID has 12 digits: the account in a service statement never changes the
+# policy's length, so limits.py measures with this one.
+ANY_ACCOUNT = "000000000000"
+ORGANIZATION_KEY = "aws:PrincipalOrgID"
+SOURCE_ACCOUNT_KEY = "aws:SourceAccount"
+
+
+def split_pull(principals: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    """Pull principals by kind, each sorted and deduplicated: (IAM ARNs, organizations, services)."""
+    found: dict[str, set[str]] = {"iam": set(), "organization": set(), "service": set()}
+    for principal in principals:
+        found[principal_kind(principal)].add(principal)
+    return sorted(found["iam"]), sorted(found["organization"]), sorted(found["service"])
+
+
+def repository_policy_json(request: RegistryRequest, account_id: str = ANY_ACCOUNT) -> str | None:
+    """The repository policy the module renders for the request's principals (None: no policy).
+
+    One statement per kind of grant, in the module's order: push (IAM ARNs; none while
+    deprecated), pull to IAM ARNs, pull to whole AWS Organizations (any IAM principal whose
+    account is in one of them, aws:PrincipalOrgID), pull to AWS services acting for this
+    account only (aws:SourceAccount, against the confused deputy). `account_id` is the
+    registry's account (the module's data.aws_caller_identity)."""
     statements: list[dict[str, object]] = []
-    if request.push_principals:
+    push = () if request.deprecated else request.push_principals
+    iam, organizations, services = split_pull(request.pull_principals)
+    if push:
         statements.append(
             {
                 "Sid": "AllowPush",
                 "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(request.push_principals))},
+                "Principal": {"AWS": sorted(set(push))},
                 "Action": sorted(PUSH_ACTIONS + PULL_ACTIONS),
             }
         )
-    if request.pull_principals:
+    if iam:
         statements.append(
             {
                 "Sid": "AllowPull",
                 "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(request.pull_principals))},
+                "Principal": {"AWS": iam},
                 "Action": list(PULL_ACTIONS),
+            }
+        )
+    if organizations:
+        statements.append(
+            {
+                "Sid": "AllowPullOrganization",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": list(PULL_ACTIONS),
+                "Condition": {"StringEquals": {ORGANIZATION_KEY: organizations}},
+            }
+        )
+    if services:
+        statements.append(
+            {
+                "Sid": "AllowPullService",
+                "Effect": "Allow",
+                "Principal": {"Service": services},
+                "Action": list(PULL_ACTIONS),
+                "Condition": {"StringEquals": {SOURCE_ACCOUNT_KEY: account_id}},
             }
         )
     if not statements:
         return None
     return _terraform_json({"Version": "2012-10-17", "Statement": statements})
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a repository policy grants, in a request's terms (read_repository_policy)."""
+
+    push: tuple[str, ...] = ()
+    pull: tuple[str, ...] = ()  # IAM ARNs, organization IDs and services
+    other: tuple[str, ...] = ()  # statements of a shape the module never writes, described
+
+    def describe(self) -> str:
+        parts = []
+        if self.push:
+            parts.append("push: " + ", ".join(self.push))
+        if self.pull:
+            parts.append("pull: " + ", ".join(principal_label(p) for p in self.pull))
+        parts += self.other
+        return "; ".join(parts) or "nothing"
+
+
+def grants_of_request(request: RegistryRequest) -> Grants:
+    push = () if request.deprecated else request.push_principals
+    return Grants(tuple(sorted(set(push))), tuple(sorted(set(request.pull_principals))))
+
+
+def _strings(value: object) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _condition(statement: dict[str, Any], key: str) -> list[str] | None:
+    """The values of the statement's one condition, StringEquals `key`; None for any other."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or list(condition) != ["StringEquals"]:
+        return None
+    equals = condition["StringEquals"]
+    if not isinstance(equals, dict) or list(equals) != [key]:
+        return None
+    return _strings(equals[key])
+
+
+def _grant(statement: object, account_id: str) -> tuple[str, list[str]] | None:
+    """("push" | "pull", principals) for a statement of a shape the module writes, else None."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return None
+    if set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}:
+        return None
+    actions = set(_strings(statement.get("Action")) or ())
+    principal = statement.get("Principal")
+    if principal == "*":
+        principal = {"AWS": "*"}
+    if not isinstance(principal, dict) or len(principal) != 1:
+        return None
+    ((kind, value),) = principal.items()
+    named = _strings(value) or []
+    if kind == "AWS" and named == ["*"]:
+        organizations = _condition(statement, ORGANIZATION_KEY) or []
+        ours = organizations and all(policy.ORGANIZATION.fullmatch(o) for o in organizations)
+        return ("pull", organizations) if ours and actions == set(PULL_ACTIONS) else None
+    if kind == "AWS" and named and "Condition" not in statement:
+        if not all(policy.IAM_PRINCIPAL.fullmatch(a) for a in named):
+            return None
+        if actions == set(PUSH_ACTIONS + PULL_ACTIONS):
+            return "push", named
+        return ("pull", named) if actions == set(PULL_ACTIONS) else None
+    if (
+        kind == "Service"
+        and named
+        and actions == set(PULL_ACTIONS)
+        and _condition(statement, SOURCE_ACCOUNT_KEY) == [account_id]
+        and all(s in policy.PULL_SERVICES for s in named)
+    ):
+        return "pull", named
+    return None
+
+
+def _describe_statement(statement: object, index: int) -> str:
+    if not isinstance(statement, dict):
+        return f"statement {index + 1} is not a statement"
+    label = str(statement.get("Sid") or f"statement {index + 1}")
+    verb = "denies" if statement.get("Effect") == "Deny" else "allows"
+    who = statement.get("Principal", statement.get("NotPrincipal", "?"))
+    return f"{label} {verb} {json.dumps(who, sort_keys=True)}"
+
+
+def read_repository_policy(text: str | None, account_id: str) -> Grants | None:
+    """What a repository policy grants: the principals of each statement of a shape the module
+    writes (a push or pull grant to IAM ARNs, a pull grant to organizations, a pull grant to
+    services for `account_id`), and every other statement described as "SID allows WHO". None
+    when there is no policy or it is not a JSON policy document."""
+    try:
+        statements = json.loads(text or "")["Statement"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return None
+    push: set[str] = set()
+    pull: set[str] = set()
+    other: list[str] = []
+    for i, statement in enumerate(statements):
+        grant = _grant(statement, account_id)
+        if grant is not None:
+            (push if grant[0] == "push" else pull).update(grant[1])
+            continue
+        other.append(_describe_statement(statement, i))
+    return Grants(tuple(sorted(push)), tuple(sorted(pull)), tuple(other))
 
 
 def lifecycle_rules(tier: RiskTier) -> list[dict[str, object]]:

@@ -181,7 +181,8 @@ def check_limits(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
             len(policy),
             f"{name}: {len(request.push_principals)} push and"
             f" {len(request.pull_principals)} pull principal(s)",
-            "grant access to fewer principals (an account root ARN covers a whole account)",
+            "grant access to fewer principals (an account root ARN covers a whole account, an"
+            " organization ID a whole AWS Organization)",
         )
     LIMIT["lifecycle-policy"].check(
         len(lifecycle_policy_json(tier)), f"{name}: the {request.risk} tier"

@@ -24,8 +24,31 @@ ADOPT_PARTS = ("repository", "repository_policy", "kms_alias")
 KMS_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 REGISTRY_ID = re.compile(r"^REGISTRY_[A-Z0-9]+(?:_[A-Z0-9]+)*$")
 OWNER = re.compile(r"^app-team-[a-z0-9]+(?:-[a-z0-9]+)*$")
-PRINCIPAL = re.compile(
-    r"^arn:aws[a-z-]*:iam::[0-9]{12}:(?:root|(?:role|user)/[A-Za-z0-9+=,.@_/-]+)$"
+# The three kinds of principal a repository policy grants (rules/documents.py renders each).
+# Push: IAM ARNs only. Pull: also a whole AWS Organization (aws:PrincipalOrgID, AWS's own pattern
+# for an organization ID) or an AWS service acting for this account (aws:SourceAccount). The
+# module's variable validations and the "request access" Backstage form hold copies of these
+# patterns; tests prove they agree (tests/unit/test_principals.py, test_access_template.py).
+_IAM = r"arn:aws[a-z-]*:iam::[0-9]{12}:(?:root|(?:role|user)/[A-Za-z0-9+=,.@_/-]+)"
+_ORGANIZATION = r"o-[a-z0-9]{10,32}"
+IAM_PRINCIPAL = re.compile(f"^{_IAM}$")
+ORGANIZATION = re.compile(f"^{_ORGANIZATION}$")
+# What an AWS service principal looks like (SERVICE.amazonaws.com) ...
+SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)*\.amazonaws\.com$")
+# ... and the services that pull from ECR as themselves, through the repository policy, with the
+# pull actions the module grants: Lambda (container-image functions) and CodeBuild (a build
+# image with CODEBUILD pull credentials). Anything else is refused: ECS tasks, EKS nodes, Batch
+# and App Runner pull with an IAM role (grant its ARN), EMR Serverless also needs
+# ecr:DescribeImages, and a typo such as lamda.amazonaws.com would otherwise grant nothing
+# silently, or grant a service that may act for other accounts' resources.
+PULL_SERVICES = ("codebuild.amazonaws.com", "lambda.amazonaws.com")
+PULL_PRINCIPAL = re.compile(
+    "^(?:" + "|".join([_IAM, _ORGANIZATION, *(re.escape(s) for s in PULL_SERVICES)]) + ")$"
+)
+PRINCIPAL_FORMS = (
+    "an IAM role, user or account root ARN (arn:aws:iam::123456789012:role/deployer),"
+    " an AWS Organization ID (o- and 10 to 32 lowercase letters or digits) or a service"
+    f" that pulls from ECR ({', '.join(PULL_SERVICES)})"
 )
 DESCRIPTION_MAX = 256
 # AWS tag values allow letters, digits, spaces and _ . : / = + - @ ; the description becomes a tag.
@@ -98,16 +121,50 @@ def check_risk(risk: str) -> str:
 
 
 def check_principals(principals: Iterable[str], kind: str) -> tuple[str, ...]:
+    """`kind` "push": IAM ARNs only; "pull": IAM ARNs, organization IDs or PULL_SERVICES.
+    Sorted and deduplicated, as the module holds them."""
     seen: list[str] = []
-    for arn in principals:
-        if not PRINCIPAL.fullmatch(arn):
-            raise UserError(
-                f"{kind} principal {arn!r} is not an IAM role, user or account root ARN",
-                "e.g. arn:aws:iam::123456789012:role/ci-publisher",
-            )
-        if arn not in seen:
-            seen.append(arn)
+    for principal in principals:
+        if kind == "push":
+            _check_push_principal(principal)
+        else:
+            _check_pull_principal(principal)
+        if principal not in seen:
+            seen.append(principal)
     return tuple(sorted(seen))
+
+
+def _check_push_principal(principal: str) -> None:
+    if IAM_PRINCIPAL.fullmatch(principal):
+        return
+    if ORGANIZATION.fullmatch(principal) or SERVICE.fullmatch(principal):
+        what = "an AWS Organization" if ORGANIZATION.fullmatch(principal) else "a service"
+        raise UserError(
+            f"push principal {principal!r} is {what}: organizations and services may only"
+            " pull, never push",
+            "grant it pull instead; push needs an IAM role, user or account root ARN, e.g."
+            " arn:aws:iam::123456789012:role/ci-publisher",
+        )
+    raise UserError(
+        f"push principal {principal!r} is not an IAM role, user or account root ARN",
+        "e.g. arn:aws:iam::123456789012:role/ci-publisher",
+    )
+
+
+def _check_pull_principal(principal: str) -> None:
+    if PULL_PRINCIPAL.fullmatch(principal):
+        return
+    if SERVICE.fullmatch(principal):
+        raise UserError(
+            f"pull principal {principal!r} is not a service that pulls from ECR through a"
+            f" repository policy ({', '.join(PULL_SERVICES)})",
+            "ECS tasks, EKS nodes, Batch and App Runner pull with an IAM role: grant that"
+            " role's ARN, e.g. arn:aws:iam::123456789012:role/ecs-task-execution",
+        )
+    raise UserError(
+        f"pull principal {principal!r} is not {PRINCIPAL_FORMS}",
+        "e.g. arn:aws:iam::123456789012:role/deployer, o-a1b2c3d4e5 or lambda.amazonaws.com",
+    )
 
 
 def check_description(description: str) -> str:

@@ -198,3 +198,58 @@ def test_adopt_plan_apply_keeps_repositories_and_images_and_reaches_the_tiers(
     assert 'platform/repo-count: "3"' in registry
     assert 'platform/ecr-repository-name: "team/app"' in registry
     assert "ecr-repo-team-app_" in registry and "ecr-repo-team/app" not in registry
+
+
+def test_adopt_reads_an_organization_and_a_service_statement_as_its_own(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-made policy granting pull to an organisation (Principal "*", as people write it)
+    and to Lambda for this account is what the request's principals ask for: no difference.
+    No terraform runs (adopt --dry-run reads the emulator through boto3)."""
+    ecr = aws.client("ecr")
+    account = aws.client("sts").get_caller_identity()["Account"]
+    pull = ["ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer"]
+    ecr.create_repository(repositoryName="shared/base")
+    ecr.set_repository_policy(
+        repositoryName="shared/base",
+        policyText=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "OrgPull",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": pull,
+                        "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+                    },
+                    {
+                        "Sid": "LambdaPull",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": pull,
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    },
+                ],
+            }
+        ),
+    )
+    args = ["adopt", "shared/base", "--env", "local", "--owner", "app-team-web", "--risk", "low"]
+    both = ["--pull-principal", "o-a1b2c3d4e5", "--pull-principal", "lambda.amazonaws.com"]
+
+    def report(*extra: str) -> dict[str, object]:
+        result = cli(capsys, *args, *extra, "--dry-run", "--output", "json")
+        assert result.code == 0, result.stderr
+        (found,) = json.loads(result.stdout)["repositories"]
+        assert found["verdict"] == "adoptable" and "repository_policy" in found["imports"]
+        return {d["setting"]: d for d in found["differences"]}
+
+    assert "repository_policy" not in report(*both)
+    narrower = report("--pull-principal", "o-a1b2c3d4e5")["repository_policy"]
+    assert narrower == {
+        "setting": "repository_policy",
+        "current": "pull: service lambda.amazonaws.com (this account only),"
+        " organisation o-a1b2c3d4e5",
+        "wanted": "pull: organisation o-a1b2c3d4e5",
+        "fix": "in place",
+    }

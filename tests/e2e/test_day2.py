@@ -14,6 +14,7 @@ from orchestrator.files import catalog, tfvars
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ResourceChange
+from orchestrator.rules import documents
 from tests.conftest import Aws
 from tests.gitrepo import ci_apply, commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli, create, push, snapshot
@@ -22,6 +23,8 @@ NAME = "payments-gateway"
 CI_ROLE = "arn:aws:iam::123456789012:role/ci-publisher"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deployer"
 NEW_DEPLOYER = "arn:aws:iam::123456789012:role/new-deployer"
+ORG = "o-a1b2c3d4e5"
+SERVICE = "lambda.amazonaws.com"
 
 
 def _apply(capsys: pytest.CaptureFixture[str], *plan: str) -> str:
@@ -174,6 +177,67 @@ def test_day2_changes_apply_in_place_and_keep_the_images(
     assert repo["repositoryArn"] == arn
     images = ecr.describe_images(repositoryName=NAME)["imageDetails"]
     assert [i["imageDigest"] for i in images] == [digest]
+
+
+def test_an_organization_and_a_service_are_granted_and_revoked_through_update(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 21 item 3: pull to a whole AWS Organization (aws:PrincipalOrgID) and to Lambda
+    acting for this account (aws:SourceAccount), granted and revoked like any principal.
+    Two applies: the grant's (which creates the requested repository) and the revoke's."""
+    ecr = aws.client("ecr")
+    account = aws.client("sts").get_caller_identity()["Account"]
+    create(capsys, NAME, "--pull-principal", DEPLOY_ROLE)
+    granted = cli(
+        capsys,
+        "update",
+        NAME,
+        "-e",
+        "local",
+        "--add-pull-principal",
+        ORG,
+        "--add-pull-principal",
+        SERVICE,
+        "--reason",
+        "every account of the organisation deploys it",
+    )
+    assert granted.code == 0, granted.stderr
+    # What the reviewer sees: the organisation and the service named as such.
+    assert (
+        f"pull: {DEPLOY_ROLE} -> {DEPLOY_ROLE}, service {SERVICE} (this account only),"
+        f" organisation {ORG}"
+    ) in granted.stdout
+    _apply(capsys)
+    text = ecr.get_repository_policy(repositoryName=NAME)["policyText"]
+    request = tfvars.load(local.tfvars_file("local"), "local").entries[NAME]
+    assert text == documents.repository_policy_json(request, account)  # byte for byte
+    statements = {s["Sid"]: s for s in json.loads(text)["Statement"]}
+    assert statements["AllowPull"]["Principal"] == {"AWS": [DEPLOY_ROLE]}
+    organization = statements["AllowPullOrganization"]
+    assert organization["Principal"] == {"AWS": "*"}
+    assert organization["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": [ORG]}}
+    assert "ecr:PutImage" not in organization["Action"]
+    service = statements["AllowPullService"]
+    assert service["Principal"] == {"Service": [SERVICE]}
+    assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+    # What the provider holds reads as what the module renders: no change planned again.
+    again = cli(capsys, "apply", NAME, "--env", "local", "--auto-approve")
+    assert again.code == 0 and "No changes" in again.stdout
+
+    # Revoked, the organisation's statement is gone and the others stay. The plan's before
+    # is read from the policy the state holds: the organisation and the service are ours.
+    revoked = cli(capsys, "update", NAME, "-e", "local", "--remove-pull-principal", ORG)
+    assert revoked.code == 0, revoked.stderr
+    plan_file = str(local.root / "revoke.tfplan")
+    plan = cli(capsys, "plan", NAME, "--env", "local", "--out", plan_file, "--output", "json")
+    assert plan.code == 0, plan.stderr
+    (settings,) = json.loads(plan.stdout)["settings"]
+    assert settings["before"]["pull_principals"] == [DEPLOY_ROLE, SERVICE, ORG]
+    assert settings["after"]["pull_principals"] == [DEPLOY_ROLE, SERVICE]
+    _apply(capsys, "--plan", plan_file)
+    text = ecr.get_repository_policy(repositoryName=NAME)["policyText"]
+    assert [s["Sid"] for s in json.loads(text)["Statement"]] == ["AllowPull", "AllowPullService"]
+    assert ORG not in text
 
 
 def test_ci_plans_an_update_and_a_deprecation_and_applies_them_as_reviewed(

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.files import hcl, tfvars
-from orchestrator.rules import documents
-from tests.helpers import TFVARS
+from orchestrator.rules import documents, policy
+from tests.helpers import REPO, TFVARS
 from tests.unit.test_files import req
 
 
@@ -73,8 +73,6 @@ def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Pat
     """The root key validation and the module's name validation accept exactly policy.ECR_NAME."""
     import re
 
-    from orchestrator.rules import policy
-
     root = Path(__file__).resolve().parents[2] / "terraform"
     patterns = [
         re.search(
@@ -100,11 +98,12 @@ def test_terraform_name_validations_are_ecrs_rule_as_policy_has_it(tmp_path: Pat
     assert found == [expected, expected]
 
 
-def test_the_module_renders_the_lifecycle_and_key_policies_limits_measures(
+def test_the_module_renders_the_lifecycle_key_and_repository_policies_limits_measures(
     tmp_path: Path,
 ) -> None:
-    """Terraform's `local.lifecycle_policy` and `local.key_policy` of the module, byte for byte
-    what limits.py renders (one `terraform console` on a copy of the module, no AWS)."""
+    """Terraform's `local.lifecycle_policy`, `local.key_policy` and `local.repository_policy`
+    (every kind of principal) of the module, byte for byte what documents.py renders and
+    limits.py measures (one `terraform console` on a copy of the module, no AWS)."""
     import os
     import shutil
 
@@ -144,16 +143,100 @@ def test_the_module_renders_the_lifecycle_and_key_policies_limits_measures(
         "account_id": "123456789012",
         "region": "ap-southeast-4",
     }
+    # Every kind of principal: IAM ARNs (a role, an account root), organizations and services.
+    push = ["arn:aws:iam::123456789012:role/ci"]
+    pull = [
+        "o-a1b2c3d4e5",
+        "lambda.amazonaws.com",
+        "arn:aws:iam::210987654321:root",
+        "codebuild.amazonaws.com",
+        "o-" + "z" * 32,
+        "arn:aws:iam::123456789012:role/deployer",
+    ]
+    (work / "p.tfvars").write_text(
+        f"push_principals = {hcl.render_list(push)}\npull_principals = {hcl.render_list(pull)}\n"
+    )
     out = subprocess.run(
-        ["terraform", "console", *(f"-var={k}={v}" for k, v in variables.items())],
-        input="jsonencode([local.lifecycle_policy, local.key_policy])\n",
+        [
+            "terraform",
+            "console",
+            "-var-file=p.tfvars",
+            *(f"-var={k}={v}" for k, v in variables.items()),
+        ],
+        input="jsonencode([local.lifecycle_policy, local.key_policy, local.repository_policy])\n",
         cwd=work,
         env=env,
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stderr
-    lifecycle, key_policy = json.loads(json.loads(out.stdout))
+    lifecycle, key_policy, repository_policy = json.loads(json.loads(out.stdout))
     tiers = tiers_file.load(module / "risk-tiers.json")
     assert lifecycle == documents.lifecycle_policy_json(tiers["high"])
     assert key_policy == documents.key_policy_json("123456789012", "ap-southeast-4")
+    request = policy.build_request(
+        name="a-b",
+        env="dev",
+        owner="app-team-a",
+        risk="high",
+        push_principals=push,
+        pull_principals=pull,
+    )
+    assert repository_policy == documents.repository_policy_json(request, "123456789012")
+    sids = [s["Sid"] for s in json.loads(repository_policy)["Statement"]]
+    assert sids == ["AllowPush", "AllowPull", "AllowPullOrganization", "AllowPullService"]
+
+
+def test_the_modules_principal_validations_are_policys_rules(tmp_path: Path) -> None:
+    """The module's push_principals and pull_principals validations accept exactly what
+    policy.check_principals accepts, at and past each pattern's edge (terraform console, no
+    provider)."""
+    import re
+
+    from orchestrator.errors import UserError
+
+    text = (REPO / "terraform" / "modules" / "ecr" / "variables.tf").read_text()
+    pull = re.search(r"for p in var\.pull_principals : \((.*?)\)\]\)", text, re.DOTALL)
+    push = re.search(r"for arn in var\.push_principals : (can\(regex\(.*?, arn\)\))\]", text)
+    assert pull and push
+    samples = [
+        "arn:aws:iam::123456789012:role/deployer",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws-us-gov:iam::123456789012:user/a+b=c,d.e@f_g/h-",
+        "arn:aws:iam::12345678901:role/x",
+        "o-" + "a" * 9,
+        "o-" + "a" * 10,
+        "o-" + "0" * 32,
+        "o-" + "0" * 33,
+        "o-A1B2C3D4E5",
+        "o-a1b2c3d4e5\n",
+        "ou-a1b2-c3d4e5f6",
+        "lambda.amazonaws.com",
+        "codebuild.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+        "lamda.amazonaws.com",
+        "xlambda.amazonaws.com",
+        "lambda.amazonaws.com.cn",
+        "*",
+        "",
+    ]
+    config = (
+        "locals {\n"
+        f"  pull = [for p in var.v : ({pull.group(1)})]\n"
+        f"  push = [for arn in var.v : {push.group(1)}]\n"
+        "}"
+    )
+    found = console(tmp_path, config, samples, "[local.pull, local.push]")
+
+    def accepts(principal: str, kind: str) -> bool:
+        try:
+            policy.check_principals([principal], kind)
+        except UserError:
+            return False
+        return True
+
+    assert found == [
+        [accepts(s, "pull") for s in samples],
+        [accepts(s, "push") for s in samples],
+    ]
+    assert sum(found[0]) == 7 and sum(found[1]) == 3

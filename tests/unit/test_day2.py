@@ -21,7 +21,7 @@ from orchestrator.models import RegistryRequest
 from orchestrator.ops import review
 from orchestrator.ops import update as update_core
 from orchestrator.ops import validate as validate_op
-from orchestrator.rules import guard, policy
+from orchestrator.rules import documents, guard, policy
 from tests.helpers import cli, create, rc, snapshot, verdicts
 from tests.unit import test_decommission as decommission_tests
 from tests.unit.test_decommission import FakeTerraform
@@ -251,8 +251,14 @@ def test_the_review_reads_the_settings_held_from_the_state() -> None:
                 "instances": [
                     {
                         "attributes": {
-                            "policy": json.dumps(
-                                {"Statement": [{"Sid": "AllowPush", "Principal": {"AWS": CI_ROLE}}]}
+                            "policy": documents.repository_policy_json(
+                                policy.build_request(
+                                    name=NAME,
+                                    env="dev",
+                                    owner="app-team-a",
+                                    risk="low",
+                                    push_principals=[CI_ROLE],
+                                )
                             )
                         }
                     }
@@ -285,7 +291,7 @@ def _access_form() -> dict[str, Any]:
 
 def test_access_template_patterns_are_ecrctls() -> None:
     properties = _access_form()["spec"]["parameters"][0]["properties"]
-    assert properties["principal"]["pattern"] == policy.PRINCIPAL.pattern
+    assert properties["principal"]["pattern"] == policy.PULL_PRINCIPAL.pattern
     assert properties["name"]["pattern"] == policy.NAME.pattern
     assert (properties["name"]["minLength"], properties["name"]["maxLength"]) == policy.NAME_LENGTH
     assert properties["reason"]["maxLength"] == update_core.REASON_MAX

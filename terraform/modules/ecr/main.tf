@@ -24,6 +24,11 @@ locals {
   # A deprecated repository is pull-only: its push principals stay recorded, out of the policy.
   push_principals = var.status == "deprecated" ? [] : sort(distinct(var.push_principals))
   pull_principals = sort(distinct(var.pull_principals))
+  # Pull principals of three kinds (validated in variables.tf; orchestrator/rules/policy.py):
+  # IAM ARNs, AWS Organization IDs (o-...) and the AWS services that pull as themselves.
+  pull_iam           = [for p in local.pull_principals : p if startswith(p, "arn:")]
+  pull_organizations = [for p in local.pull_principals : p if startswith(p, "o-")]
+  pull_services      = [for p in local.pull_principals : p if endswith(p, ".amazonaws.com")]
 
   pull_actions = [
     "ecr:BatchCheckLayerAvailability",
@@ -44,16 +49,33 @@ locals {
       Principal = { AWS = local.push_principals }
       Action    = sort(concat(local.push_actions, local.pull_actions))
     }] : [],
-    length(local.pull_principals) > 0 ? [{
+    length(local.pull_iam) > 0 ? [{
       Sid       = "AllowPull"
       Effect    = "Allow"
-      Principal = { AWS = local.pull_principals }
+      Principal = { AWS = local.pull_iam }
       Action    = local.pull_actions
+    }] : [],
+    # Every IAM principal of an account in one of the organizations; pull only.
+    length(local.pull_organizations) > 0 ? [{
+      Sid       = "AllowPullOrganization"
+      Effect    = "Allow"
+      Principal = { AWS = "*" }
+      Action    = local.pull_actions
+      Condition = { StringEquals = { "aws:PrincipalOrgID" = local.pull_organizations } }
+    }] : [],
+    # The services, acting for this account only (confused-deputy protection); pull only.
+    length(local.pull_services) > 0 ? [{
+      Sid       = "AllowPullService"
+      Effect    = "Allow"
+      Principal = { Service = local.pull_services }
+      Action    = local.pull_actions
+      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
     }] : [],
   )
 
   # AWS limits (orchestrator/rules/limits.py LIMITS, checked by ecrctl when the request is made):
   # at most 50 tags, a repository policy of 10,240 characters, a lifecycle policy of 30,720.
+  # orchestrator/rules/documents.py repository_policy_json renders the same JSON, byte for byte.
   repository_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = local.policy_statements

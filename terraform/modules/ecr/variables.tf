@@ -78,24 +78,29 @@ variable "description" {
 }
 
 variable "push_principals" {
-  description = "IAM ARNs (account root, role or user) allowed to push and pull images."
+  description = "IAM ARNs (account root, role or user) allowed to push and pull images. Never an organization or a service: they may only pull."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for arn in var.push_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|(role|user)/[A-Za-z0-9+=,.@_/-]+)$", arn))])
-    error_message = "${var.name}: push_principals must be IAM ARNs like arn:aws:iam::123456789012:role/ci, arn:aws:iam::123456789012:user/name or arn:aws:iam::123456789012:root."
+    condition     = alltrue([for arn in var.push_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(?:root|(?:role|user)/[A-Za-z0-9+=,.@_/-]+)$", arn))])
+    error_message = "${var.name}: push_principals must be IAM ARNs like arn:aws:iam::123456789012:role/ci, arn:aws:iam::123456789012:user/name or arn:aws:iam::123456789012:root (organizations and services may only pull)."
   }
 }
 
 variable "pull_principals" {
-  description = "IAM ARNs (account root, role or user) allowed to pull images."
+  description = "Principals allowed to pull images: IAM ARNs (account root, role or user), AWS Organization IDs (`o-` and 10 to 32 lowercase letters or digits: every IAM principal of the organization's accounts, `aws:PrincipalOrgID`), or the services that pull from ECR as themselves, `codebuild.amazonaws.com` and `lambda.amazonaws.com` (acting for this account only, `aws:SourceAccount`)."
   type        = list(string)
   default     = []
 
+  # The same rules as orchestrator/rules/policy.py (IAM_PRINCIPAL, ORGANIZATION, PULL_SERVICES).
   validation {
-    condition     = alltrue([for arn in var.pull_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|(role|user)/[A-Za-z0-9+=,.@_/-]+)$", arn))])
-    error_message = "${var.name}: pull_principals must be IAM ARNs like arn:aws:iam::123456789012:role/ci, arn:aws:iam::123456789012:user/name or arn:aws:iam::123456789012:root."
+    condition = alltrue([for p in var.pull_principals : (
+      can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(?:root|(?:role|user)/[A-Za-z0-9+=,.@_/-]+)$", p))
+      || can(regex("^o-[a-z0-9]{10,32}$", p))
+      || contains(["codebuild.amazonaws.com", "lambda.amazonaws.com"], p)
+    )])
+    error_message = "${var.name}: pull_principals must be IAM ARNs like arn:aws:iam::123456789012:role/deployer, AWS Organization IDs like o-a1b2c3d4e5, or codebuild.amazonaws.com / lambda.amazonaws.com."
   }
 }
 
@@ -124,7 +129,7 @@ variable "tags" {
 }
 
 variable "account_id" {
-  description = "AWS account ID the repository lives in (the root's aws_caller_identity): the administrator of its KMS key and the kms:CallerAccount of ECR's use of it."
+  description = "AWS account ID the repository lives in (the root's aws_caller_identity): the administrator of its KMS key, the kms:CallerAccount of ECR's use of it, and the aws:SourceAccount of a service's pull grant."
   type        = string
 
   validation {
