@@ -12,6 +12,7 @@ from orchestrator.cli.options import (
     EnvOpt,
     OptionalDescriptionOpt,
     OptionalOwnerOpt,
+    OptionalReplicateOpt,
     OptionalRiskOpt,
     Output,
     OutputOpt,
@@ -49,11 +50,12 @@ def update(
         list[str] | None,
         principals_option("--remove-pull-principal", "Revoke this IAM ARN's pull access"),
     ] = None,
+    replicate: OptionalReplicateOpt = None,
     reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Change a live repository's request: owner, description, tier or principals.
+    """Change a live repository's request: owner, description, tier, principals, replication.
 
     Edits the catalog and envs/ENV/terraform.tfvars together (or neither), with the same rules
     as create, and records the change in the catalog entry's history. Runs no terraform. The
@@ -62,6 +64,8 @@ def update(
 
     Example: ecrctl update payments-gateway --env dev --owner app-team-checkout
     --add-pull-principal arn:aws:iam::123456789012:role/deployer --reason "team reorganisation"
+
+    Example: ecrctl update payments-api --env prod --replicate --reason "DR for checkout"
     """
     from orchestrator.ops import update as core
 
@@ -73,6 +77,7 @@ def update(
         remove_push=tuple(remove_push_principal or ()),
         add_pull=tuple(add_pull_principal or ()),
         remove_pull=tuple(remove_pull_principal or ()),
+        replicate=replicate,
     )
     result = core.update(context(env), name, change, reason=reason, dry_run=dry_run)
     _show(result, output)

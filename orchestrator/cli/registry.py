@@ -25,6 +25,7 @@ from orchestrator.cli.options import (
     PlanFileOpt,
     PullPrincipalsOpt,
     PushPrincipalsOpt,
+    ReplicateOpt,
     RiskOpt,
     context,
     flag,
@@ -47,6 +48,7 @@ def create(
     description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,
+    replicate: ReplicateOpt = False,
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -56,6 +58,9 @@ def create(
     attributes is refused. Next step: ecrctl plan NAME --env ENV.
 
     Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
+
+    Example: ecrctl create payments-api --env prod --owner app-team-payments --risk medium
+    --replicate
     """
     from orchestrator.ops import create as create_op
     from orchestrator.rules import policy
@@ -70,6 +75,7 @@ def create(
         description=description,
         push_principals=push_principal or [],
         pull_principals=pull_principal or [],
+        replicate=replicate,
     )
     result = create_op.create(ctx, request, dry_run=dry_run)
     if output is Output.json:

@@ -44,6 +44,7 @@ class Update:
     remove_push: tuple[str, ...] = ()
     add_pull: tuple[str, ...] = ()
     remove_pull: tuple[str, ...] = ()
+    replicate: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def update(
         raise UserError(
             "nothing to update: pass at least one of --owner, --description, --risk,"
             " --add-push-principal, --remove-push-principal, --add-pull-principal,"
-            " --remove-pull-principal",
+            " --remove-pull-principal, --replicate/--no-replicate",
             f"e.g. ecrctl update {name} --env {ctx.env} --owner app-team-payments",
         )
 
@@ -107,6 +108,7 @@ def update(
             push_principals=_edited(old.push_principals, change.add_push, change.remove_push),
             pull_principals=_edited(old.pull_principals, change.add_pull, change.remove_pull),
             status=old.status,
+            replicate=old.replicate if change.replicate is None else change.replicate,
         )
         _check_encryption(old, new, tiers)
         return replace(entry, request=new)
