@@ -160,6 +160,33 @@ def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
     )
 
 
+def replication_of(state: dict[str, Any], name: str) -> str:
+    """Where the state's replication configuration replicates `name` ("none" if nowhere), as
+    models.settings_of_request shows it: REGION, or REGION (ACCOUNT) for another account."""
+    for resource in state.get("resources") or []:
+        if resource.get("module") is not None or resource.get("mode") != "managed":
+            continue
+        if resource.get("type") != "aws_ecr_replication_configuration":
+            continue
+        for instance in resource.get("instances") or []:
+            attributes = instance.get("attributes") or {}
+            own = attributes.get("registry_id")
+            for config in attributes.get("replication_configuration") or []:
+                for rule in config.get("rule") or []:
+                    filters = [f.get("filter", "") for f in rule.get("repository_filter") or []]
+                    if filters and not any(name.startswith(f) for f in filters):
+                        continue
+                    places = [
+                        d.get("region", "")
+                        if d.get("registry_id") == own
+                        else f"{d.get('region', '')} ({d.get('registry_id', '')})"
+                        for d in rule.get("destination") or []
+                    ]
+                    if places:
+                        return ", ".join(places)
+    return "none"
+
+
 def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) -> Settings | None:
     """The settings the state records for `name`'s module instance; None if it has none."""
     module = module_address(name)
@@ -192,7 +219,13 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
         principals.setdefault(str(statement.get("Sid")), []).extend(
             [aws] if isinstance(aws, str) else list(aws)
         )
-    held = settings_of_tier(tier, principals["AllowPush"], principals["AllowPull"], status="?")
+    held = settings_of_tier(
+        tier,
+        principals["AllowPush"],
+        principals["AllowPull"],
+        status="?",
+        replication=replication_of(state, name),
+    )
     encryption = (repository.get("encryption_configuration") or [{}])[0].get("encryption_type")
     return Settings(
         **{
