@@ -86,9 +86,7 @@ def test_replication_follows_the_tier_table_and_drift_finds_it_changed(
     assert refused.code == 1 and "does not replicate" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) <= 2  # one line and its hint
     assert "Traceback" not in refused.stderr
-    down = cli(
-        capsys, "update", "payments-ui", "--env", "local", "--risk", "low", "--no-replicate"
-    )
+    down = cli(capsys, "update", "payments-ui", "--env", "local", "--risk", "low", "--no-replicate")
     assert down.code == 0, down.stderr
     _apply(capsys, "payments-ui")
     assert _held(aws) == [([(DR, ACCOUNT)], ["payments-gateway"])]
