@@ -221,10 +221,11 @@ def _change(
         edited: CatalogEntry = edit(entry, tiers)
         check_request(edited.request, tiers)
         differences = _differences(entry, edited)
+        where = [str(d) for d in txn.tfvars.replication_destinations] if txn.tfvars else []
         settings = Review(
             name,
-            settings_of_request(entry.request, tiers),
-            settings_of_request(edited.request, tiers),
+            settings_of_request(entry.request, tiers, where),
+            settings_of_request(edited.request, tiers, where),
         )
         if not differences:
             return ChangeResult(action, entry, entry, False, False, dry_run, (), settings)
@@ -267,6 +268,8 @@ def _differences(old: CatalogEntry, new: CatalogEntry) -> list[str]:
     ):
         if before != after:
             found.append(f"{label} {before!r} -> {after!r}")
+    if a.replicate != b.replicate:
+        found.append("asks for replication" if b.replicate else "no longer asks for replication")
     for kind, before_p, after_p in (
         ("push", a.push_principals, b.push_principals),
         ("pull", a.pull_principals, b.pull_principals),

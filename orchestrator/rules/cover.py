@@ -136,6 +136,8 @@ def _solve(node: _Node, continuous: set[str], budget: int, scale: int) -> None:
                 if combined[i] >= _INFEASIBLE:
                     continue
                 for j in range(min(len(table) - 1, size - 1 - i) + 1):
+                    if table[j] >= _INFEASIBLE:  # keys are negative: a sum could hide it
+                        continue
                     value = combined[i] + table[j]
                     if value < merged[i + j]:
                         merged[i + j], split[i + j] = value, j
