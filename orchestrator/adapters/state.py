@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import UserError
@@ -66,6 +66,8 @@ def instance_state(state: dict[str, Any], address: str) -> dict[str, Any]:
 class StateOutputs:
     repositories: tuple[RepoOutputs, ...]
     accounts: frozenset[str]  # AWS accounts the state's registry-level resources name
+    # name -> where the state's replication configuration replicates it (replicated ones only)
+    replication: dict[str, str] = field(default_factory=dict)
 
 
 def read_state(state: dict[str, Any], env: str) -> StateOutputs:
@@ -108,9 +110,11 @@ def read_state(state: dict[str, Any], env: str) -> StateOutputs:
         if not current:
             continue  # only deposed objects left: the repository no longer exists
         repos[name] = _repository(name, current[0], where)
+    places = {n: replication_of(state, n) for n in repos}
     return StateOutputs(
         tuple(repos[n] for n in sorted(repos)),
         frozenset(accounts | {r.aws_registry_id for r in repos.values()}),
+        {n: where for n, where in places.items() if where != "none"},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace
@@ -70,6 +71,22 @@ def test_replication_follows_the_tier_table_and_drift_finds_it_changed(
     statement = policy["Statement"][0]
     assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{SOURCE}:root"]}
     assert sorted(statement["Action"]) == ["ecr:CreateRepository", "ecr:ReplicateImage"]
+
+    # The Backstage entity shows where a repository replicates (from the state).
+    assert cli(capsys, "catalog", "sync", "--env", "local").code == 0
+    entities = [
+        doc
+        for path in sorted(local.catalog_dir.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("spec", {}).get("type") == "ecr-repository"
+    ]
+    places = {
+        e["metadata"]["title"]: e["metadata"]["annotations"].get(
+            "platform/replication-destinations"
+        )
+        for e in entities
+    }
+    assert places == {"payments-gateway": DR, "payments-ui": None, "search-api": None}
 
     # A tier change adds replication: low -> medium, asking for it.
     updated = cli(

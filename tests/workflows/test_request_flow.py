@@ -20,7 +20,13 @@ from tests.workflows.backstage import dispatched
 from tests.workflows.conftest import fresh_github
 from tests.workflows.harness import GitHub, PullRequest, Run
 
-FORM = {"name": "payments-gateway", "owner": "app-team-payments", "risk": "medium", "env": "dev"}
+FORM = {
+    "name": "payments-gateway",
+    "owner": "app-team-payments",
+    "risk": "medium",
+    "replicate": "false",
+    "env": "dev",
+}
 ACCESS_FORM = {
     "name": "payments-gateway",
     "env": "dev",
