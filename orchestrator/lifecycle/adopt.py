@@ -23,7 +23,7 @@ from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars, yaml_strict
 from orchestrator.lifecycle import conformance, inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
-from orchestrator.rules import limits, policy
+from orchestrator.rules import limits, policy, replication
 
 FILE_KEYS = ("name", "owner", "risk", "id", "description", "push_principals", "pull_principals")
 
@@ -244,7 +244,35 @@ def assess(
             + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
             "adopt only repositories that exist; new ones are requested with ecrctl create",
         )
-    return [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
+    found = [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
+    return _with_replication(ctx, registry, requests, tiers, found)
+
+
+def _with_replication(
+    ctx: Environment,
+    registry: ecr.Ecr,
+    requests: list[RegistryRequest],
+    tiers: dict[str, RiskTier],
+    found: list[conformance.Conformance],
+) -> list[conformance.Conformance]:
+    """Each report with where the registry replicates the repository now and where its tier
+    (and request) will have it replicated: one DescribeRegistry, only when the environment
+    declares replication destinations."""
+    destinations = ctx.tfvars.replication_destinations
+    if not destinations:
+        return found
+    account, rules = registry.replication()
+    wanted_places = ", ".join(str(d) for d in destinations)
+    reports = []
+    for request, report in zip(requests, found, strict=True):
+        replicates = tiers[request.risk].replicates(request.replicate)
+        now = replication.held_for(request.name, account, rules)
+        wanted = wanted_places if replicates else "none"
+        difference = conformance.replication_difference(now, wanted)
+        if difference is not None:
+            report = replace(report, differences=(*report.differences, difference))
+        reports.append(report)
+    return reports
 
 
 def _split_known(

@@ -258,6 +258,20 @@ def plan_report(
     )
 
 
+def held_for(name: str, account: str, rules: list[dict[str, Any]]) -> str:
+    """Where the registry's replication `rules` (as DescribeRegistry gives them) replicate
+    `name`: "REGION" (this account) or "REGION (ACCOUNT)", comma-separated; "none"."""
+    places = []
+    for rule in rules:
+        filters = [f.get("filter", "") for f in rule.get("repositoryFilters") or []]
+        if filters and not any(name.startswith(f) for f in filters):
+            continue
+        for d in rule.get("destinations") or []:
+            region, registry = d.get("region", ""), d.get("registryId", "")
+            places.append(region if registry == account else f"{region} ({registry})")
+    return ", ".join(places) or "none"
+
+
 def registry_policy(
     sources: Iterable[str], partition: str, region: str, account: str
 ) -> dict[str, Any]:

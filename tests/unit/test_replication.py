@@ -317,3 +317,46 @@ def test_the_tier_table_refuses_an_unknown_replication(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(UserError, match="replication 'sometimes' is not one of"):
         tiers_file.load(path)
+
+
+def test_adopt_reports_where_the_registry_replicates_against_the_tier(tmp_path: Path) -> None:
+    from orchestrator.context import Session
+    from orchestrator.lifecycle import adopt
+    from tests.helpers import build_repo_tree
+    from tests.unit.test_adopt import FakeEcr, observed
+
+    class Registry(FakeEcr):
+        def replication(self) -> tuple[str, list[dict[str, object]]]:
+            rule = {
+                "destinations": [{"region": "eu-west-1", "registryId": "123456789012"}],
+                "repositoryFilters": [{"filter": "old", "filterType": "PREFIX_MATCH"}],
+            }
+            return "123456789012", [rule]
+
+    ws = Workspace(build_repo_tree(tmp_path / "repo"))
+    path = ws.tfvars_file("dev")
+    declared = 'replication_destinations = [{ region = "us-west-2" }]\n\necr_repositories = {'
+    path.write_text(path.read_text().replace("ecr_repositories = {", declared, 1))
+    repos = {"old_service": observed(name="old_service", arn="arn:old"), "team/app": observed()}
+    requests = adopt.build_requests(
+        [
+            adopt.Item("old_service", "app-team-b", "medium"),
+            adopt.Item("team/app", "app-team-a", "low"),
+        ],
+        "dev",
+    )
+    reports = adopt.assess(
+        Session(ws).at("dev"),
+        requests,
+        TIERS,
+        connector=lambda *_: Registry(repos),  # type: ignore[arg-type,return-value]
+    )
+    found = {r.name: [d for d in r.differences if d.setting == "replication"] for r in reports}
+    (old,) = found["old_service"]
+    assert (old.current, old.wanted, old.fix) == ("eu-west-1", "none", "in place")
+    assert found["team/app"] == []
+    rules = Registry(repos).replication()[1]
+    assert replication.held_for("old_service", "123456789012", rules) == "eu-west-1"
+    assert replication.held_for("old_service", "999999999999", rules) == (
+        "eu-west-1 (123456789012)"
+    )
