@@ -360,3 +360,19 @@ def test_adopt_reports_where_the_registry_replicates_against_the_tier(tmp_path: 
     assert replication.held_for("old_service", "999999999999", rules) == (
         "eu-west-1 (123456789012)"
     )
+
+
+def test_the_guard_lets_the_replication_configuration_go_but_never_the_scanning() -> None:
+    from tests.helpers import verdicts
+
+    web = 'module.ecr_repositories["web"].aws_ecr_repository.this'
+    for address in (replication.ADDRESS, replication.POLICY_ADDRESS):
+        for action in ("create", "update", "delete"):
+            assert verdicts([rc(address, action), rc(web, "update")], {"web"}, {"web"}) == []
+    scan = verdicts(
+        [rc("aws_ecr_registry_scanning_configuration.this", "delete")], {"web"}, {"web"}
+    )
+    assert scan and "never destroyed" in scan[0]
+    # Any other registry-wide resource stays outside the request.
+    other = verdicts([rc("aws_ecr_pull_through_cache_rule.this", "create")], {"web"}, {"web"})
+    assert other and "outside the requested repositories" in other[0]
