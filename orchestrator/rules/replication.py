@@ -270,22 +270,3 @@ def held_for(name: str, account: str, rules: list[dict[str, Any]]) -> str:
             region, registry = d.get("region", ""), d.get("registryId", "")
             places.append(region if registry == account else f"{region} ({registry})")
     return ", ".join(places) or "none"
-
-
-def registry_policy(
-    sources: Iterable[str], partition: str, region: str, account: str
-) -> dict[str, Any]:
-    """The registry policy that lets `sources` (accounts) replicate into this registry, as
-    terraform/registry.tf renders it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReplicationFromManagedAccounts",
-                "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in sorted(sources)]},
-                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
-                "Resource": f"arn:{partition}:ecr:{region}:{account}:repository/*",
-            }
-        ],
-    }
