@@ -355,6 +355,21 @@ def test_adopt_reports_where_the_registry_replicates_against_the_tier(tmp_path: 
     (old,) = found["old_service"]
     assert (old.current, old.wanted, old.fix) == ("eu-west-1", "none", "in place")
     assert found["team/app"] == []
+    # Asked for (an adopt file's `replicate: true`), the medium tier replicates to the destinations.
+    asked = adopt.build_requests(
+        [adopt.Item("old_service", "app-team-b", "medium", replicate=True)], "dev"
+    )
+    (report,) = adopt.assess(
+        Session(ws).at("dev"),
+        asked,
+        TIERS,
+        connector=lambda *_: Registry(repos),  # type: ignore[arg-type,return-value]
+    )
+    (moved,) = [d for d in report.differences if d.setting == "replication"]
+    assert (moved.current, moved.wanted) == ("eu-west-1", "us-west-2")
+    low = adopt.build_requests([adopt.Item("team/app", "app-team-a", "low", replicate=True)], "dev")
+    with pytest.raises(UserError, match="the low tier does not replicate"):
+        adopt.check_requests(low, TIERS)
     rules = Registry(repos).replication()[1]
     assert replication.held_for("old_service", "123456789012", rules) == "eu-west-1"
     assert replication.held_for("old_service", "999999999999", rules) == (
