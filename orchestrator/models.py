@@ -120,6 +120,13 @@ class RiskTier:
     untagged_expire_days: int = 0
     protected_tag_prefixes: tuple[str, ...] = ()
     protected_tag_keep_count: int = 0  # the count rule of a protected prefix: above any quota
+    # Whether the tier's repositories replicate to the environment's replication_destinations:
+    # "required" (always), "allowed" (when the request asks: `replicate`), "none" (never).
+    replication: str = "none"
+
+    def replicates(self, asked: bool) -> bool:
+        """Whether a repository of this tier replicates, `asked` being its request's replicate."""
+        return self.replication == "required" or (self.replication == "allowed" and asked)
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,9 @@ class RegistryRequest:
     adopt: tuple[str, ...] = ()
     adopt_kms_key: str = ""
     status: str = "active"  # active | deprecated (push principals kept but left out of the policy)
+    # Asks for replication where the tier allows it (risk-tiers.json `replication`); a tier that
+    # requires it replicates whatever this says.
+    replicate: bool = False
 
     @property
     def deprecated(self) -> bool:
@@ -151,7 +161,7 @@ class RegistryRequest:
 
     def attributes(self) -> dict[str, Any]:
         """What must match for a repeated request to count as the same request."""
-        found = {
+        found: dict[str, Any] = {
             "id": self.registry_id,
             "owner": self.owner,
             "risk": self.risk,
@@ -160,6 +170,8 @@ class RegistryRequest:
             "push_principals": list(self.push_principals),
             "pull_principals": list(self.pull_principals),
         }
+        if self.replicate:
+            found["replicate"] = True
         return {**found, "status": self.status} if self.status != "active" else found
 
 
@@ -251,6 +263,7 @@ FIELDS = (
     ("untagged_expire_days", "untagged expire (days)"),
     ("protected_tag_prefixes", "tags kept"),
     ("scanning", "scanning"),
+    ("replication", "replicates to"),
     ("push_principals", "push"),
     ("pull_principals", "pull"),
 )
@@ -270,6 +283,8 @@ class Settings:
     status: str = "active"
     untagged_expire_days: int = 0
     protected_tag_prefixes: tuple[str, ...] = ()
+    # Where its images replicate ("us-west-2, eu-west-1 (210987654321)"), or "none".
+    replication: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,6 +296,7 @@ class Settings:
             "untagged_expire_days": self.untagged_expire_days,
             "protected_tag_prefixes": list(self.protected_tag_prefixes),
             "scanning": self.scanning,
+            "replication": self.replication,
             "push_principals": list(self.push_principals),
             "pull_principals": list(self.pull_principals),
         }
@@ -299,11 +315,16 @@ class Settings:
             # Records written before the lifecycle columns existed hold neither.
             untagged_expire_days=int(data.get("untagged_expire_days", 0)),
             protected_tag_prefixes=tuple(data.get("protected_tag_prefixes", ())),
+            replication=str(data.get("replication", "none")),
         )
 
 
 def settings_of_tier(
-    tier: RiskTier, push: Iterable[str], pull: Iterable[str], status: str = "active"
+    tier: RiskTier,
+    push: Iterable[str],
+    pull: Iterable[str],
+    status: str = "active",
+    replication: str = "none",
 ) -> Settings:
     return Settings(
         tier=tier.name,
@@ -316,13 +337,20 @@ def settings_of_tier(
         push_principals=tuple(sorted(set(push))),
         pull_principals=tuple(sorted(set(pull))),
         status=status,
+        replication=replication,
     )
 
 
-def settings_of_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> Settings:
-    """What the module makes of `request`: a deprecated repository grants no push."""
+def settings_of_request(
+    request: RegistryRequest, tiers: dict[str, RiskTier], destinations: Iterable[str] = ()
+) -> Settings:
+    """What the module makes of `request`: a deprecated repository grants no push; it
+    replicates to the environment's `destinations` (shown as "REGION" or "REGION (ACCOUNT)")
+    when its tier requires or allows and it asks."""
     push = () if request.deprecated else request.push_principals
-    return settings_of_tier(tiers[request.risk], push, request.pull_principals, request.status)
+    tier = tiers[request.risk]
+    where = ", ".join(destinations) if tier.replicates(request.replicate) else ""
+    return settings_of_tier(tier, push, request.pull_principals, request.status, where or "none")
 
 
 @dataclass(frozen=True)

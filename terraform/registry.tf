@@ -70,3 +70,88 @@ resource "aws_ecr_registry_scanning_configuration" "this" {
     }
   }
 }
+
+# -- Replication (registry-wide, one per registry) --------------------------------------------
+
+locals {
+  # Derived from the input and the tier table only, like the scanning locals above: a
+  # `-target=aws_ecr_replication_configuration.this` pulls in no module instance.
+  replicated_repositories = sort([
+    for name, repo in var.ecr_repositories : name
+    if local.risk_tiers.tiers[repo.risk].replication == "required" || (local.risk_tiers.tiers[repo.risk].replication == "allowed" && repo.replicate)
+  ])
+
+  # The PREFIX_MATCH filters ecrctl computed and wrote into the tfvars (the scanning cover's
+  # code, orchestrator/rules/cover.py); without them, one filter per repository.
+  replication_filters = var.registry_replication_filters != null ? var.registry_replication_filters : local.replicated_repositories
+  # What a hand edit may never do: leave a repository that must replicate unmatched.
+  unreplicated_repositories = [
+    for name in local.replicated_repositories : name
+    if !anytrue([for prefix in local.replication_filters : startswith(name, prefix)])
+  ]
+
+  # No destinations (a development environment) or nothing to replicate: no configuration.
+  replicating = length(var.replication_destinations) > 0 && length(local.replicated_repositories) > 0
+}
+
+resource "aws_ecr_replication_configuration" "this" {
+  count = local.replicating ? 1 : 0
+
+  replication_configuration {
+    # One rule: every replicating repository goes to every destination (the emulator, too,
+    # serves one rule only).
+    rule {
+      dynamic "destination" {
+        for_each = var.replication_destinations
+
+        content {
+          region      = destination.value.region
+          registry_id = destination.value.registry_id != null ? destination.value.registry_id : data.aws_caller_identity.current.account_id
+        }
+      }
+
+      dynamic "repository_filter" {
+        for_each = local.replication_filters
+
+        content {
+          filter      = repository_filter.value
+          filter_type = "PREFIX_MATCH"
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.replication_filters) <= 100
+      error_message = "ECR allows at most 100 repository filters per replication rule; this configuration has ${length(local.replication_filters)} (${length(local.replicated_repositories)} repositories replicate). Let ecrctl write registry_replication_filters: it covers them with prefixes."
+    }
+
+    precondition {
+      condition     = length(local.unreplicated_repositories) == 0
+      error_message = "registry_replication_filters matches no filter for ${length(local.unreplicated_repositories)} repository(ies) that must replicate: ${join(", ", slice(local.unreplicated_repositories, 0, min(5, length(local.unreplicated_repositories))))}. Add the name (or a prefix of it) to registry_replication_filters, or delete the variable and let ecrctl write it again."
+    }
+
+    precondition {
+      condition     = var.account_id == null || var.account_id == data.aws_caller_identity.current.account_id
+      error_message = "account_id (${coalesce(var.account_id, "-")}) is not the account Terraform runs in (${data.aws_caller_identity.current.account_id}): fix account_id in the environment's tfvars, or the credentials."
+    }
+  }
+}
+
+# Lets the managed environments that replicate here (replication_sources) do so: ECR needs the
+# destination registry's permission for a cross-account replication.
+resource "aws_ecr_registry_policy" "this" {
+  count = length(var.replication_sources) > 0 ? 1 : 0
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "ReplicationFromManagedAccounts"
+      Effect    = "Allow"
+      Principal = { AWS = [for account in sort(var.replication_sources) : "arn:${data.aws_partition.current.partition}:iam::${account}:root"] }
+      Action    = ["ecr:CreateRepository", "ecr:ReplicateImage"]
+      Resource  = "arn:${data.aws_partition.current.partition}:ecr:${var.aws_region}:${data.aws_caller_identity.current.account_id}:repository/*"
+    }]
+  })
+}

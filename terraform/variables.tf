@@ -48,6 +48,69 @@ variable "registry_scan_filters" {
   }
 }
 
+variable "account_id" {
+  description = "The 12-digit AWS account holding the environment's registry. Optional; another managed environment that replicates here names it as its destination's registry_id, and registry.tf checks it against the caller's account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.account_id == null ? true : can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account ID."
+  }
+}
+
+variable "replication_destinations" {
+  description = "Where the registry replicates the repositories whose tier asks for it (risk-tiers.json replication): a region, and registry_id for another account's registry (omitted: this account). One replication rule holds them all."
+  type = list(object({
+    region      = string
+    registry_id = optional(string)
+  }))
+  default = []
+
+  # ECR ReplicationRule: at most 25 destinations.
+  validation {
+    condition     = length(var.replication_destinations) <= 25
+    error_message = "replication_destinations may hold at most 25 destinations (ECR's limit per replication rule)."
+  }
+
+  validation {
+    condition = alltrue([
+      for d in var.replication_destinations : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", d.region)) && (d.registry_id == null ? true : can(regex("^[0-9]{12}$", d.registry_id)))
+    ])
+    error_message = "each replication destination needs an AWS region name and, optionally, a 12-digit registry_id."
+  }
+}
+
+variable "registry_replication_filters" {
+  description = "The replication rule's PREFIX_MATCH repository filters: written by ecrctl from ecr_repositories (orchestrator/rules/replication.py) so that every repository whose tier asks for replication is matched within ECR's 100 filters per rule. null: one filter per such repository."
+  type        = list(string)
+  default     = null
+
+  # ECR RepositoryFilter: 2 to 256 characters of a repository name's prefix; at most 100 per rule.
+  validation {
+    condition = var.registry_replication_filters == null ? true : alltrue([
+      for filter in var.registry_replication_filters : can(regex("^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$", filter)) && length(filter) >= 2 && length(filter) <= 256
+    ])
+    error_message = "registry_replication_filters must be repository-name prefixes of 2 to 256 characters (lowercase letters, digits, . _ - /)."
+  }
+
+  validation {
+    condition     = var.registry_replication_filters == null ? true : length(var.registry_replication_filters) <= 100
+    error_message = "registry_replication_filters may hold at most 100 filters (ECR's limit per replication rule)."
+  }
+}
+
+variable "replication_sources" {
+  description = "AWS accounts allowed to replicate into this registry (its registry policy): the accounts of the managed environments whose replication_destinations name this registry (ecrctl validate checks)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for account in var.replication_sources : can(regex("^[0-9]{12}$", account))])
+    error_message = "replication_sources must be 12-digit AWS account IDs."
+  }
+}
+
 variable "ecr_repositories" {
   description = "ECR repositories of this environment, keyed by repository name. Written by ecrctl; each entry is validated again by the module."
   type = map(object({
@@ -61,6 +124,8 @@ variable "ecr_repositories" {
     adopt         = optional(list(string), [])
     adopt_kms_key = optional(string, "")
     status        = optional(string, "active")
+    # Asks for replication where the tier allows it (risk-tiers.json replication "allowed").
+    replicate = optional(bool, false)
   }))
   default = {}
 

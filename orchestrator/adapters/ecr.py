@@ -142,6 +142,15 @@ class Ecr:
             raise aws.error("DescribeRepositories", "the registry", exc) from None
         return found
 
+    def replication(self) -> tuple[str, list[dict[str, Any]]]:
+        """The registry's ID and its replication rules as ECR holds them (DescribeRegistry)."""
+        try:
+            found = self.client.describe_registry()
+        except Exception as exc:
+            raise aws.error("DescribeRegistry", "the registry", exc) from None
+        rules = (found.get("replicationConfiguration") or {}).get("rules") or []
+        return str(found.get("registryId", "")), list(rules)
+
     def repository(self, name: str) -> dict[str, Any] | None:
         """describe_repositories for one name; None when it does not exist."""
         try:

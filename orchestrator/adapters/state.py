@@ -7,7 +7,7 @@ drift reads each repository's attributes, backup keeps the resources of one modu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import UserError
@@ -65,6 +65,8 @@ def instance_state(state: dict[str, Any], address: str) -> dict[str, Any]:
 class StateOutputs:
     repositories: tuple[RepoOutputs, ...]
     accounts: frozenset[str]  # AWS accounts the state's registry-level resources name
+    # name -> where the state's replication configuration replicates it (replicated ones only)
+    replication: dict[str, str] = field(default_factory=dict)
 
 
 def read_state(state: dict[str, Any], env: str) -> StateOutputs:
@@ -107,9 +109,11 @@ def read_state(state: dict[str, Any], env: str) -> StateOutputs:
         if not current:
             continue  # only deposed objects left: the repository no longer exists
         repos[name] = _repository(name, current[0], where)
+    places = {n: replication_of(state, n) for n in repos}
     return StateOutputs(
         tuple(repos[n] for n in sorted(repos)),
         frozenset(accounts | {r.aws_registry_id for r in repos.values()}),
+        {n: where for n, where in places.items() if where != "none"},
     )
 
 
@@ -159,6 +163,33 @@ def _repository(name: str, instance: dict[str, Any], where: str) -> RepoOutputs:
     )
 
 
+def replication_of(state: dict[str, Any], name: str) -> str:
+    """Where the state's replication configuration replicates `name` ("none" if nowhere), as
+    models.settings_of_request shows it: REGION, or REGION (ACCOUNT) for another account."""
+    for resource in state.get("resources") or []:
+        if resource.get("module") is not None or resource.get("mode") != "managed":
+            continue
+        if resource.get("type") != "aws_ecr_replication_configuration":
+            continue
+        for instance in resource.get("instances") or []:
+            attributes = instance.get("attributes") or {}
+            own = attributes.get("registry_id")
+            for config in attributes.get("replication_configuration") or []:
+                for rule in config.get("rule") or []:
+                    filters = [f.get("filter", "") for f in rule.get("repository_filter") or []]
+                    if filters and not any(name.startswith(f) for f in filters):
+                        continue
+                    places = [
+                        d.get("region", "")
+                        if d.get("registry_id") == own
+                        else f"{d.get('region', '')} ({d.get('registry_id', '')})"
+                        for d in rule.get("destination") or []
+                    ]
+                    if places:
+                        return ", ".join(places)
+    return "none"
+
+
 def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) -> Settings | None:
     """The settings the state records for `name`'s module instance; None if it has none."""
     module = module_address(name)
@@ -187,7 +218,9 @@ def settings_of(state: dict[str, Any], name: str, tiers: dict[str, RiskTier]) ->
         documents.read_repository_policy(policy_text, str(repository.get("registry_id") or ""))
         or documents.Grants()
     )
-    held = settings_of_tier(tier, grants.push, grants.pull, status="?")
+    held = settings_of_tier(
+        tier, grants.push, grants.pull, status="?", replication=replication_of(state, name)
+    )
     encryption = (repository.get("encryption_configuration") or [{}])[0].get("encryption_type")
     return Settings(
         **{

@@ -72,6 +72,13 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
             "",
         ]
         lines += [f"- {_cell(line)}" for line in record.scanning]
+    if record.replication:
+        lines += [
+            "",
+            "Replication (registry-wide: what replicates where, and beyond the tier):",
+            "",
+        ]
+        lines += [f"- {_cell(line)}" for line in record.replication]
     lines += ["", *_settings_section(record), f"Fingerprint `{record.fingerprint}`", ""]
     lines += _conformance_lines(record)
     if not record.changes:

@@ -54,6 +54,7 @@ def plan_env(
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
         text = ctx.terraform().show_plan_text(result.plan_file)
     scan = plan_op.scan_report(ctx, result)
+    replicated = plan_op.replication_report(ctx, result)
     return EnvRecord(
         env=env,
         base=cs.base,
@@ -68,6 +69,7 @@ def plan_env(
         plan_text=text,
         plan_file=str(result.plan_file),
         scanning=tuple(scan.lines()) if scan else (),
+        replication=tuple(replicated.lines()) if replicated else (),
     )
 
 

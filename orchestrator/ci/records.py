@@ -92,6 +92,9 @@ class EnvRecord:
     # Repositories the registry's CONTINUOUS_SCAN filters scan more than their tier asks, and
     # why (scanning.OverScan.lines); shown, not fingerprinted: it follows from the tfvars.
     scanning: tuple[str, ...] = ()
+    # What replicates where and beyond what its tier asks (replication.Replication.lines),
+    # when the plan changes the replication configuration; shown, not fingerprinted.
+    replication: tuple[str, ...] = ()
 
     @property
     def held(self) -> list[tuple[str, str]]:
@@ -120,6 +123,7 @@ class EnvRecord:
             "plan_file": self.plan_file,
             "plan_text": self.plan_text,
             "scanning": list(self.scanning),
+            "replication": list(self.replication),
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class EnvRecord:
                 plan_text=str(data.get("plan_text", "")),
                 plan_file=str(data.get("plan_file", "")),
                 scanning=tuple(str(line) for line in data.get("scanning", [])),
+                replication=tuple(str(line) for line in data.get("replication", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None

@@ -13,6 +13,7 @@ from orchestrator.cli.options import (
     EnvOpt,
     OptionalDescriptionOpt,
     OptionalOwnerOpt,
+    OptionalReplicateOpt,
     OptionalRiskOpt,
     Output,
     OutputOpt,
@@ -54,11 +55,12 @@ def update(
             "Revoke this IAM ARN's, organization's or service's pull access",
         ),
     ] = None,
+    replicate: OptionalReplicateOpt = None,
     reason: ReasonOpt = "",
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Change a live repository's request: owner, description, tier or principals.
+    """Change a live repository's request: owner, description, tier, principals, replication.
 
     Edits the catalog and envs/ENV/terraform.tfvars together (or neither), with the same rules
     as create, and records the change in the catalog entry's history. Runs no terraform. The
@@ -72,6 +74,8 @@ def update(
     acting for this account; push only ever to IAM ARNs. Example:
     ecrctl update payments-gateway --env dev --add-pull-principal o-a1b2c3d4e5
     --add-pull-principal lambda.amazonaws.com
+
+    Example: ecrctl update payments-api --env prod --replicate --reason "DR for checkout"
     """
     from orchestrator.ops import update as core
 
@@ -83,6 +87,7 @@ def update(
         remove_push=tuple(remove_push_principal or ()),
         add_pull=tuple(add_pull_principal or ()),
         remove_pull=tuple(remove_pull_principal or ()),
+        replicate=replicate,
     )
     result = core.update(context(env), name, change, reason=reason, dry_run=dry_run)
     _show(result, output)

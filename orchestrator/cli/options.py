@@ -97,6 +97,19 @@ PullPrincipalsOpt = Annotated[
     list[str] | None,
     principals_option("--pull-principal", f"{PULL_FORMS} allowed to pull"),
 ]
+_REPLICATE_HELP = (
+    "Replicate the images to the environment's replication_destinations (tiers that allow it:"
+    " risk-tiers.json `replication`; the high tier always replicates)."
+)
+ReplicateOpt = Annotated[bool, typer.Option("--replicate", help=_REPLICATE_HELP)]
+OptionalReplicateOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--replicate/--no-replicate",
+        help=_REPLICATE_HELP + " --no-replicate withdraws the ask.",
+        show_default=False,
+    ),
+]
 DryRunOpt = Annotated[
     bool,
     typer.Option(

@@ -25,6 +25,7 @@ from orchestrator.cli.options import (
     PlanFileOpt,
     PullPrincipalsOpt,
     PushPrincipalsOpt,
+    ReplicateOpt,
     RiskOpt,
     context,
     flag,
@@ -47,6 +48,7 @@ def create(
     description: DescriptionOpt = "",
     push_principal: PushPrincipalsOpt = None,
     pull_principal: PullPrincipalsOpt = None,
+    replicate: ReplicateOpt = False,
     dry_run: DryRunOpt = False,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -56,6 +58,9 @@ def create(
     attributes is refused. Next step: ecrctl plan NAME --env ENV.
 
     Example: ecrctl create payments-gateway --env dev --owner app-team-payments --risk high
+
+    Example: ecrctl create payments-api --env prod --owner app-team-payments --risk medium
+    --replicate
     """
     from orchestrator.ops import create as create_op
     from orchestrator.rules import policy
@@ -70,6 +75,7 @@ def create(
         description=description,
         push_principals=push_principal or [],
         pull_principals=pull_principal or [],
+        replicate=replicate,
     )
     result = create_op.create(ctx, request, dry_run=dry_run)
     if output is Output.json:
@@ -102,8 +108,8 @@ def plan(
         bool,
         typer.Option(
             "--unmanaged",
-            help="Also list repositories ecrctl does not manage that a CONTINUOUS_SCAN filter"
-            " matches (one ECR DescribeRepositories call).",
+            help="Also list repositories ecrctl does not manage that a CONTINUOUS_SCAN or"
+            " replication filter matches (one ECR DescribeRepositories call).",
         ),
     ] = False,
     output: OutputOpt = Output.text,
@@ -114,7 +120,9 @@ def plan(
     or anything but creates for a new repository).
 
     When the plan changes the registry's scanning configuration, it also says which
-    repositories its CONTINUOUS_SCAN filters scan more than their tier asks, and why.
+    repositories its CONTINUOUS_SCAN filters scan more than their tier asks, and why; when it
+    changes the replication configuration, what replicates where and which repositories
+    replicate beyond what their tier asks.
 
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
@@ -131,12 +139,15 @@ def plan(
                 raise
             result, refused = exc.result, exc
         scan = plan_op.scan_report(ctx, result, unmanaged)
+        replicated = plan_op.replication_report(ctx, result, unmanaged)
     objections = refused.violations if refused else []
     if output is Output.json:
-        extra = {"scanning": scan.to_dict()} if scan else {}
+        extra: dict[str, object] = {"scanning": scan.to_dict()} if scan else {}
+        if replicated:
+            extra["replication"] = replicated.to_dict()
         render.emit_json({**result.to_dict(), "guard": [v.to_dict() for v in objections], **extra})
     else:
-        render.plan_text(result, objections, scan)
+        render.plan_text(result, objections, scan, replicated)
     if refused:
         raise refused
 
@@ -185,7 +196,12 @@ def apply(
     def confirm(result: PlanResult) -> bool:
         if approved:
             if output is Output.text:
-                render.plan_text(result, [], plan_op.scan_report(ctx, result))
+                render.plan_text(
+                    result,
+                    [],
+                    plan_op.scan_report(ctx, result),
+                    plan_op.replication_report(ctx, result),
+                )
             return True
         with progress.paused():
             render.err().print(render.plan_table(result))

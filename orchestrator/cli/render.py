@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from orchestrator.models import PlanResult, Violation
     from orchestrator.ops.listing import Listing
+    from orchestrator.rules.replication import Replication
     from orchestrator.rules.scanning import OverScan
 
 _CONSOLES: dict[bool, Console] = {}
@@ -165,6 +166,14 @@ def scan_text(scan: OverScan | None) -> None:
         out().print(f"  {escape(line)}")
 
 
+def replication_text(report: Replication | None) -> None:
+    """What replicates where, and which repositories replicate beyond what their tier asks."""
+    if report is None:
+        return
+    for index, line in enumerate(report.lines()):
+        out().print(("  " if index else "") + escape(line))
+
+
 def settings_table(plan: PlanResult) -> Table:
     """What a reviewer approves: per repository, the settings that will hold after the apply."""
     from rich.table import Table
@@ -180,7 +189,12 @@ def settings_table(plan: PlanResult) -> Table:
     return table
 
 
-def plan_text(plan: PlanResult, objections: list[Violation], scan: OverScan | None = None) -> None:
+def plan_text(
+    plan: PlanResult,
+    objections: list[Violation],
+    scan: OverScan | None = None,
+    replication: Replication | None = None,
+) -> None:
     if plan.changes:
         out().print(plan_table(plan))
         if plan.reviews:
@@ -192,5 +206,6 @@ def plan_text(plan: PlanResult, objections: list[Violation], scan: OverScan | No
         ", ".join(f"{n} to {a}" for a, n in counts.items()) + f"; plan saved to {plan.plan_file}"
     )
     scan_text(scan)
+    replication_text(replication)
     for objection in objections:
         out().print(f"[red]guard:[/] {escape(str(objection))}")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import FileError, UserError
 from orchestrator.files import memo, yaml_strict
 from orchestrator.models import STATUSES, CatalogEntry, Problem, RegistryRequest, RiskTier, Status
-from orchestrator.rules import policy
+from orchestrator.rules import policy, replication
 
 if TYPE_CHECKING:
     import yaml
@@ -135,6 +135,8 @@ def render_entry(entry: CatalogEntry, tier: RiskTier) -> str:
     ]
     if request.description:
         lines.append(f"      description: {_quote(request.description)}")
+    if request.replicate:
+        lines.append("      replicate: true")
     lines += [
         "    access:",
         f"      push_principals: {_render_list(request.push_principals)}",
@@ -424,6 +426,9 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
     for key in ("id", "owner", "risk", "description"):
         if key in metadata and not isinstance(metadata[key], str):
             raise UserError(f"metadata.{key} must be a string")
+    replicate = metadata.get("replicate", False)
+    if not isinstance(replicate, bool):
+        raise UserError("metadata.replicate must be true or false")
     # An adopted repository (history.adopted_at) keeps its ECR name; new ones follow ADR-0092.
     adopted = isinstance(history, dict) and ADOPTED_AT in history
     request = policy.build_request(
@@ -438,8 +443,10 @@ def _entry(name: str, raw: Any, tiers: dict[str, RiskTier]) -> CatalogEntry:
         ecr_name=adopted,
         # The tfvars entry of a deprecated repository says so too (the module drops push access).
         status="deprecated" if status == "deprecated" else "active",
+        replicate=replicate,
     )
     tier = tiers[request.risk]
+    replication.check_request(request, tier)
     expected = {
         "image_scanning": True,
         "scanning": tier.scanning,

@@ -1,6 +1,8 @@
-"""registry_scan_filters in an environment's tfvars: rewritten from its entries on every change.
+"""The registry filters in an environment's tfvars, rewritten from its entries on every change:
+`registry_scan_filters` (CONTINUOUS_SCAN) and `registry_replication_filters` (replication).
 
-The cover itself (which filters) is rules/scanning.py's; this module only writes it.
+Which filters is the rules' (rules/scanning.py and rules/replication.py, over rules/cover.py);
+this module only writes them, each as a list variable just above `ecr_repositories`.
 """
 
 from __future__ import annotations
@@ -10,38 +12,62 @@ from pathlib import Path
 
 from orchestrator.files import hcl, tfvars
 from orchestrator.models import RiskTier
+from orchestrator.rules import replication
 from orchestrator.rules.scanning import VARIABLE, cover_of
 
 COMMENT = (
     "# The registry's CONTINUOUS_SCAN filters, computed by ecrctl from ecr_repositories\n"
     "# (terraform/README.md); rewritten whenever ecrctl changes ecr_repositories.\n"
 )
+REPLICATION_COMMENT = (
+    "# The registry's replication filters (PREFIX_MATCH), computed by ecrctl from\n"
+    "# ecr_repositories and the tier table; rewritten whenever ecrctl changes ecr_repositories.\n"
+)
 
 
-def render(filters: Iterable[str]) -> str:
+def render(filters: Iterable[str], variable: str = VARIABLE) -> str:
     body = "".join(f"  {hcl.quote(f)},\n" for f in filters)
-    return f"{VARIABLE} = [\n{body}]\n" if body else f"{VARIABLE} = []\n"
+    return f"{variable} = [\n{body}]\n" if body else f"{variable} = []\n"
 
 
 def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier]) -> str:
-    """`text` (an environment's tfvars) with registry_scan_filters recomputed from its entries.
+    """`text` (an environment's tfvars) with both filter lists recomputed from its entries.
 
     The one place that keeps the filters in step with ecr_repositories: the transaction passes
-    every new tfvars text through here before writing it. A file without continuous-scan
-    repositories has no such variable: removing the last one takes the lines out again.
+    every new tfvars text through here before writing it. A list with nothing to match has no
+    line: removing the last repository that needs one takes the lines out again. Replication
+    filters are written only while the environment declares replication_destinations.
     """
     tf = tfvars.parse(text, path, env)
-    filters = list(cover_of(tf.entries, tiers).filters)
-    current = tf.scan_filters
+    text = _with_list(text, tf, VARIABLE, list(cover_of(tf.entries, tiers).filters), COMMENT)
+    if text != tf.text:
+        tf = tfvars.parse(text, path, env)
+    wanted: list[str] = []
+    if tf.replication_destinations:
+        wanted = list(replication.cover_of(tf.entries, tiers).filters)
+    return _with_list(text, tf, replication.VARIABLE, wanted, REPLICATION_COMMENT)
+
+
+def replication_filters(tf: tfvars.Tfvars, tiers: Mapping[str, RiskTier]) -> list[str]:
+    """The replication filters ecrctl writes for `tf` (none without destinations)."""
+    if not tf.replication_destinations:
+        return []
+    return list(replication.cover_of(tf.entries, tiers).filters)
+
+
+def _with_list(
+    text: str, tf: tfvars.Tfvars, variable: str, filters: list[str], comment: str
+) -> str:
+    current = tf.filters(variable)
     # The same filters in another order or twice match the same repositories: leave them be.
     if (current is not None and set(current) == set(filters)) or (current is None and not filters):
         return text
-    block = render(filters)
-    span = tf.document.attr_spans.get(VARIABLE)
+    block = render(filters, variable)
+    span = tf.document.attr_spans.get(variable)
     if span is not None and not filters:  # none left: take out what the insert below put in
         start, end = span
-        if text[:start].endswith(COMMENT):
-            start -= len(COMMENT)
+        if text[:start].endswith(comment):
+            start -= len(comment)
         if text.startswith("\n", end):
             end += 1
         return text[:start] + text[end:]
@@ -51,8 +77,8 @@ def with_filters(text: str, path: Path, env: str, tiers: Mapping[str, RiskTier])
     line = tf.document.attr_lines.get(tfvars.VARIABLE)
     if line is None:
         separator = "" if text.endswith("\n") or not text else "\n"
-        return f"{text}{separator}{COMMENT}{block}"
+        return f"{text}{separator}{comment}{block}"
     at = 0
     for _ in range(line - 1):
         at = text.index("\n", at) + 1
-    return text[:at] + COMMENT + block + "\n" + text[at:]
+    return text[:at] + comment + block + "\n" + text[at:]

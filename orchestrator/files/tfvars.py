@@ -15,7 +15,7 @@ from orchestrator.errors import FileError, UserError
 from orchestrator.files import hcl, memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import policy, replication, scanning
 
 VARIABLE = "ecr_repositories"
 ENTRY_KEYS = (
@@ -28,6 +28,7 @@ ENTRY_KEYS = (
     "adopt",  # the import markers of an adopted repository (terraform/imports.tf)
     "adopt_kms_key",
     "status",
+    "replicate",  # asks for replication where the tier allows it (rules/replication.py)
 )
 REQUIRED_KEYS = ("id", "owner", "risk")
 FIX_HINT = "fix the file by hand (git diff shows what changed), then run: ecrctl validate"
@@ -48,14 +49,28 @@ class Tfvars:
     @property
     def scan_filters(self) -> list[str] | None:
         """registry_scan_filters as the file holds it (None when it does not set it)."""
-        value = self.document.values.get(scanning.VARIABLE)
+        return self.filters(scanning.VARIABLE)
+
+    @property
+    def replication_filters(self) -> list[str] | None:
+        """registry_replication_filters as the file holds it (None when it does not set it)."""
+        return self.filters(replication.VARIABLE)
+
+    @property
+    def replication_destinations(self) -> tuple[replication.Destination, ...]:
+        """replication_destinations (rules/settings.py holds its form)."""
+        return replication.destinations_of(self.document.values.get(replication.DESTINATIONS))
+
+    def filters(self, variable: str) -> list[str] | None:
+        """A list-of-filters variable ecrctl writes (None when the file does not set it)."""
+        value = self.document.values.get(variable)
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise FileError(
                 self.path,
-                self.document.attr_lines.get(scanning.VARIABLE, 1),
-                f"{scanning.VARIABLE} must be a list of strings",
+                self.document.attr_lines.get(variable, 1),
+                f"{variable} must be a list of strings",
                 "delete the line: ecrctl writes it again on its next change",
             )
         return list(value)
@@ -123,6 +138,8 @@ def render_entry(request: RegistryRequest) -> str:
         fields.append(("adopt_kms_key", hcl.quote(request.adopt_kms_key)))
     if request.status != "active":
         fields.append(("status", hcl.quote(request.status)))
+    if request.replicate:
+        fields.append(("replicate", "true"))
     width = max(len(key) for key, _ in fields)
     body = "".join(f"    {key.ljust(width)} = {value}\n" for key, value in fields)
     return f"  {hcl.quote(request.name)} = {{\n{body}  }}\n"
@@ -166,7 +183,9 @@ _CANONICAL_ITEM = re.compile(rf"^  ({_STRING.pattern}) = \{{\n", re.MULTILINE)
 _CANONICAL_FIELD = re.compile(r"    ([a-z_]+) +=( .*)")
 
 
-def _canonical_value(token: str) -> str | list[str | None] | None:
+def _canonical_value(token: str) -> str | bool | list[str | None] | None:
+    if token == "true":
+        return True
     if token.startswith("["):
         return [hcl.unquote(m.group()) for m in _STRING.finditer(token)]
     return hcl.unquote(token)
@@ -255,6 +274,9 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
         raise UserError("id, owner, risk, description, status and adopt_kms_key must be strings")
     if not all(isinstance(v, list) and all(isinstance(i, str) for i in v) for v in lists.values()):
         raise UserError("push_principals, pull_principals and adopt must be lists of strings")
+    replicate = value.get("replicate", False)
+    if not isinstance(replicate, bool):
+        raise UserError("replicate must be true or false")
     return policy.build_request(
         name=name,
         env=env,
@@ -270,4 +292,5 @@ def _entry(name: str, value: Any, env: str) -> RegistryRequest:
         # name outside ADR-0092's rule belongs to an adopted catalog entry.
         ecr_name=True,
         status=strings["status"],
+        replicate=replicate,
     )

@@ -11,6 +11,8 @@ from orchestrator.models import RISKS, RiskTier
 from orchestrator.rules.limits import LIMIT
 
 # The characters of an image tag (Docker's grammar, which ECR follows); a prefix of one.
+# Whether a tier's repositories replicate: always, when the request asks, never.
+REPLICATION = ("required", "allowed", "none")
 TAG_PREFIX = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -31,6 +33,7 @@ def load(path: Path) -> dict[str, RiskTier]:
                 untagged_expire_days=int(row["untagged_expire_days"]),
                 protected_tag_prefixes=tuple(str(p) for p in row["protected_tag_prefixes"]),
                 protected_tag_keep_count=keep_protected,
+                replication=str(row["replication"]),
             )
             for name, row in data["tiers"].items()
         }
@@ -40,6 +43,11 @@ def load(path: Path) -> dict[str, RiskTier]:
         raise UserError(f"{path}: tiers must be exactly {', '.join(RISKS)}")
     for tier in tiers.values():
         _check_lifecycle(path, tier)
+        if tier.replication not in REPLICATION:
+            raise UserError(
+                f"{path}: tier {tier.name}: replication {tier.replication!r} is not one of"
+                f" {', '.join(REPLICATION)}"
+            )
     return tiers
 
 

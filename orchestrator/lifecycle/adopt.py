@@ -23,9 +23,18 @@ from orchestrator.errors import UserError
 from orchestrator.files import catalog, tfvars, yaml_strict
 from orchestrator.lifecycle import conformance, inventory
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier
-from orchestrator.rules import limits, policy
+from orchestrator.rules import limits, policy, replication
 
-FILE_KEYS = ("name", "owner", "risk", "id", "description", "push_principals", "pull_principals")
+FILE_KEYS = (
+    "name",
+    "owner",
+    "risk",
+    "id",
+    "description",
+    "push_principals",
+    "pull_principals",
+    "replicate",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Item:
     push_principals: tuple[str, ...] = ()
     pull_principals: tuple[str, ...] = ()
     where: str = ""  # "adopt.yaml item 3" for messages; "" on the command line
+    replicate: bool = False  # asks for replication where the tier allows it
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,8 @@ def load_file(path: Path) -> list[Item]:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UserError(f"{where}: {key} must be a list of principals (strings)")
             lists[key] = tuple(value)
+        if not isinstance(raw.get("replicate", False), bool):
+            raise UserError(f"{where}: replicate must be true or false")
         items.append(
             Item(
                 name=raw["name"],
@@ -123,6 +135,7 @@ def load_file(path: Path) -> list[Item]:
                 push_principals=lists["push_principals"],
                 pull_principals=lists["pull_principals"],
                 where=f"{where} ({raw['name']})",
+                replicate=raw.get("replicate", False),
             )
         )
     return items
@@ -146,6 +159,7 @@ def build_requests(items: Iterable[Item], env: str) -> list[RegistryRequest]:
                 push_principals=item.push_principals,
                 pull_principals=item.pull_principals,
                 ecr_name=True,
+                replicate=item.replicate,
             )
         except UserError as exc:
             raise UserError(at + exc.message, exc.hint) from None
@@ -170,6 +184,7 @@ def check_requests(requests: list[RegistryRequest], tiers: dict[str, RiskTier]) 
         policy.check_risk(request.risk)
         if request.risk not in tiers:
             raise UserError(f"{request.name!r}: risk {request.risk!r} is not in the tier table")
+        replication.check_request(request, tiers[request.risk])
         limits.check_limits(request, tiers)
 
 
@@ -244,7 +259,35 @@ def assess(
             + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
             "adopt only repositories that exist; new ones are requested with ecrctl create",
         )
-    return [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
+    found = [conformance.assess(observed[r.name], r, tiers[r.risk]) for r in requests]
+    return _with_replication(ctx, registry, requests, tiers, found)
+
+
+def _with_replication(
+    ctx: Environment,
+    registry: ecr.Ecr,
+    requests: list[RegistryRequest],
+    tiers: dict[str, RiskTier],
+    found: list[conformance.Conformance],
+) -> list[conformance.Conformance]:
+    """Each report with where the registry replicates the repository now and where its tier
+    (and request) will have it replicated: one DescribeRegistry, only when the environment
+    declares replication destinations."""
+    destinations = ctx.tfvars.replication_destinations
+    if not destinations:
+        return found
+    account, rules = registry.replication()
+    wanted_places = ", ".join(str(d) for d in destinations)
+    reports = []
+    for request, report in zip(requests, found, strict=True):
+        replicates = tiers[request.risk].replicates(request.replicate)
+        now = replication.held_for(request.name, account, rules)
+        wanted = wanted_places if replicates else "none"
+        difference = conformance.replication_difference(now, wanted)
+        if difference is not None:
+            report = replace(report, differences=(*report.differences, difference))
+        reports.append(report)
+    return reports
 
 
 def _split_known(

@@ -229,6 +229,14 @@ def assess(observed: Observed, request: RegistryRequest, tier: RiskTier) -> Conf
     )
 
 
+def replication_difference(now: str, wanted: str) -> Difference | None:
+    """Where the registry replicates an adopted repository against where its tier will: the
+    first apply writes the registry-wide replication configuration (ecrctl's filters)."""
+    if now == wanted:
+        return None
+    return Difference("replication", now, wanted, IN_PLACE)
+
+
 def _key_policy(observed: Observed) -> list[Difference]:
     """The adopted key's policy next to the module's: what it grants beyond the account root and
     ECR's use through the service. Terraform puts the module's policy in place (PutKeyPolicy)."""

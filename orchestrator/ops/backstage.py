@@ -181,8 +181,10 @@ def repository_entity(
     risk: str,
     registry_id: str,
     entry: CatalogEntry | None,
+    replication: str = "",
 ) -> Entity:
-    """One repository. `owner`, `risk` and `registry_id` come from its tags, else the catalog."""
+    """One repository. `owner`, `risk` and `registry_id` come from its tags, else the catalog;
+    `replication`, where the registry replicates it (the state's replication configuration)."""
     annotations = {
         A + "ecr-repository-name": repo.name,
         A + "ecr-repository-url": repo.url,
@@ -195,6 +197,8 @@ def repository_entity(
         A + "catalog-status": entry.status if entry else "not-in-catalog",
         ANNOTATION_AMAZON_ECR_ARN: repo.arn,
     }
+    if replication:  # e.g. "us-west-2, eu-west-1 (210987654321)"
+        annotations[A + "replication-destinations"] = replication
     description = (entry.request.description if entry else "") or repo.tags.get("Description", "")
     return {
         "apiVersion": API_VERSION,

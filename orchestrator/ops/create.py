@@ -8,7 +8,7 @@ from orchestrator.context import Session
 from orchestrator.errors import UserError
 from orchestrator.files import catalog, transaction
 from orchestrator.models import CatalogEntry, RegistryRequest, RiskTier, Status
-from orchestrator.rules import limits
+from orchestrator.rules import limits, replication
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,12 @@ def check_request(request: RegistryRequest, tiers: dict[str, RiskTier]) -> None:
     """The checks of a whole request before it is written, shared by create and update.
 
     The field rules ran when the request was built (policy.build_request); these are the ones
-    that depend on the tier: the tier exists, and every AWS limit holds (limits.check_limits).
+    that depend on the tier: the tier exists, it allows the replication asked for, and every
+    AWS limit holds (limits.check_limits).
     """
     if request.risk not in tiers:
         raise UserError(f"risk {request.risk!r} is not a tier of {', '.join(sorted(tiers))}")
+    replication.check_request(request, tiers[request.risk])
     limits.check_limits(request, tiers)
 
 

@@ -6,7 +6,9 @@ Four sources, compared per repository of one environment:
 - the state (Terraform.state_pull): what Terraform manages;
 - the tfvars and the catalog: what was requested;
 - the registry itself (describe_repositories, every page): what exists, and its settings next
-  to its risk tier.
+  to its risk tier; and DescribeRegistry: its replication configuration next to what the
+  tfvars derive (destinations, filters), which the refresh-only plan misses when Terraform
+  holds none (a configuration put by hand where nothing should replicate).
 Nothing is changed. `drift` is true when anything differs; the CLI turns it into exit code 4.
 """
 
@@ -19,6 +21,7 @@ from orchestrator.adapters import ecr
 from orchestrator.adapters.state import managed_repositories
 from orchestrator.context import Environment
 from orchestrator.models import ResourceChange, Status
+from orchestrator.rules import replication
 
 KINDS = {
     "unmanaged": "in the registry, not managed by Terraform",
@@ -28,6 +31,7 @@ KINDS = {
     "not_applied": "requested in the tfvars, not in the state",
     "pending_removal": "in the state, no longer in the tfvars",
     "catalog": "the catalog and the tfvars disagree",
+    "replication": "the registry's replication configuration differs from the tfvars",
 }
 
 
@@ -49,6 +53,15 @@ REMEDIABLE = ("terraform", "settings")
 
 
 def remedy(finding: Finding, env: str, configured: set[str]) -> str:
+    registry_wide = finding.kind == "replication" or (
+        finding.kind == "terraform" and finding.repository is None
+    )
+    if registry_wide and configured:
+        # Every targeted plan carries the registry-wide resources (ops/plan.REGISTRY_TARGETS).
+        return (
+            f"ecrctl apply {min(configured)} --env {env} (any repository's apply puts the"
+            " registry-wide configuration back)"
+        )
     if finding.kind not in REMEDIABLE or finding.repository not in configured:
         return ""
     if finding.detail.startswith("encryption "):
@@ -138,6 +151,8 @@ def drift(ctx: Environment, registry: ecr.Ecr | None = None) -> DriftReport:
         findings.append(Finding("catalog", name, f"only in {where}"))
     for name in sorted(set(existing) & set(configured)):
         findings += _settings(name, existing[name], configured[name].risk, tiers, registry)
+    progress(f"ECR describe_registry ({env})")
+    findings += _replication(ctx, registry)
     counts = {
         "registry": len(existing),
         "state": len(managed),
@@ -169,6 +184,46 @@ def _settings(
         if tags.get(key) != want:
             differ.append(f"tag {key}={tags.get(key)!r}, expected {want!r}")
     return [Finding("settings", name, d) for d in differ]
+
+
+def _replication(ctx: Environment, registry: ecr.Ecr) -> list[Finding]:
+    """The registry's replication rules next to the one rule the tfvars derive (registry.tf)."""
+    tf = ctx.tfvars
+    account, rules = registry.replication()
+    wanted = replication.replication(
+        tf.replication_filters, tf.replication_destinations, tf.entries, ctx.tiers
+    )
+    want: list[tuple[list[tuple[str, str]], list[str]]] = []
+    if wanted.filters:
+        places = sorted((d.region, d.registry_id or account) for d in wanted.destinations)
+        want = [(places, sorted(wanted.filters))]
+    held = [
+        (
+            sorted(
+                (d.get("region", ""), d.get("registryId", "")) for d in r.get("destinations", [])
+            ),
+            sorted(f.get("filter", "") for f in r.get("repositoryFilters", [])),
+        )
+        for r in rules
+    ]
+    if held == want:
+        return []
+
+    def shown(rules: list[tuple[list[tuple[str, str]], list[str]]]) -> str:
+        if not rules:
+            return "none"
+        return "; ".join(
+            f"to {', '.join(f'{r}@{a}' for r, a in places)} for prefixes {', '.join(filters)}"
+            for places, filters in rules
+        )
+
+    return [
+        Finding(
+            "replication",
+            None,
+            f"the registry replicates {shown(held)}; the tfvars ask {shown(want)}",
+        )
+    ]
 
 
 def render_markdown(report: DriftReport) -> str:

@@ -28,7 +28,8 @@ from orchestrator.models import (
     module_address,
 )
 from orchestrator.ops import review
-from orchestrator.rules import guard, policy, scanning
+from orchestrator.rules import guard, policy, replication, scanning
+from orchestrator.rules.replication import Replication
 from orchestrator.rules.scanning import OverScan
 
 REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
@@ -43,6 +44,23 @@ def scan_report(ctx: Environment, plan: PlanResult, unmanaged: bool = False) -> 
     tf = ctx.tfvars
     registry = list(ctx.ecr().repositories()) if unmanaged else None
     return scanning.plan_report(tf.scan_filters, tf.entries, ctx.tiers, plan, registry)
+
+
+def replication_report(
+    ctx: Environment, plan: PlanResult, unmanaged: bool = False
+) -> Replication | None:
+    """What replicates where, and beyond what its tier asks, beside a plan that changes the
+    replication configuration (always with `unmanaged`, which also lists the registry's
+    repositories ecrctl does not manage that a filter matches: one DescribeRepositories)."""
+    tf = ctx.tfvars
+    registry = list(ctx.ecr().repositories()) if unmanaged else None
+    return replication.plan_report(
+        tf.replication_filters, tf.replication_destinations, tf.entries, ctx.tiers, plan, registry
+    )
+
+
+def _shown(destinations: tuple[replication.Destination, ...]) -> list[str]:
+    return [str(d) for d in destinations]
 
 
 def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
@@ -92,6 +110,16 @@ def plan(
             "add NAME* (or a PREFIX* covering it) to registry_scan_filters, or delete that"
             " variable and let ecrctl write it again; then run: ecrctl validate",
         )
+    # Terraform would refuse these too (registry.tf's preconditions), after a provider load.
+    if planned.replication_destinations:
+        for problem in replication.check_filters(planned.replication_filters, requests, ctx.tiers)[
+            :1
+        ]:
+            raise UserError(
+                f"{var_file}: {problem}",
+                "delete registry_replication_filters and let ecrctl write it again; then run:"
+                " ecrctl validate",
+            )
     out = (out or _default_plan_file(ws, env, names)).resolve()
     terraform = ctx.terraform()
     terraform.init()
@@ -111,7 +139,9 @@ def plan(
     # The "now" of the review is what the plan found after its refresh, not the last apply's
     # state: a setting changed behind Terraform's back shows as the change the plan makes.
     state = _prior_state(ctx, out) if review.needs_state(changes, configured) else None
-    reviews = review.reviews(names, requests, ctx.tiers, state)
+    reviews = review.reviews(
+        names, requests, ctx.tiers, state, _shown(planned.replication_destinations)
+    )
     result = PlanResult(
         env,
         tuple(targets),
@@ -203,7 +233,13 @@ def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> Plan
         tuple(repositories),
         plan_file,
         tuple(changes),
-        review.reviews(repositories, requests, ctx.tiers, state),
+        review.reviews(
+            repositories,
+            requests,
+            ctx.tiers,
+            state,
+            _shown(replication.destinations_of(variables.get(replication.DESTINATIONS))),
+        ),
         configured=frozenset(configured),
         without_policy=frozenset(without_policy_of(requests, repositories)),
     )

@@ -36,12 +36,15 @@ def reviews(
     requests: dict[str, RegistryRequest],
     tiers: dict[str, RiskTier],
     state: dict[str, Any] | None,
+    destinations: Iterable[str] = (),
 ) -> tuple[Review, ...]:
-    """The review of each named repository; `state` gives the before of existing ones."""
+    """The review of each named repository; `state` gives the before of existing ones, and
+    `destinations` (the environment's replication_destinations) where the after replicates."""
+    destinations = tuple(destinations)
     found = []
     for name in sorted(names):
         request = requests.get(name)
         before = settings_of(state, name, tiers) if state is not None else None
-        after = settings_of_request(request, tiers) if request is not None else None
+        after = settings_of_request(request, tiers, destinations) if request is not None else None
         found.append(Review(name, before, after))
     return tuple(found)

@@ -162,7 +162,15 @@ def sync(
         owned: dict[str, list[str]] = {}
         planned = [
             _registry_file(
-                ws, placement, outputs.repositories, cat, account, last_sync, warnings, owned
+                ws,
+                placement,
+                outputs.repositories,
+                cat,
+                account,
+                last_sync,
+                warnings,
+                owned,
+                outputs.replication,
             ),
             *_shared_files(ws),
             _root_location(ws, placement, groups),
@@ -222,8 +230,10 @@ def _registry_file(
     last_sync: str,
     warnings: list[str],
     owned: dict[str, list[str]] | None = None,
+    replicated: Mapping[str, str] | None = None,
 ) -> _Planned:
-    """The registry file; `owned` gets each owner ref with the entities it owns."""
+    """The registry file; `owned` gets each owner ref with the entities it owns; `replicated`
+    says where each replicated repository goes."""
     path = placement.registry_file(ws.catalog_dir)
     old = _existing(path)
     env = placement.env
@@ -242,7 +252,15 @@ def _registry_file(
             warnings.append(f"{repo.name}: in the Terraform state of {env} but not in the catalog")
         owner, risk, registry_id = _governance(repo, entry)
         entities.append(
-            backstage.repository_entity(placement, repo, owner, risk, registry_id, entry)
+            backstage.repository_entity(
+                placement,
+                repo,
+                owner,
+                risk,
+                registry_id,
+                entry,
+                (replicated or {}).get(repo.name, ""),
+            )
         )
     if owned is not None:
         for entity in entities:

@@ -45,6 +45,7 @@ class Update:
     remove_push: tuple[str, ...] = ()
     add_pull: tuple[str, ...] = ()
     remove_pull: tuple[str, ...] = ()
+    replicate: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def update(
         raise UserError(
             "nothing to update: pass at least one of --owner, --description, --risk,"
             " --add-push-principal, --remove-push-principal, --add-pull-principal,"
-            " --remove-pull-principal",
+            " --remove-pull-principal, --replicate/--no-replicate",
             f"e.g. ecrctl update {name} --env {ctx.env} --owner app-team-payments",
         )
 
@@ -108,6 +109,7 @@ def update(
             push_principals=_edited(old.push_principals, change.add_push, change.remove_push),
             pull_principals=_edited(old.pull_principals, change.add_pull, change.remove_pull),
             status=old.status,
+            replicate=old.replicate if change.replicate is None else change.replicate,
         )
         _check_encryption(old, new, tiers)
         return replace(entry, request=new)
@@ -220,10 +222,11 @@ def _change(
         edited: CatalogEntry = edit(entry, tiers)
         check_request(edited.request, tiers)
         differences = _differences(entry, edited)
+        where = [str(d) for d in txn.tfvars.replication_destinations] if txn.tfvars else []
         settings = Review(
             name,
-            settings_of_request(entry.request, tiers),
-            settings_of_request(edited.request, tiers),
+            settings_of_request(entry.request, tiers, where),
+            settings_of_request(edited.request, tiers, where),
         )
         if not differences:
             return ChangeResult(action, entry, entry, False, False, dry_run, (), settings)
@@ -266,6 +269,8 @@ def _differences(old: CatalogEntry, new: CatalogEntry) -> list[str]:
     ):
         if before != after:
             found.append(f"{label} {before!r} -> {after!r}")
+    if a.replicate != b.replicate:
+        found.append("asks for replication" if b.replicate else "no longer asks for replication")
     for kind, before_p, after_p in (
         ("push", a.push_principals, b.push_principals),
         ("pull", a.pull_principals, b.pull_principals),

@@ -8,9 +8,10 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import (
     Problem,
+    RiskTier,
     Status,
 )
-from orchestrator.rules import scanning, settings
+from orchestrator.rules import replication, scanning, settings
 
 
 def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
@@ -63,12 +64,14 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
                     f" ({shown or 'no filters: no line'}); ecrctl writes it on every change",
                 )
             )
+        problems += _replication_problems(rel, held, tiers)
         try:
             hcl2.loads(path.read_text(encoding="utf-8"))
         except Exception as exc:  # python-hcl2 raises lark errors of many kinds
             problems.append(
                 Problem(rel, 1, f"python-hcl2 cannot parse it: {str(exc).splitlines()[0]}")
             )
+    problems += _replication_sources(ws, all_tfvars)
     if cat is None:
         return problems
     ids: dict[str, str] = {}
@@ -138,6 +141,79 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _replication_problems(rel: str, tf: tfvars.Tfvars, tiers: dict[str, RiskTier]) -> list[Problem]:
+    """The replication filters as registry.tf would refuse them, or not what ecrctl writes."""
+    line = tf.document.attr_lines.get(replication.VARIABLE, 1)
+    try:
+        written = tf.replication_filters
+        if not tf.replication_destinations:
+            if written:
+                return [
+                    Problem(
+                        rel,
+                        line,
+                        f"{replication.VARIABLE} is set but replication_destinations is empty:"
+                        " nothing replicates; delete the line",
+                    )
+                ]
+            return []
+        found = replication.check_filters(written, tf.entries, tiers)
+        wanted = scan_filters.replication_filters(tf, tiers)
+    except UserError as exc:
+        return [Problem(rel, _line(exc) if isinstance(exc, FileError) else line, _reason(exc))]
+    if not found and set(written or []) != set(wanted):
+        shown = ", ".join(map(repr, wanted[:5])) + (" ..." if len(wanted) > 5 else "")
+        found.append(
+            f"{replication.VARIABLE} is not what ecrctl computes from ecr_repositories"
+            f" ({shown or 'no filters: no line'}); ecrctl writes it on every change"
+        )
+    return [Problem(rel, line, message) for message in found]
+
+
+def _replication_sources(ws: Workspace, envs: dict[str, tfvars.Tfvars]) -> list[Problem]:
+    """A managed environment replicating into another's registry needs that registry's
+    permission: the destination's replication_sources must list the source's account."""
+    found = []
+    by_registry = {
+        (acct, tf.region): (name, tf)
+        for name, tf in envs.items()
+        if isinstance(acct := tf.document.values.get(settings.ACCOUNT), str)
+    }
+    for name, tf in envs.items():
+        account = tf.document.values.get(settings.ACCOUNT)
+        for destination in tf.replication_destinations:
+            if destination.registry_id is None:
+                continue
+            target = by_registry.get((destination.registry_id, destination.region))
+            if target is None or target[0] == name:
+                continue
+            other, other_tf = target
+            rel = ws.relative(other_tf.path)
+            line = other_tf.document.attr_lines.get(settings.SOURCES, 1)
+            if not isinstance(account, str):
+                found.append(
+                    Problem(
+                        ws.relative(tf.path),
+                        tf.document.attr_lines.get(settings.DESTINATIONS, 1),
+                        f"replicates into {other}'s registry ({destination}), which must let"
+                        f" this account in: declare account_id in envs/{name}/terraform.tfvars",
+                    )
+                )
+                continue
+            sources = other_tf.document.values.get(settings.SOURCES) or []
+            if account not in sources:
+                found.append(
+                    Problem(
+                        rel,
+                        line,
+                        f"{name} ({account}) replicates into this registry, but"
+                        f" replication_sources does not list {account}: ECR would refuse its"
+                        f' replication; add "{account}" to replication_sources',
+                    )
+                )
+    return found
 
 
 def _tf_line(tf: tfvars.Tfvars, name: str) -> int:

@@ -2,7 +2,9 @@
 
 Rules, per change in the plan:
 - it lies inside a requested module instance module.ecr_repositories["NAME"], or it is the
-  registry-wide scanning configuration, which may be created or updated but never destroyed;
+  registry-wide scanning configuration, which may be created or updated but never destroyed,
+  or the registry's replication configuration or registry policy, which may also be deleted
+  (neither holds an image: see REGISTRY_SCOPE);
 - inside an instance whose repository is being created, every change is a create, or the
   replacement of a part an interrupted create left tainted (the repository does not exist yet);
 - a tainted registry-wide scanning configuration may be replaced (it is put whole again);
@@ -31,7 +33,14 @@ from orchestrator.models import (
     module_address,
 )
 
-REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE}}
+REGISTRY_SCOPE = {
+    "aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE},
+    # Deleting these holds no image: the replication configuration goes when nothing is left
+    # to replicate (replicas already made stay in their destinations), the registry policy when
+    # no managed environment replicates here any more.
+    "aws_ecr_replication_configuration.this[0]": {Action.CREATE, Action.UPDATE, Action.DELETE},
+    "aws_ecr_registry_policy.this[0]": {Action.CREATE, Action.UPDATE, Action.DELETE},
+}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
 REASONS = {
     Rule.OUTSIDE_REQUEST: "outside the requested repositories",

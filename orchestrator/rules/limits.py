@@ -137,6 +137,31 @@ LIMITS = (
         f"ECR ScanningRepositoryFilter filter, {ECR_API}/API_ScanningRepositoryFilter.html",
         min=1,
     ),
+    Limit(
+        "replication-rules",
+        10,
+        "the number of rules in the registry's replication configuration",
+        f"ECR ReplicationConfiguration rules, {ECR_API}/API_ReplicationConfiguration.html",
+    ),
+    Limit(
+        "replication-destinations",
+        25,
+        "the number of destinations of a replication rule (replication_destinations)",
+        f"ECR ReplicationRule destinations, {ECR_API}/API_ReplicationRule.html",
+    ),
+    Limit(
+        "replication-filters",
+        100,
+        "the number of repository filters in one replication rule",
+        f"ECR ReplicationRule repositoryFilters, {ECR_API}/API_ReplicationRule.html",
+    ),
+    Limit(
+        "replication-filter",
+        256,
+        "the number of characters in a replication repository filter (PREFIX_MATCH)",
+        f"ECR RepositoryFilter filter, {ECR_API}/API_RepositoryFilter.html",
+        min=2,
+    ),
 )
 LIMIT = {limit.name: limit for limit in LIMITS}
 

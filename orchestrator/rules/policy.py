@@ -196,6 +196,7 @@ def build_request(
     adopt_kms_key: str = "",
     ecr_name: bool = False,
     status: str = "active",
+    replicate: bool = False,
 ) -> RegistryRequest:
     """Validate raw input into a RegistryRequest, or raise UserError naming the first problem.
 
@@ -214,6 +215,7 @@ def build_request(
         adopt=check_adopt(adopt, adopt_kms_key),
         adopt_kms_key=adopt_kms_key,
         status=check_request_status(status),
+        replicate=replicate,
     )
 
 

@@ -20,14 +20,8 @@ that over-scan equally, the one with the most (so the narrowest) filters wins; w
 continuous-scan names fit, that is one `NAME*` per name. Product-based names (ADR-0092,
 `{product}-{component}`) make the prefixes product prefixes such as `payments-*`.
 
-Algorithm: exact, not greedy. The known names form a compressed trie; a filter `P*` matches
-exactly the names under the trie node of P, and only branching nodes and names are worth a
-filter (a longer prefix on a non-branching path matches the same names). A tree knapsack
-computes, for every node and every budget k <= min(max_filters, continuous names below it),
-the least over-scan that covers the node's continuous-scan names with k filters: either one
-filter at the node (over-scan: every other name below it) or the children's best covers
-combined. Tables are bounded by the continuous-scan names below a node, which bounds the whole
-run by O(nodes x max_filters) steps: a few milliseconds at 1,000 repositories.
+The cover itself is rules/cover.py's (exact, a tree knapsack over the names' trie), shared
+with replication's filters (rules/replication.py); this module says what a scanning filter is.
 
 Optimal among prefix filters. ECR also accepts `*` elsewhere (`*-gateway`, `pay*-api`): a
 cover using those could over-scan less in contrived cases, but Terraform could not then check
@@ -38,10 +32,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.models import PlanResult, RegistryRequest, RiskTier
+from orchestrator.rules import cover as shared
+from orchestrator.rules.cover import Cover
 from orchestrator.rules.limits import LIMIT
 
 VARIABLE = "registry_scan_filters"
@@ -51,7 +47,6 @@ MAX_FILTERS = LIMIT["scan-filters"].max
 MAX_PREFIX = LIMIT["scan-filter"].max - 1
 # ScanningRepositoryFilter.filter's pattern in the ECR API reference.
 FILTER_PATTERN = re.compile(r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$")
-_INFEASIBLE = 1 << 62
 
 
 def matches(pattern: str, name: str) -> bool:
@@ -64,126 +59,11 @@ def matches(pattern: str, name: str) -> bool:
     return re.fullmatch(regex, name, re.DOTALL) is not None
 
 
-@dataclass(frozen=True)
-class Cover:
-    """The CONTINUOUS_SCAN filters and what they match beyond the continuous-scan names."""
-
-    filters: tuple[str, ...]
-    continuous: tuple[str, ...]
-    over_scanned: dict[str, str] = field(default_factory=dict)  # name -> the filter matching it
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "filters": list(self.filters),
-            "continuous": len(self.continuous),
-            "over_scanned": dict(sorted(self.over_scanned.items())),
-        }
-
-
-@dataclass
-class _Node:
-    prefix: str
-    parent_len: int
-    name: bool = False  # the prefix is itself a known name
-    continuous: bool = False  # ... one that asks for continuous scanning
-    children: list[_Node] = field(default_factory=list)
-    need: int = 0  # continuous-scan names in the subtree
-    others: int = 0  # other names in the subtree
-    table: list[int] = field(default_factory=list)  # best key with exactly k filters
-    here: list[bool] = field(default_factory=list)  # budget k: one filter at this node
-    # per child: its budget for each total budget (None: the child needs no filter)
-    splits: list[list[int] | None] = field(default_factory=list)
-
-    @property
-    def filter(self) -> str | None:
-        """The prefix filter matching exactly this subtree, if ECR's length limit allows one."""
-        if len(self.prefix) <= MAX_PREFIX:
-            return self.prefix + "*"
-        return self.prefix[:MAX_PREFIX] + "*" if self.parent_len < MAX_PREFIX else None
-
-
-def _build(names: list[str], start: int, end: int, depth: int, parent_len: int) -> _Node:
-    """The compressed-trie node of sorted `names[start:end]`, which share `depth` characters."""
-    first, last = names[start], names[end - 1]
-    length = depth
-    while length < len(first) and length < len(last) and first[length] == last[length]:
-        length += 1
-    node = _Node(first[:length], parent_len)
-    i = start
-    if len(first) == length:  # sorted: the name equal to the prefix comes first
-        node.name = True
-        i += 1
-    while i < end:
-        j = i
-        char = names[i][length]
-        while j < end and names[j][length] == char:
-            j += 1
-        node.children.append(_build(names, i, j, length + 1, length))
-        i = j
-    return node
-
-
-def _solve(node: _Node, continuous: set[str], budget: int, scale: int) -> None:
-    """Fill node.table: key = over-scan * scale - filters used, least is best."""
-    node.continuous = node.name and node.prefix in continuous
-    for child in node.children:
-        _solve(child, continuous, budget, scale)
-    node.need = int(node.continuous) + sum(c.need for c in node.children)
-    node.others = int(node.name and not node.continuous) + sum(c.others for c in node.children)
-    if node.need == 0:
-        node.table, node.here = [0], [False]
-        return
-    size = min(budget, node.need) + 1
-    # Without a filter here: the children's covers combined (impossible if this name needs
-    # scanning: only a filter here or above matches it).
-    combined = [_INFEASIBLE] * size
-    if not node.continuous:
-        combined = [0] + [_INFEASIBLE] * (size - 1)
-        reach = 0
-        for child in node.children:
-            if child.need == 0:  # nothing to cover below it: it adds nothing, uses no filter
-                node.splits.append(None)
-                continue
-            table = child.table
-            merged = [_INFEASIBLE] * size
-            split = [0] * size
-            for i in range(min(reach, size - 1) + 1):
-                if combined[i] >= _INFEASIBLE:
-                    continue
-                for j in range(min(len(table) - 1, size - 1 - i) + 1):
-                    value = combined[i] + table[j]
-                    if value < merged[i + j]:
-                        merged[i + j], split[i + j] = value, j
-            reach += len(table) - 1
-            combined = merged
-            node.splits.append(split)
-    here_key = node.others * scale - 1 if node.filter is not None else _INFEASIBLE
-    node.table, node.here = [], []
-    for k in range(size):
-        use_here = k == 1 and here_key < combined[k]
-        node.table.append(here_key if use_here else combined[k])
-        node.here.append(use_here)
-
-
-def _names(node: _Node) -> Iterable[str]:
-    if node.name:
-        yield node.prefix
-    for child in node.children:
-        yield from _names(child)
-
-
-def _filters(node: _Node, k: int, out: list[tuple[str, _Node]]) -> None:
-    if node.need == 0:
-        return
-    if node.here[k]:
-        assert node.filter is not None
-        out.append((node.filter, node))
-        return
-    for child, split in reversed(list(zip(node.children, node.splits, strict=True))):
-        if split is not None:
-            j = split[k]
-            _filters(child, j, out)
-            k -= j
+def _spell(prefix: str, parent_len: int) -> str | None:
+    """`PREFIX*` for a trie node, within ECR's 255 characters (a prefix of 254 and the `*`)."""
+    if len(prefix) <= MAX_PREFIX:
+        return prefix + "*"
+    return prefix[:MAX_PREFIX] + "*" if parent_len < MAX_PREFIX else None
 
 
 def cover(
@@ -192,26 +72,10 @@ def cover(
     """The least over-scanning prefix cover of `continuous` in at most `max_filters` filters.
 
     `others` are the known names that ask for less (scan on push); the result lists which of
-    them the filters match. Names are ECR repository names (at most 256 characters).
+    them the filters match. Names are ECR repository names (at most 256 characters). Always
+    found: the root's `*`-terminated prefix matches every name.
     """
-    wanted = set(continuous)
-    rest = set(others) - wanted
-    if not wanted:
-        return Cover((), ())
-    if max_filters < 1:
-        raise ValueError("max_filters must be at least 1")
-    names = sorted(wanted | rest)
-    root = _build(names, 0, len(names), 0, -1)
-    _solve(root, wanted, max_filters, max_filters + 1)
-    best = min(range(len(root.table)), key=lambda k: root.table[k])
-    if root.table[best] >= _INFEASIBLE:  # cannot happen: the root's filter covers everything
-        raise ValueError("no prefix cover exists")
-    found: list[tuple[str, _Node]] = []
-    _filters(root, best, found)
-    over = {n: f for f, node in found for n in _names(node) if n not in wanted}
-    return Cover(
-        tuple(sorted(f for f, _ in found)), tuple(sorted(wanted)), dict(sorted(over.items()))
-    )
+    return shared.cover(continuous, others, max_filters, _spell)
 
 
 def continuous_names(

@@ -18,6 +18,7 @@ from orchestrator.adapters import planfile
 from orchestrator.adapters.terraform_output import changes_from_plan_json
 from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
+from orchestrator.ops import plan as plan_op
 from orchestrator.ops.plan import read_plan
 from tests.conftest import Aws
 from tests.helpers import cli, snapshot
@@ -50,7 +51,7 @@ def _agrees_with_terraform(local: Workspace, plan_file: Path, name: str) -> None
     assert mine == set(changes_from_plan_json(shown)) and len(mine) == len(changes)
     assert targets is not None and set(targets) == {
         f'module.ecr_repositories["{name}"]',
-        "aws_ecr_registry_scanning_configuration.this",
+        *plan_op.REGISTRY_TARGETS,  # scanning, replication, the registry policy
     }
     assert variables == {k: v["value"] for k, v in shown["variables"].items() if k in variables}
     assert planfile.read(plan_file).terraform_version == shown["terraform_version"]

@@ -137,9 +137,13 @@ def test_terraform_reads_exactly_what_create_wrote(
             for r in requests
         }
         tfvars_path = ws.tfvars_file("local")
-        # Terraform also fills in the optional import markers of an adoption (none here).
+        # Terraform also fills in the optional import markers of an adoption and the ask for
+        # replication (none here).
         read = reader.read(tfvars_path)["ecr_repositories"]
-        assert read == {n: {**v, "adopt": [], "adopt_kms_key": ""} for n, v in expected.items()}
+        assert read == {
+            n: {**v, "adopt": [], "adopt_kms_key": "", "replicate": False}
+            for n, v in expected.items()
+        }
         assert tfvars.load(tfvars_path, "local").entries == {r.name: r for r in requests}
 
         tiers = tiers_file.load(ws.tiers_file)

@@ -216,3 +216,5 @@ def test_the_request_forms_tier_descriptions_follow_the_tier_table() -> None:
         for prefix in tier.protected_tag_prefixes:
             assert f"{prefix}*" in text, text
         assert ("KMS" in text) == (tier.encryption_type == "KMS"), text
+        replication = {"none": "never replicated", "allowed": "replicated on request"}
+        assert replication.get(tier.replication, "always replicated") in text, text

@@ -20,7 +20,13 @@ from tests.workflows.backstage import dispatched
 from tests.workflows.conftest import fresh_github
 from tests.workflows.harness import GitHub, PullRequest, Run
 
-FORM = {"name": "payments-gateway", "owner": "app-team-payments", "risk": "medium", "env": "dev"}
+FORM = {
+    "name": "payments-gateway",
+    "owner": "app-team-payments",
+    "risk": "medium",
+    "replicate": "true",  # the medium tier allows it: ecr-request.yml passes --replicate
+    "env": "dev",
+}
 ACCESS_FORM = {
     "name": "payments-gateway",
     "env": "dev",
@@ -91,7 +97,9 @@ def test_the_backstage_request_opens_a_labelled_pull_request(flow: Flow) -> None
     assert sorted(pull["files"]) == ["catalog/ecr-catalog.yaml", "envs/dev/terraform.tfvars"]
     tfvars = flow.github.show(pull["head_sha"], "envs/dev/terraform.tfvars")
     assert '"payments-gateway" = {' in tfvars and '"app-team-payments"' in tfvars
-    assert "payments-gateway" in flow.github.show(pull["head_sha"], "catalog/ecr-catalog.yaml")
+    assert "    replicate       = true\n" in tfvars
+    catalog = flow.github.show(pull["head_sha"], "catalog/ecr-catalog.yaml")
+    assert "payments-gateway" in catalog and "      replicate: true\n" in catalog
 
 
 def test_the_pull_request_gets_the_plan_and_its_fingerprint_in_one_comment(flow: Flow) -> None:
