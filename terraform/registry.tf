@@ -26,8 +26,13 @@ locals {
   continuous_scan_rules = var.registry_scan_type == "ENHANCED" && length(local.continuous_scan_filters) > 0 ? [local.continuous_scan_filters] : []
 }
 
+# Every registry-wide resource of this file is gated by local.holds_registry (main.tf): it lives in
+# exactly one state of the environment ("main", or "registry" when it is sharded), fed with every
+# entry of var.ecr_repositories. A resource added here takes the same `count`.
+
 # ECR's scan type is registry-wide (one per account and region): one resource for all repositories.
 resource "aws_ecr_registry_scanning_configuration" "this" {
+  count     = local.holds_registry ? 1 : 0
   scan_type = var.registry_scan_type
 
   dynamic "rule" {
@@ -69,4 +74,10 @@ resource "aws_ecr_registry_scanning_configuration" "this" {
       error_message = "registry_scan_filters matches no filter for ${length(local.unscanned_repositories)} repository(ies) whose tier asks for CONTINUOUS_SCAN: ${join(", ", slice(local.unscanned_repositories, 0, min(5, length(local.unscanned_repositories))))}. Add NAME* (or a PREFIX* that covers it) to registry_scan_filters, or delete the variable and let ecrctl write it again."
     }
   }
+}
+
+# Before state shards it had no count: the same object, nothing replaced.
+moved {
+  from = aws_ecr_registry_scanning_configuration.this
+  to   = aws_ecr_registry_scanning_configuration.this[0]
 }

@@ -34,8 +34,11 @@ BACKEND_SETTINGS = frozenset(
 )
 
 
-def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
-    """The state text ("" when the backend holds none), or None to leave it to terraform."""
+def read(backend_file: Path, environ: Mapping[str, str], key: str | None = None) -> str | None:
+    """The state text ("" when the backend holds none), or None to leave it to terraform.
+
+    `key` is a state's own backend key (a shard's), in place of backend.hcl's.
+    """
     if environ.get("TF_WORKSPACE", "default") != "default":
         return None
     try:
@@ -44,6 +47,8 @@ def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
         raise FileError(backend_file, exc.line, exc.reason) from None
     if not set(settings) <= BACKEND_SETTINGS:
         return None
+    if key is not None:
+        settings = {**settings, "key": key}
     bucket, key, region = (settings.get(name) for name in ("bucket", "key", "region"))
     if not (isinstance(bucket, str) and isinstance(key, str) and isinstance(region, str)):
         return None  # terraform says what is missing or wrong

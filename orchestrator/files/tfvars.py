@@ -15,7 +15,7 @@ from orchestrator.errors import FileError, UserError
 from orchestrator.files import hcl, memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
-from orchestrator.rules import policy, scanning
+from orchestrator.rules import policy, scanning, shards
 
 VARIABLE = "ecr_repositories"
 ENTRY_KEYS = (
@@ -59,6 +59,22 @@ class Tfvars:
                 "delete the line: ecrctl writes it again on its next change",
             )
         return list(value)
+
+    @property
+    def shards(self) -> int:
+        """state_shards: how many state shards the environment is split into (1 when absent)."""
+        value = self.document.values.get(shards.SETTING, 1)
+        problem = shards.check_setting(value)
+        if problem is not None:
+            raise FileError(
+                self.path,
+                self.document.attr_lines.get(shards.SETTING, 1),
+                problem,
+                f"put back the value the states have; to change it: ecrctl shards migrate"
+                f" --env {self.env} --to S",
+            )
+        assert isinstance(value, int)
+        return value
 
     @property
     def region(self) -> str | None:

@@ -31,7 +31,13 @@ from orchestrator.models import (
     module_address,
 )
 
-REGISTRY_SCOPE = {"aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE}}
+# The registry-wide resources (terraform/registry.tf), each `count`-gated to the one state that
+# holds the registry: targeted by resource, judged by instance. MOVE: the address they had before
+# the gate (a `moved` block, nothing changes in AWS).
+REGISTRY_RESOURCES = ("aws_ecr_registry_scanning_configuration.this",)
+REGISTRY_SCOPE = {
+    f"{address}[0]": {Action.CREATE, Action.UPDATE, Action.MOVE} for address in REGISTRY_RESOURCES
+}
 REPOSITORY_RESOURCE = "aws_ecr_repository.this"
 REASONS = {
     Rule.OUTSIDE_REQUEST: "outside the requested repositories",

@@ -11,6 +11,9 @@ may change unseen:
   scanning (terraform/modules/ecr/risk-tiers.json); BASIC would turn them off registry-wide.
 - `registry_scan_filters`: ecrctl's own, recomputed from the entries on every change; a
   file's must be what ecrctl computes (checked by ops/validate.py against files/scan_filters.py).
+- `state_shards`: absent (1) or a whole number 1..99: how many state shards the environment's
+  repositories are split into (rules/shards.py). Changed by `ecrctl shards migrate` only, which
+  moves the states with it; a hand edit is refused at plan time (the states say otherwise).
 - nothing else: Terraform only warns about an undeclared variable and then ignores it.
 """
 
@@ -20,10 +23,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.rules import shards
+
 REPOSITORIES = "ecr_repositories"
 SCAN_FILTERS = "registry_scan_filters"
 REGION, ENVIRONMENT, SCAN_TYPE = "aws_region", "environment", "registry_scan_type"
-KNOWN = (REGION, ENVIRONMENT, SCAN_TYPE, SCAN_FILTERS, REPOSITORIES)
+SHARDS = shards.SETTING
+KNOWN = (REGION, ENVIRONMENT, SCAN_TYPE, SCAN_FILTERS, SHARDS, REPOSITORIES)
 SCAN_TYPES = ("ENHANCED",)
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")  # as terraform/variables.tf checks it
 
@@ -60,6 +66,8 @@ def problems(values: Mapping[str, Any], env: str) -> list[tuple[str, str]]:
                 " (ENHANCED is the default)",
             )
         )
+    if SHARDS in values and (problem := shards.check_setting(values[SHARDS])) is not None:
+        found.append((SHARDS, problem))
     return found
 
 
