@@ -81,6 +81,20 @@ class Tfvars:
         region = self.document.values.get("aws_region")
         return region if isinstance(region, str) else None
 
+    def with_shards(self, count: int) -> str:
+        """The file's text with `state_shards = count` (no line at all for 1, the default)."""
+        text, span = self.text, self.document.attr_spans.get(shards.SETTING)
+        if span is not None:
+            start, end = span
+            end = end + 1 if text.startswith("\n", end) else end
+            text = text[:start] + text[end:]
+        if count == 1:
+            return text
+        line = f"{shards.SETTING} = {count} # changed only by: ecrctl shards migrate\n\n"
+        at = text.find(f"\n{VARIABLE} =")  # just before the entries
+        at = len(text) if at < 0 else at + 1
+        return text[:at] + line + text[at:]
+
     def with_entry(self, request: RegistryRequest) -> str:
         """The file's text with `request` added, in name order among the existing entries."""
         text, entry = self.text, render_entry(request)

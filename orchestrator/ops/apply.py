@@ -19,8 +19,8 @@ from orchestrator.models import (
 )
 from orchestrator.ops.plan import (
     check_fresh,
+    listed_parts,
     load_saved_plan,
-    part_file,
     plan,
     side_by_side,
 )
@@ -59,11 +59,7 @@ def apply(
         return _synced(ApplyResult(result, ()), ctx, terraform, sync)
     # A plan set (sharded environment): each part is applied by its state's terraform, the
     # shards side by side and then the registry state; every part fresh before any is applied.
-    parts = [
-        (state, part_file(result.plan_file, state))
-        for state in ctx.states
-        if ctx.shards > 1 and part_file(result.plan_file, state).is_file()
-    ]
+    parts = listed_parts(ctx, result.plan_file)
     if parts:
         check_fresh(ctx, parts)
     if not confirm(result):

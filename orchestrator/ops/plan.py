@@ -186,6 +186,10 @@ def plan(
             targets_of(state, names), part_file(out, state) if sharded else out, var_file
         )
 
+    if sharded:  # a former plan of the same names may have had other parts
+        for other in ctx.states:
+            if other not in states:
+                part_file(out, other).unlink(missing_ok=True)
     changes = [c for part in side_by_side(plan_state, states) for c in part]
     targets = [t for state in states for t in targets_of(state, names)]
     if not sharded:
@@ -250,6 +254,19 @@ def plan(
         ),
     )
     return result, objections
+
+
+def plan_text(ctx: Environment, result: PlanResult) -> str:
+    """The plan as terraform prints it for people: each part of a plan set under its state."""
+    if ctx.shards == 1:
+        return ctx.terraform().show_plan_text(result.plan_file)
+    texts = []
+    for state in ctx.states:
+        path = part_file(result.plan_file, state)
+        if path.is_file():
+            shown = ctx.terraform(state).show_plan_text(path)
+            texts.append(f"# state {state.name} ({state.key})\n{shown}")
+    return "\n".join(texts)
 
 
 def checked_plan(ctx: Environment, names: list[str], out: Path | None = None) -> PlanResult:
@@ -381,6 +398,18 @@ def set_parts(
             raise UserError(f"{path} changed or went missing after ecrctl planned it", "plan again")
         found.append((state, path))
     return found
+
+
+def listed_parts(ctx: Environment, plan_file: Path) -> list[tuple[State, Path]]:
+    """The (state, file) parts a plan set's manifest lists (none for a plan of one state)."""
+    if ctx.shards == 1:
+        return []
+    manifest = json.loads(plan_file.read_text(encoding="utf-8"))
+    return [
+        (state, part_file(plan_file, state))
+        for part in manifest["parts"]
+        for state in [ctx.state_named(str(part["state"]))]
+    ]
 
 
 def check_fresh(ctx: Environment, parts: list[tuple[State, Path]]) -> None:

@@ -5,13 +5,18 @@ AWS change."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.context import Session, State
 from orchestrator.files.workspace import Workspace
+from orchestrator.lifecycle import shards as shards_core
+from orchestrator.ops.plan import side_by_side
+from orchestrator.rules import shards
 from tests.conftest import Aws
-from tests.helpers import cli, create
+from tests.helpers import cli, create, push
 
 BUCKET = "ecrctl-local-tfstate"
 MAIN_KEY = "ecr/local/terraform.tfstate"
@@ -64,3 +69,151 @@ def test_an_environment_of_one_state_plans_no_change_after_the_registry_gained_i
         .get("Contents")
     )
     assert aws.client("ecr").describe_repositories()["repositories"][0]["repositoryArn"] == arn
+
+
+def _full_plans(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
+    """An untargeted plan of every state of `local`, side by side: what each would change."""
+    ctx = Session(ws).at("local")
+
+    def run(state: State) -> list[tuple[str, str]]:
+        terraform = ctx.terraform(state)
+        terraform.init()
+        out = ws.state_dir / f"full-{state.name}.tfplan"
+        return [(c.address, c.action) for c in terraform.plan([], out, ctx.tfvars_file)]
+
+    return dict(zip([s.name for s in ctx.states], side_by_side(run, ctx.states), strict=True))
+
+
+def _registry(aws: Aws) -> dict[str, tuple[str, list[str]]]:
+    """name -> (ARN, image digests) of every repository the emulator holds."""
+    ecr = aws.client("ecr")
+    return {
+        r["repositoryName"]: (
+            r["repositoryArn"],
+            sorted(
+                i["imageDigest"]
+                for i in ecr.list_images(repositoryName=r["repositoryName"])["imageIds"]
+            ),
+        )
+        for r in ecr.describe_repositories()["repositories"]
+    }
+
+
+def _keys(aws: Aws) -> list[str]:
+    listed = aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="ecr/local/")
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def _migrate(capsys: pytest.CaptureFixture[str], to: int) -> dict[str, Any]:
+    result = cli(
+        capsys, "shards", "migrate", "--env", "local", "--to", str(to), "--yes", "-o", "json"
+    )
+    assert result.code == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+def test_a_fleet_migrates_1_to_4_to_2_shards_and_lives_on_4_with_nothing_recreated(
+    local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One environment through the whole story: three repositories with images on one state;
+    a migration to 4 shards cut short and finished by its rerun; create in two shards, plans
+    side by side, apply, a stale plan refused, update, drift, catalog sync on 4 shards; then a
+    migration to 2. After each migration every state's full plan is empty and the registry
+    holds the same repositories (ARNs) and images."""
+    ecr = aws.client("ecr")
+    create(capsys, "payments-gateway", risk="medium")  # shard 3 of 4, 1 of 2
+    create(capsys, "search-api")  # 0 of 4, 0 of 2
+    create(capsys, "user-api")  # 2 of 4, 0 of 2
+    names = ["payments-gateway", "search-api", "user-api"]
+    assert cli(capsys, "apply", *names, "--env", "local", "--auto-approve").code == 0
+    for name in names:
+        push(ecr, name, name, "v1")
+    before = _registry(aws)
+    assert _keys(aws) == [MAIN_KEY]
+
+    # 1 -> 4, cut short after two state writes (as a kill would): the rerun finishes it.
+    real_write = shards_core._write
+    writes: list[str] = []
+
+    def dying_write(backend: Any, key: str, content: dict[str, Any]) -> None:
+        if len(writes) == 2:
+            raise KeyboardInterrupt  # ecrctl reports it and exits, leaving the plan
+        writes.append(key)
+        real_write(backend, key, content)
+
+    monkeypatch.setattr(shards_core, "_write", dying_write)
+    assert cli(capsys, "shards", "migrate", "--env", "local", "--to", "4", "--yes").code != 0
+    refused = cli(capsys, "plan", "search-api", "--env", "local")
+    assert refused.code == 1 and "migration of local is unfinished" in refused.stderr
+    monkeypatch.setattr(shards_core, "_write", real_write)
+    done = _migrate(capsys, 4)
+    assert done["resumed"] and done["states"] == {
+        "registry": 0,
+        "shard-00": 1,
+        "shard-01": 0,
+        "shard-02": 1,
+        "shard-03": 1,
+    }
+    assert "state_shards = 4" in local.tfvars_file("local").read_text()
+    assert _full_plans(local) == {
+        n: [] for n in ["registry", "shard-00", "shard-01", "shard-02", "shard-03"]
+    }
+    assert _registry(aws) == before
+    assert not [k for k in _keys(aws) if k.endswith(".tflock")]
+    assert _get(aws, MAIN_KEY)["resources"] == []
+    assert list((local.state_dir / "migrations").glob("local-*/shard-*.tfstate")) == []
+    assert len(list((local.state_dir / "migrations").glob("local-*/main.tfstate"))) == 1
+
+    # On 4 shards: two new repositories in shards 0 and 3, planned side by side with the
+    # registry state (billing-api's tier scans continuously: the registry's filters move).
+    create(capsys, "web-frontend")  # shard 0
+    create(capsys, "billing-api", risk="medium")  # shard 3
+    first = _plan(capsys, "web-frontend", "billing-api")
+    assert {c["repository"] for c in first["changes"]} == {"billing-api", "web-frontend", None}
+    parts = json.loads(Path(first["plan_file"]).read_text())["parts"]
+    assert [p["state"] for p in parts] == ["registry", "shard-00", "shard-03"]
+    # A second plan in shard 0, made before the first is applied, is stale afterwards.
+    assert (
+        cli(capsys, "update", "search-api", "--env", "local", "--description", "search").code == 0
+    )
+    second = _plan(capsys, "search-api")
+    assert (
+        cli(capsys, "apply", "--env", "local", "--plan", first["plan_file"], "--auto-approve").code
+        == 0
+    )
+    stale = cli(capsys, "apply", "--env", "local", "--plan", second["plan_file"], "--auto-approve")
+    assert stale.code == 1 and "is stale" in stale.stderr
+    assert "Description" not in str(ecr.list_tags_for_resource(resourceArn=before["search-api"][0]))
+    assert cli(capsys, "apply", "search-api", "--env", "local", "--auto-approve").code == 0
+    tags = ecr.list_tags_for_resource(resourceArn=before["search-api"][0])["tags"]
+    assert {"Key": "Description", "Value": "search"} in tags
+    held = {k: shards.held_repositories(_get(aws, k)) for k in _keys(aws) if "/shards/" in k}
+    assert held == {
+        "ecr/local/shards/00/terraform.tfstate": {"search-api", "web-frontend"},
+        "ecr/local/shards/01/terraform.tfstate": set(),
+        "ecr/local/shards/02/terraform.tfstate": {"user-api"},
+        "ecr/local/shards/03/terraform.tfstate": {"payments-gateway", "billing-api"},
+    }
+    drift = cli(capsys, "drift", "--env", "local", "-o", "json")
+    assert drift.code == 0, drift.stdout + drift.stderr
+    assert json.loads(drift.stdout)["counts"]["state"] == 5
+    one = cli(capsys, "drift", "--env", "local", "--shard", "3", "-o", "json")
+    assert one.code == 0 and json.loads(one.stdout)["counts"]["state"] == 2
+    assert cli(capsys, "catalog", "sync", "--env", "local").code == 0
+    registry_file = (local.catalog_dir / "resources/local/ecr-registry-us-east-1.yaml").read_text()
+    assert (
+        'platform/repo-count: "5"' in registry_file or "platform/repo-count: '5'" in registry_file
+    )
+    listed = cli(capsys, "list", "--env", "local", "-o", "json")
+    assert listed.code == 0 and len(json.loads(listed.stdout)["repositories"]) == 5
+
+    # 4 -> 2: every state's full plan empty again, nothing recreated.
+    before = _registry(aws)
+    done = _migrate(capsys, 2)
+    assert done["states"] == {"registry": 0, "shard-00": 3, "shard-01": 2}
+    assert _full_plans(local) == {n: [] for n in ["registry", "shard-00", "shard-01"]}
+    assert _registry(aws) == before
+    assert all(
+        _get(aws, f"ecr/local/shards/0{i}/terraform.tfstate")["resources"] == [] for i in (2, 3)
+    )
