@@ -35,7 +35,7 @@ def migrate(
     a saved plan of ENV could still be applied. The previous states are kept under
     .ecrctl/migrations/ENV-TIME/. Killed at any point, the same command finishes the migration;
     --to the former count rolls it back. Commit the tfvars change it makes. Runbook:
-    docs/runbooks/state-shards.md.
+    docs/RB-0029-ecr-state-shards.md.
 
     Example: ecrctl shards migrate --env prod --to 16
     """
