@@ -118,8 +118,8 @@ def test_a_fleet_migrates_1_to_4_to_2_shards_and_lives_on_4_with_nothing_recreat
 ) -> None:
     """One environment through the whole story: three repositories with images on one state;
     a migration to 4 shards cut short and finished by its rerun; create in two shards, plans
-    side by side, apply, a stale plan refused, update, drift, catalog sync on 4 shards; then a
-    migration to 2. After each migration every state's full plan is empty and the registry
+    side by side, apply, a stale plan refused, update, drift, catalog sync, decommission,
+    restore, adopt and validate on 4 shards; then a migration to 2. After each migration every state's full plan is empty and the registry
     holds the same repositories (ARNs) and images."""
     ecr = aws.client("ecr")
     create(capsys, "payments-gateway", risk="medium")  # shard 3 of 4, 1 of 2
@@ -208,10 +208,31 @@ def test_a_fleet_migrates_1_to_4_to_2_shards_and_lives_on_4_with_nothing_recreat
     listed = cli(capsys, "list", "--env", "local", "-o", "json")
     assert listed.code == 0 and len(json.loads(listed.stdout)["repositories"]) == 5
 
+    # Decommission (shard 2) and restore; a hand-made repository adopted lands in shard 1.
+    shard = "ecr/local/shards/0{}/terraform.tfstate".format
+    gone = cli(
+        capsys, "decommission", "user-api", "--env", "local", "--force", "--reason", "test",
+        "--auto-approve", "--output", "json",
+    )  # fmt: skip
+    assert gone.code == 0, gone.stderr
+    assert "user-api" not in _registry(aws)
+    assert shards.held_repositories(_get(aws, shard(2))) == set()
+    bundle = local.root / json.loads(gone.stdout)["backup"]
+    restored = cli(capsys, "restore", str(bundle), "--auto-approve", "--output", "json")
+    assert restored.code == 0, restored.stderr
+    assert _registry(aws)["user-api"][1] == before["user-api"][1]  # the same images
+    assert shards.held_repositories(_get(aws, shard(2))) == {"user-api"}
+    ecr.create_repository(repositoryName="mail-api")
+    adopt = ["adopt", "mail-api", "--env", "local", "--owner", "app-team-mail", "--risk", "low"]
+    assert cli(capsys, *adopt).code == 0
+    assert cli(capsys, "apply", "mail-api", "--env", "local", "--auto-approve").code == 0
+    assert shards.held_repositories(_get(aws, shard(1))) == {"mail-api"}
+    assert cli(capsys, "validate", "--env", "local").code == 0
+
     # 4 -> 2: every state's full plan empty again, nothing recreated.
     before = _registry(aws)
     done = _migrate(capsys, 2)
-    assert done["states"] == {"registry": 0, "shard-00": 3, "shard-01": 2}
+    assert done["states"] == {"registry": 0, "shard-00": 3, "shard-01": 3}
     assert _full_plans(local) == {n: [] for n in ["registry", "shard-00", "shard-01"]}
     assert _registry(aws) == before
     assert all(
