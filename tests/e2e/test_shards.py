@@ -200,6 +200,16 @@ def test_a_fleet_migrates_1_to_4_to_2_shards_and_lives_on_4_with_nothing_recreat
     assert json.loads(drift.stdout)["counts"]["state"] == 5
     one = cli(capsys, "drift", "--env", "local", "--shard", "3", "-o", "json")
     assert one.code == 0 and json.loads(one.stdout)["counts"]["state"] == 2
+    # A lock a dead run left on shard 3 blocks that shard only, and is released by its name.
+    key = "ecr/local/shards/03/terraform.tfstate"
+    lock = {"ID": "dead-run", "Operation": "OperationTypeApply", "Info": "", "Who": "ci@gone"}
+    lock |= {"Version": "1.11.4", "Created": "2026-12-03T10:00:00Z", "Path": f"{BUCKET}/{key}"}
+    aws.client("s3").put_object(Bucket=BUCKET, Key=f"{key}.tflock", Body=json.dumps(lock))
+    blocked = cli(capsys, "plan", "billing-api", "--env", "local")
+    assert blocked.code == 3
+    assert "ecrctl unlock local dead-run --state shard-03" in blocked.stderr
+    assert cli(capsys, "unlock", "local", "dead-run", "--state", "3", "--yes").code == 0
+    assert f"{key}.tflock" not in _keys(aws)
     assert cli(capsys, "catalog", "sync", "--env", "local").code == 0
     registry_file = (local.catalog_dir / "resources/local/ecr-registry-us-east-1.yaml").read_text()
     assert (
