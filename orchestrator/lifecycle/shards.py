@@ -279,23 +279,26 @@ def _split(copies: dict[str, dict[str, Any]], targets: list[State]) -> list[dict
     version = next(
         (s["terraform_version"] for s in copies.values() if s.get("terraform_version")), None
     )
-    found = []
-    for target in targets:
-        kept, seen = [], set()
-        for resource in resources:
-            name = instance_of(str(resource.get("module", "")) + ".x")
-            if name is not None:
-                if target.holds(name):
-                    kept.append(resource)
-            elif resource.get("mode") == "data":
-                address = (resource.get("type"), resource.get("name"))
-                if address not in seen:  # one read of each, whichever state made it
-                    seen.add(address)
-                    kept.append(resource)
-            elif target.holds_registry:
-                kept.append(resource)
-        found.append({"resources": kept, "outputs": outputs, "terraform_version": version})
-    return found
+    kept: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+    holder = next(t.name for t in targets if t.holds_registry)
+    by_shard = {t.shard: t.name for t in targets if t.shard is not None}
+    count, seen = targets[0].shards, set()
+    for resource in resources:  # one pass: each resource's state computed once
+        name = instance_of(str(resource.get("module", "")) + ".x")
+        if name is not None:
+            kept[holder if count == 1 else by_shard[shards.shard_of(name, count)]].append(resource)
+        elif resource.get("mode") == "data":
+            address = (resource.get("type"), resource.get("name"))
+            if address not in seen:  # one read of each, whichever state made it, everywhere
+                seen.add(address)
+                for found in kept.values():
+                    found.append(resource)
+        else:
+            kept[holder].append(resource)
+    return [
+        {"resources": kept[t.name], "outputs": outputs, "terraform_version": version}
+        for t in targets
+    ]
 
 
 def _write(backend: s3_state.Backend, key: str, content: dict[str, Any]) -> None:

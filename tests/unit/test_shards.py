@@ -215,3 +215,46 @@ def test_the_state_option_names_a_state_of_the_environment(repo: Workspace) -> N
         ctx.state_named("shard-07")
     assert ctx.terraform(ctx.state_named("2")).data_dir == repo.state_dir / "tf" / "dev.shard-02"
     assert Session(repo).at("prod").terraform().data_dir == repo.state_dir / "tf" / "prod"
+
+
+def _scanning_state(*filters: str, scan_type: str = "ENHANCED") -> dict[str, Any]:
+    rules = [{"scan_frequency": "SCAN_ON_PUSH", "repository_filter": [{"filter": "*"}]}]
+    if filters:
+        rules.append(
+            {
+                "scan_frequency": "CONTINUOUS_SCAN",
+                "repository_filter": [{"filter": f, "filter_type": "WILDCARD"} for f in filters],
+            }
+        )
+    resource = {
+        "mode": "managed",
+        "type": "aws_ecr_registry_scanning_configuration",
+        "name": "this",
+        "instances": [{"index_key": 0, "attributes": {"scan_type": scan_type, "rule": rules}}],
+    }
+    return {"version": 4, "serial": 1, "lineage": "l", "resources": [resource]}
+
+
+@pytest.mark.parametrize(
+    ("held", "moves"),
+    [
+        ({}, True),  # never applied
+        (_scanning_state("payments-gateway*"), False),
+        (_scanning_state("payments-gateway*", "billing-api*"), True),
+        (_scanning_state(), True),
+        (_scanning_state("payments-gateway*", scan_type="BASIC"), True),
+    ],
+)
+def test_a_plan_takes_the_registry_state_along_only_when_its_settings_move(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch, held: dict[str, Any], moves: bool
+) -> None:
+    from orchestrator.ops import plan as plan_op
+
+    _sharded(repo, 4, ["search-api"])
+    create_entry(repo, "payments-gateway", env="dev", risk="medium")
+    ctx = Session(repo).at("dev")
+    _holding(monkeypatch, {"ecr/dev/registry/terraform.tfstate": held})
+    tf = ctx.tfvars
+    assert plan_op.registry_moves(ctx, tf.entries, tf.scan_filters) is moves
+    states = plan_op.touched_states(ctx, ["search-api"], tf.entries, tf.scan_filters)
+    assert [s.name for s in states] == (["registry"] if moves else []) + ["shard-00"]
