@@ -71,10 +71,6 @@ class State:
             return True
         return self.shard is not None and shard_of(repository, self.shards) == self.shard
 
-    @property
-    def label(self) -> str:
-        return self.name
-
 
 def states(base_key: str, shards: int) -> list[State]:
     """Every state of an environment whose backend.hcl key is `base_key`, the registry's first."""
@@ -87,10 +83,6 @@ def states(base_key: str, shards: int) -> list[State]:
         )
         for i in range(shards)
     ]
-
-
-def registry_state(base_key: str, shards: int) -> State:
-    return states(base_key, shards)[0]
 
 
 def state_of(repository: str, base_key: str, shards: int) -> State:
