@@ -39,6 +39,7 @@ from orchestrator.errors import UserError
 from orchestrator.files.workspace import atomic_write
 from orchestrator.models import instance_of
 from orchestrator.ops import layout
+from orchestrator.ops.plan import is_fresh
 from orchestrator.rules import shards
 
 
@@ -231,8 +232,7 @@ def _refuse_pending_plans(ctx: Environment) -> None:
         state = next((s for s in ctx.states if s.name == name), None)
         if state is None:
             continue
-        held = ctx.held(state)
-        if (prior.get("lineage"), prior.get("serial")) == (held.get("lineage"), held.get("serial")):
+        if is_fresh(prior, ctx.held(state)):
             raise UserError(
                 f"a saved plan of {ctx.env} is pending: {ctx.workspace.relative(path)}",
                 f"apply it (ecrctl apply --env {ctx.env} --plan ...) or delete it, then migrate",

@@ -412,13 +412,23 @@ def listed_parts(ctx: Environment, plan_file: Path) -> list[tuple[State, Path]]:
     ]
 
 
+def is_fresh(prior: Mapping[str, Any], held: Mapping[str, Any]) -> bool:
+    """Whether a plan whose prior state is `prior` still applies to the state `held` now: the
+    same lineage and serial, or (a state never written) no managed resource in the plan's
+    prior state (the data sources the plan read are in it) nor in the backend."""
+    if not held.get("lineage"):
+        return not any(
+            isinstance(r, dict) and r.get("mode") == "managed"
+            for r in [*(prior.get("resources") or []), *(held.get("resources") or [])]
+        )
+    return (prior.get("lineage"), prior.get("serial")) == (held.get("lineage"), held.get("serial"))
+
+
 def check_fresh(ctx: Environment, parts: list[tuple[State, Path]]) -> None:
     """Refuse a plan set if any state changed since it was planned (before applying any part:
     terraform would refuse that part alone, after the others were applied)."""
     for state, path in parts:
-        prior = planfile.prior_state(path)
-        held = ctx.held(state)
-        if (prior.get("lineage"), prior.get("serial")) != (held.get("lineage"), held.get("serial")):
+        if not is_fresh(planfile.prior_state(path), ctx.held(state)):
             raise UserError(
                 f"the saved plan of {ctx.env}/{state.name} is stale: its state changed since it"
                 " was planned; nothing was applied",

@@ -16,6 +16,7 @@ from orchestrator.lifecycle import shards as shards_core
 from orchestrator.ops.plan import side_by_side
 from orchestrator.rules import shards
 from tests.conftest import Aws
+from tests.gitrepo import ci_apply, ci_plan, commit, event, git, init_repo, merge_pull_request
 from tests.helpers import cli, create, push
 
 BUCKET = "ecrctl-local-tfstate"
@@ -248,3 +249,48 @@ def test_a_fleet_migrates_1_to_4_to_2_shards_and_lives_on_4_with_nothing_recreat
     assert all(
         _get(aws, f"ecr/local/shards/0{i}/terraform.tfstate")["resources"] == [] for i in (2, 3)
     )
+
+
+def test_ci_plans_and_applies_a_pull_request_on_a_sharded_environment(
+    local: Workspace,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new environment of 4 shards: a pull request adding repositories in shards 0 and 3 is
+    planned as one record (its full plan shown per state) and applied on merge, each repository
+    into its shard's state and the registry's scanning into the registry state."""
+    tfvars = local.tfvars_file("local")
+    text = tfvars.read_text().replace(
+        "\necr_repositories =", "\nstate_shards = 4\necr_repositories ="
+    )
+    tfvars.write_text(text)
+    init_repo(local)
+    git(local, "checkout", "-q", "-b", "ecr/request")
+    create(capsys, "web-frontend")  # shard 0
+    create(capsys, "billing-api", risk="medium")  # shard 3
+    head = commit(local, "ECR request")
+    event(tmp_path, monkeypatch, head)
+    changes = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert [(s["env"], s["state"]) for s in json.loads(changes.stdout)["states"]] == [
+        ("local", "registry"),
+        ("local", "shard-00"),
+        ("local", "shard-03"),
+    ]
+    result = ci_plan(capsys, tmp_path / "plan.md", "--full-plan")
+    plan = result["plans"]["local"]
+    assert {c["repository"] for c in plan["changes"]} == {"web-frontend", "billing-api", None}
+    summary = (tmp_path / "plan.md").read_text()
+    assert "# state shard-03 (ecr/local/shards/03/terraform.tfstate)" in summary
+    assert _registry(aws) == {}
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head)
+    done = ci_apply(capsys, merge, "--output", "json")
+    assert done.code == 0, done.stderr
+    assert sorted(_registry(aws)) == ["billing-api", "web-frontend"]
+    assert shards.held_repositories(_get(aws, "ecr/local/shards/03/terraform.tfstate")) == {
+        "billing-api"
+    }
+    registry = _get(aws, "ecr/local/registry/terraform.tfstate")
+    assert shards.holds_registry_resources(registry) and not shards.held_repositories(registry)
+    assert MAIN_KEY not in _keys(aws)

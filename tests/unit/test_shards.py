@@ -258,3 +258,23 @@ def test_a_plan_takes_the_registry_state_along_only_when_its_settings_move(
     assert plan_op.registry_moves(ctx, tf.entries, tf.scan_filters) is moves
     states = plan_op.touched_states(ctx, ["search-api"], tf.entries, tf.scan_filters)
     assert [s.name for s in states] == (["registry"] if moves else []) + ["shard-00"]
+
+
+@pytest.mark.parametrize(
+    ("prior", "held", "fresh"),
+    [
+        ({"lineage": "a", "serial": 3}, {"lineage": "a", "serial": 3}, True),
+        ({"lineage": "a", "serial": 3}, {"lineage": "a", "serial": 4}, False),
+        ({"lineage": "a", "serial": 3}, {"lineage": "b", "serial": 3}, False),
+        # never written: the plan read data sources only (its prior state has them)
+        ({"lineage": "new", "resources": [{"mode": "data"}]}, {}, True),
+        ({"lineage": "new", "resources": [{"mode": "managed"}]}, {}, False),
+        ({}, {"resources": [{"mode": "managed"}]}, False),
+    ],
+)
+def test_a_saved_plan_is_fresh_while_its_state_is_the_one_it_planned_against(
+    prior: dict[str, Any], held: dict[str, Any], fresh: bool
+) -> None:
+    from orchestrator.ops.plan import is_fresh
+
+    assert is_fresh(prior, held) is fresh
