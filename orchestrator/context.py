@@ -20,12 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from orchestrator.errors import FileError, UserError
 from orchestrator.files import catalog as catalog_file
+from orchestrator.files import hcl
 from orchestrator.files import tfvars as tfvars_io
 from orchestrator.files import tiers as tiers_file
 from orchestrator.files import transaction as transaction_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import Progress, RiskTier, quiet
+from orchestrator.rules import shards as shards_rule
+from orchestrator.rules.shards import State
 
 if TYPE_CHECKING:
     from orchestrator.adapters.ecr import Ecr
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["Environment", "Progress", "Session", "quiet"]
+__all__ = ["Environment", "Progress", "Session", "State", "quiet"]
 
 
 def utc_now() -> datetime:
@@ -141,16 +145,91 @@ class Environment(Session):
             lambda: process_environ(self.workspace, self.env, self.region, self.environ),
         )
 
-    def terraform(self) -> Terraform:
-        """The one Terraform of this environment."""
+    @property
+    def shards(self) -> int:
+        """How many state shards the environment's repositories are split into (state_shards)."""
+        return self.tfvars.shards
+
+    @property
+    def backend_key(self) -> str:
+        """backend.hcl's `key`: the one state's key, and the root of a sharded layout's keys."""
+
+        def load() -> str:
+            path = self.backend_file
+            try:
+                parsed = hcl.parse(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise FileError(path, 1, f"cannot read the backend config: {exc}") from None
+            except hcl.HclSyntaxError as exc:
+                raise FileError(path, exc.line, exc.reason) from None
+            key = parsed.values.get("key")
+            if not isinstance(key, str) or not key:
+                raise FileError(
+                    path,
+                    parsed.attr_lines.get("key", 1),
+                    "the backend config needs a key (the state's object key)",
+                    f'add: key = "ecr/{self.env}/terraform.tfstate"',
+                )
+            return key
+
+        return self._once(f"backend-key:{self.env}", load)
+
+    @property
+    def states(self) -> list[State]:
+        """Every state of the environment, the one holding the registry first."""
+        return shards_rule.states(self.backend_key, self.shards)
+
+    @property
+    def registry_state(self) -> State:
+        """The state holding the registry-wide resources (the only state when unsharded)."""
+        return self.states[0]
+
+    def state_of(self, repository: str) -> State:
+        """The state holding `repository`'s module instance."""
+        return shards_rule.state_of(repository, self.backend_key, self.shards)
+
+    def state_named(self, name: str) -> State:
+        """The state called `name` (main, registry, shard-NN, or a shard's number)."""
+        wanted = shards_rule.shard_name(int(name)) if name.isdigit() else name
+        for state in self.states:
+            if state.name == wanted:
+                return state
+        raise UserError(
+            f"{self.env} has no state {name!r}: it has {', '.join(s.name for s in self.states)}",
+            f"state_shards is {self.shards} in envs/{self.env}/terraform.tfvars",
+        )
+
+    def terraform(self, state: State | None = None) -> Terraform:
+        """The one Terraform of `state` (by default the state holding the registry: the
+        environment's only state when it is not sharded)."""
         from orchestrator.adapters.terraform import Terraform  # deferred: create runs none
 
+        state = state or self.registry_state
         return self._once(
-            f"terraform:{self.env}",
+            f"terraform:{self.env}:{state.name}",
             lambda: Terraform(
-                self.workspace, self.env, self.process_environ, progress=self.progress
+                self.workspace,
+                self.env,
+                self.process_environ,
+                progress=self.progress,
+                state=state.name,
+                key=state.key,
             ),
         )
+
+    def held(self, state: State) -> dict[str, Any]:
+        """The raw state `state` holds now (an S3 GetObject, no provider load)."""
+        return self.terraform(state).state_pull()
+
+    def held_together(self) -> dict[str, Any]:
+        """Every state's resources in one raw state (the registry state's outputs): what a
+        reader of the whole environment (catalog sync, drift, adopt) reads as one state."""
+        held = [self.held(state) for state in self.states]
+        if len(held) == 1:
+            return held[0]
+        merged = dict(next((h for h in held if h), {}))
+        merged["resources"] = [r for h in held for r in h.get("resources") or []]
+        return merged
 
     def ecr(self) -> Ecr:
         """The one ECR adapter of this environment (its region, endpoint and credentials)."""

@@ -13,7 +13,8 @@
 # a targeted plan evaluates no other instance.
 
 locals {
-  adopted = { for name, repo in var.ecr_repositories : name => repo if contains(repo.adopt, "repository") }
+  # Of this state's repositories only (main.tf): an import lands in its repository's shard.
+  adopted = { for name, repo in local.state_repositories : name => repo if contains(repo.adopt, "repository") }
 }
 
 import {

@@ -1,6 +1,17 @@
+# The state being planned (var.state_name) holds the repositories of its shard only; "main" (an
+# environment of one state) holds them all. The hash is orchestrator/rules/shards.py shard_of:
+# the first 32 bits of sha256(name), mod state_shards. The registry state holds none.
+locals {
+  holds_registry = contains(["main", "registry"], var.state_name)
+  state_repositories = {
+    for name, repo in var.ecr_repositories : name => repo
+    if var.state_name == "main" || format("shard-%02d", parseint(substr(sha256(name), 0, 8), 16) % var.state_shards) == var.state_name
+  }
+}
+
 module "ecr_repositories" {
   source   = "./modules/ecr"
-  for_each = var.ecr_repositories
+  for_each = local.state_repositories
 
   name            = each.key
   registry_id     = each.value.id

@@ -5,5 +5,5 @@
 
 output "registry_scan_type" {
   description = "Registry-wide scan type (BASIC or ENHANCED)."
-  value       = try(aws_ecr_registry_scanning_configuration.this.scan_type, var.registry_scan_type)
+  value       = try(aws_ecr_registry_scanning_configuration.this[0].scan_type, var.registry_scan_type)
 }

@@ -26,8 +26,13 @@ locals {
   continuous_scan_rules = var.registry_scan_type == "ENHANCED" && length(local.continuous_scan_filters) > 0 ? [local.continuous_scan_filters] : []
 }
 
+# Every registry-wide resource of this file is gated by local.holds_registry (main.tf): it lives in
+# exactly one state of the environment ("main", or "registry" when it is sharded), fed with every
+# entry of var.ecr_repositories. A resource added here takes the same `count`.
+
 # ECR's scan type is registry-wide (one per account and region): one resource for all repositories.
 resource "aws_ecr_registry_scanning_configuration" "this" {
+  count     = local.holds_registry ? 1 : 0
   scan_type = var.registry_scan_type
 
   dynamic "rule" {
@@ -95,7 +100,7 @@ locals {
 }
 
 resource "aws_ecr_replication_configuration" "this" {
-  count = local.replicating ? 1 : 0
+  count = local.holds_registry && local.replicating ? 1 : 0
 
   replication_configuration {
     # One rule: every replicating repository goes to every destination (the emulator, too,
@@ -142,7 +147,7 @@ resource "aws_ecr_replication_configuration" "this" {
 # Lets the managed environments that replicate here (replication_sources) do so: ECR needs the
 # destination registry's permission for a cross-account replication.
 resource "aws_ecr_registry_policy" "this" {
-  count = length(var.replication_sources) > 0 ? 1 : 0
+  count = local.holds_registry && length(var.replication_sources) > 0 ? 1 : 0
 
   policy = jsonencode({
     Version = "2012-10-17"
@@ -154,4 +159,10 @@ resource "aws_ecr_registry_policy" "this" {
       Resource  = "arn:${data.aws_partition.current.partition}:ecr:${var.aws_region}:${data.aws_caller_identity.current.account_id}:repository/*"
     }]
   })
+}
+
+# Before state shards it had no count: the same object, nothing replaced.
+moved {
+  from = aws_ecr_registry_scanning_configuration.this
+  to   = aws_ecr_registry_scanning_configuration.this[0]
 }

@@ -111,6 +111,28 @@ variable "replication_sources" {
   }
 }
 
+variable "state_shards" {
+  description = "How many state shards the environment's repositories are split into (envs/ENV/terraform.tfvars; changed only by `ecrctl shards migrate`). 1: one state holds everything."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.state_shards >= 1 && var.state_shards <= 99 && floor(var.state_shards) == var.state_shards
+    error_message = "state_shards must be a whole number from 1 to 99."
+  }
+}
+
+variable "state_name" {
+  description = "The state being planned, given by ecrctl: main (the one state when state_shards is 1), registry (the registry-wide resources), or shard-NN (the repositories of shard NN)."
+  type        = string
+  default     = "main"
+
+  validation {
+    condition     = can(regex("^(main|registry|shard-[0-9]{2})$", var.state_name))
+    error_message = "state_name must be main, registry or shard-NN."
+  }
+}
+
 variable "ecr_repositories" {
   description = "ECR repositories of this environment, keyed by repository name. Written by ecrctl; each entry is validated again by the module."
   type = map(object({

@@ -34,8 +34,11 @@ BACKEND_SETTINGS = frozenset(
 )
 
 
-def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
-    """The state text ("" when the backend holds none), or None to leave it to terraform."""
+def read(backend_file: Path, environ: Mapping[str, str], key: str | None = None) -> str | None:
+    """The state text ("" when the backend holds none), or None to leave it to terraform.
+
+    `key` is a state's own backend key (a shard's), in place of backend.hcl's.
+    """
     if environ.get("TF_WORKSPACE", "default") != "default":
         return None
     try:
@@ -44,6 +47,8 @@ def read(backend_file: Path, environ: Mapping[str, str]) -> str | None:
         raise FileError(backend_file, exc.line, exc.reason) from None
     if not set(settings) <= BACKEND_SETTINGS:
         return None
+    if key is not None:
+        settings = {**settings, "key": key}
     bucket, key, region = (settings.get(name) for name in ("bucket", "key", "region"))
     if not (isinstance(bucket, str) and isinstance(key, str) and isinstance(region, str)):
         return None  # terraform says what is missing or wrong
@@ -130,3 +135,81 @@ def _signed_get(
         return None
     except (OSError, ValueError):  # the network, TLS, a body that is not UTF-8: boto3 says
         return None
+
+
+class Backend:
+    """Writes to an S3 backend's objects for `ecrctl shards migrate`: a state, a lock, a delete.
+
+    A migration moves resources between states without terraform: `terraform state push` would
+    cost a process and an init per state and take each state's lock only for its own push,
+    while a migration must hold every lock from start to end. The lock objects are Terraform's
+    own (KEY.tflock, LockInfo JSON, written only if absent), so a terraform run meanwhile
+    waits or fails as on any held lock, and `ecrctl unlock` can release a lock a killed
+    migration left.
+    """
+
+    def __init__(self, backend_file: Path, environ: Mapping[str, str]) -> None:
+        try:
+            settings = hcl.parse(read_text(backend_file, "backend config")).values
+        except hcl.HclSyntaxError as exc:
+            raise FileError(backend_file, exc.line, exc.reason) from None
+        self.bucket = str(settings.get("bucket"))
+        region = str(settings.get("region"))
+        self._extra: dict[str, str] = {}
+        if settings.get("kms_key_id"):
+            self._extra = {
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": str(settings["kms_key_id"]),
+            }
+        elif settings.get("encrypt") is True:
+            self._extra = {"ServerSideEncryption": "AES256"}
+        path_style = settings.get("use_path_style") is True
+        self._s3 = aws.client("s3", {**environ, "AWS_REGION": region}, path_style=path_style)
+
+    def put(self, key: str, text: str) -> None:
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=text.encode("utf-8"),
+                ContentType="application/json",
+                **self._extra,
+            )
+        except Exception as exc:
+            raise aws.error("PutObject", f"s3://{self.bucket}/{key}", exc, service="S3") from None
+
+    def get(self, key: str) -> str | None:
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            if aws.error_code(exc) == "NoSuchKey":
+                return None
+            raise aws.error("GetObject", f"s3://{self.bucket}/{key}", exc, service="S3") from None
+        return bytes(body).decode("utf-8")
+
+    def lock(self, key: str, info: str) -> bool:
+        """Take the lock of the state at `key` (False when someone holds it)."""
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=f"{key}.tflock",
+                Body=info.encode("utf-8"),
+                IfNoneMatch="*",
+                ContentType="application/json",
+                **self._extra,
+            )
+        except Exception as exc:
+            if aws.error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise aws.error("PutObject", f"s3://{self.bucket}/{key}.tflock", exc, "S3") from None
+        return True
+
+    def lock_holder(self, key: str) -> str | None:
+        """The lock's LockInfo JSON, or None when the state at `key` is not locked."""
+        return self.get(f"{key}.tflock")
+
+    def unlock(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=f"{key}.tflock")
+        except Exception as exc:
+            raise aws.error("DeleteObject", f"s3://{self.bucket}/{key}.tflock", exc, "S3") from None

@@ -28,6 +28,7 @@ from orchestrator.adapters import terraform_output as output
 from orchestrator.errors import Interrupted, TerraformError
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import Progress, ResourceChange, quiet
+from orchestrator.rules.shards import MAIN
 
 
 class _CommandBuilder(python_terraform.Terraform):  # type: ignore[misc]
@@ -61,7 +62,14 @@ class Settings:
 
 
 class Terraform:
-    """terraform for one environment: its own data dir, backend config and variables."""
+    """terraform for one state of one environment: its own data dir, backend key and variables.
+
+    `state` is the state's name (rules/shards.py) and `key` its backend key. The one state of an
+    unsharded environment ("main", key None) runs exactly as before shards: backend.hcl's key,
+    the data dir .ecrctl/tf/ENV, no extra variable. Any other state adds
+    `-backend-config=key=KEY` on top of backend.hcl, `-var=state_name=NAME` to every plan, and
+    has the data dir .ecrctl/tf/ENV.NAME (its own init stamp and backend lock).
+    """
 
     def __init__(
         self,
@@ -70,12 +78,18 @@ class Terraform:
         environ: dict[str, str],
         settings: Settings | None = None,
         progress: Progress | None = None,
+        state: str = MAIN,
+        key: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.env = env
+        self.state = state
+        self.key = key if state != MAIN else None
         self.settings = settings or Settings.from_environ()
         self.progress = progress or quiet
-        self.data_dir = workspace.state_dir / "tf" / env
+        self.label = env if state == MAIN else f"{env}/{state}"
+        suffix = "" if state == MAIN else f".{state}"
+        self.data_dir = workspace.state_dir / "tf" / f"{env}{suffix}"
         self._builder = _CommandBuilder(terraform_bin_path=self.settings.binary)
         self.environ = {
             **environ,
@@ -98,15 +112,15 @@ class Terraform:
         if (
             stamp.exists()
             and stamp.read_text() == fingerprint
-            and _data_dir_matches(self.data_dir, backend)
+            and _data_dir_matches(self.data_dir, backend, self.key)
         ):
             return
-        self.progress(f"terraform init ({self.env})")
+        self.progress(f"terraform init ({self.label})")
         self._run(
             "init",
             input=False,
             no_color=IsFlagged,
-            backend_config=str(backend),
+            backend_config=[str(backend)] + ([f"key={self.key}"] if self.key else []),
             reconfigure=IsFlagged,
             lockfile="readonly",
             what="terraform init",
@@ -118,7 +132,7 @@ class Terraform:
         self, targets: list[str], out: Path, var_file: Path, destroy: bool = False
     ) -> list[ResourceChange]:
         """A saved plan of `targets`; returns every resource change it holds."""
-        self.progress(f"terraform plan ({self.env}): {', '.join(targets)}")
+        self.progress(f"terraform plan ({self.label}): {', '.join(targets)}")
         result = self._run(
             "plan",
             **self._plan_options(var_file),
@@ -131,7 +145,7 @@ class Terraform:
 
     def refresh_only(self, var_file: Path) -> list[ResourceChange]:
         """A refresh-only plan (nothing saved): what changed outside Terraform since the state."""
-        self.progress(f"terraform plan -refresh-only ({self.env})")
+        self.progress(f"terraform plan -refresh-only ({self.label})")
         result = self._run(
             "plan",
             **self._plan_options(var_file),
@@ -148,6 +162,7 @@ class Terraform:
             "json": IsFlagged,
             "lock_timeout": self.settings.lock_timeout,
             "var_file": str(var_file),
+            "var": [f"state_name={self.state}"] if self.state != MAIN else None,
         }
 
     def show_plan_text(self, plan_file: Path) -> str:
@@ -162,7 +177,7 @@ class Terraform:
 
         `planned` (the plan's addresses) lets an interruption say what was not applied.
         """
-        self.progress(f"terraform apply ({self.env}): {plan_file.name}")
+        self.progress(f"terraform apply ({self.label}): {plan_file.name}")
         applied: list[str] = []
         started: list[str] = []
         try:
@@ -218,8 +233,9 @@ class Terraform:
         """
         from orchestrator.adapters import s3_state
 
-        text = s3_state.read(self.workspace.backend_file(self.env), self.environ)
+        text = s3_state.read(self.workspace.backend_file(self.env), self.environ, self.key)
         if text is None:
+            self.init()  # skipped when this state's data dir is initialised already
             text = self._run("state pull", what="terraform state pull", stream=False).stdout
         if not text.strip():
             return {}
@@ -227,7 +243,7 @@ class Terraform:
             state: dict[str, Any] = json.loads(text)
         except ValueError:
             raise TerraformError(
-                f"the state of {self.env} is not readable JSON", [], 0, text[-500:]
+                f"the state of {self.label} is not readable JSON", [], 0, text[-500:]
             ) from None
         return state
 
@@ -304,7 +320,9 @@ class Terraform:
             result.stderr = err_file.read()
         result.stdout = "".join(out_lines)
         if result.returncode != 0:
-            failure = output.failure(what, cmd, result, self.env)
+            failure = output.failure(
+                what, cmd, result, self.env, self.state if self.state != MAIN else None
+            )
             if command == "init" or self._reinitialised or not output.needs_init(failure):
                 raise failure
             # The data dir no longer matches what init installed (a provider mirror moved or
@@ -351,6 +369,8 @@ class Terraform:
                 digest.update(path.read_bytes())
         for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TF_CLI_CONFIG_FILE"):
             digest.update(f"{key}={self.environ.get(key, '')}".encode())
+        if self.key:
+            digest.update(f"backend key={self.key}".encode())
         digest.update(_provider_sources(self.settings.provider_mirror, self.environ).encode())
         return digest.hexdigest()
 
@@ -392,7 +412,7 @@ def _provider_sources(mirror: Path | None, environ: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def _data_dir_matches(data_dir: Path, backend: Path) -> bool:
+def _data_dir_matches(data_dir: Path, backend: Path, key: str | None = None) -> bool:
     """Whether the data dir's backend and modules are those of this checkout's environment.
 
     .ecrctl/ is git-ignored, not unreachable: a pull request can commit a data dir, and the
@@ -405,6 +425,8 @@ def _data_dir_matches(data_dir: Path, backend: Path) -> bool:
 
     try:
         wanted = hcl.parse(backend.read_text(encoding="utf-8")).values
+        if key is not None:
+            wanted = {**wanted, "key": key}  # the state's own key, given on init's command line
         held = json.loads((data_dir / "terraform.tfstate").read_text(encoding="utf-8"))
         config = held["backend"]["config"]
         # Every setting backend.hcl gives, and no other (an endpoint, a role, a prefix ...).

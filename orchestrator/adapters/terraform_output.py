@@ -143,7 +143,12 @@ def applied_addresses(messages: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> TerraformError:
+def failure(
+    what: str, cmd: list[str], result: RunResult, env: str = "ENV", state: str | None = None
+) -> TerraformError:
+    """`state`: the state's name when the environment is sharded (its lock, its data dir)."""
+    data_dir = f"{env}.{state}" if state else env
+    state_option = f" --state {state}" if state else ""
     diagnostics = [
         m["diagnostic"]
         for m in result.messages
@@ -164,7 +169,7 @@ def failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> T
             f"terraform could not save the state of {env} and wrote it to"
             " terraform/errored.tfstate: keep that file, and before anything else runs in"
             f" {env} push it once the backend answers (from terraform/, with"
-            f" TF_DATA_DIR=.ecrctl/tf/{env}: terraform state push errored.tfstate); running"
+            f" TF_DATA_DIR=.ecrctl/tf/{data_dir}: terraform state push errored.tfstate); running"
             " apply first would fork the state"
         )
         if "releasing the state lock" in text.lower():
@@ -182,10 +187,10 @@ def failure(what: str, cmd: list[str], result: RunResult, env: str = "ENV") -> T
             if part
         )
         hint = (
-            f"another terraform run holds the state lock of {env}"
+            f"another terraform run holds the state lock of {env}{'/' + state if state else ''}"
             f"{' (held by ' + held_by + ', lock ID ' + lock_id + ')' if holder else ''}; wait for"
             " it (--lock-timeout or ECRCTL_LOCK_TIMEOUT waits), or only if that run died:"
-            f" ecrctl unlock {env} {lock_id}"
+            f" ecrctl unlock {env} {lock_id}{state_option}"
         )
         if holder:
             tail = f"the state lock is held by {held_by} (lock ID {lock_id}); " + tail[-300:]

@@ -21,6 +21,7 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import validate as validate_op
+from orchestrator.rules import scanning, shards
 from orchestrator.rules import settings as settings_rules
 
 CATALOG = "catalog/ecr-catalog.yaml"
@@ -71,11 +72,26 @@ class EntryChange:
 
 
 @dataclass(frozen=True)
+class StateChange:
+    """One state of one environment that the change plans (a CI matrix cell)."""
+
+    env: str
+    state: str  # main | registry | shard-NN (rules/shards.py)
+    repositories: tuple[str, ...]  # the planned repositories it holds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"env": self.env, "state": self.state, "repositories": list(self.repositories)}
+
+
+@dataclass(frozen=True)
 class ChangeSet:
     base: str  # the commit compared against: the merge base of --base and --head
     head: str
     paths: tuple[str, ...]  # every changed path, relative to the workspace root
     entries: tuple[EntryChange, ...]
+    # The (environment, state) pairs the change plans, the registry state's first in each
+    # environment when the registry-wide settings move (read from the two revisions only).
+    states: tuple[StateChange, ...] = ()
 
     def environments(self) -> list[str]:
         """Environments with something to plan."""
@@ -91,6 +107,8 @@ class ChangeSet:
             "paths": list(self.paths),
             "environments": self.environments(),
             "entries": [e.to_dict() for e in self.entries],
+            "states": [s.to_dict() for s in self.states],
+            "registry_moves": sorted({s.env for s in self.states if s.state == shards.REGISTRY}),
         }
 
 
@@ -148,7 +166,44 @@ def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
             "a pull request of registry changes may not change aws_region or environment;"
             " open a separate pull request for a new environment",
         )
-    return ChangeSet(base, head, paths, tuple(_entries(before, after)))
+    entries = tuple(_entries(before, after))
+    return ChangeSet(base, head, paths, entries, tuple(_states(before, after, entries, tiers)))
+
+
+def _states(
+    before: _Revision, after: _Revision, entries: tuple[EntryChange, ...], tiers: dict[str, Any]
+) -> list[StateChange]:
+    """The states each environment's plan touches: its shards of the planned repositories, and
+    the registry state (sharded environments) when the scanning settings differ between the
+    revisions (what `ecrctl plan` decides from the registry state itself, known here from git)."""
+    found = []
+    for env in sorted({e.env for e in entries if e.planned}):
+        names = sorted(e.name for e in entries if e.env == env and e.planned)
+        count = after.settings.get(env, {}).get(shards.SETTING, 1)
+        count = count if shards.check_setting(count) is None else 1
+        if count == 1:
+            found.append(StateChange(env, shards.MAIN, tuple(names)))
+            continue
+        if _scanning(before, env, tiers) != _scanning(after, env, tiers):
+            found.append(StateChange(env, shards.REGISTRY, ()))
+        by_shard: dict[int, list[str]] = {}
+        for name in names:
+            by_shard.setdefault(shards.shard_of(name, count), []).append(name)
+        found += [
+            StateChange(env, shards.shard_name(i), tuple(n)) for i, n in sorted(by_shard.items())
+        ]
+    return found
+
+
+def _scanning(rev: _Revision, env: str, tiers: dict[str, Any]) -> tuple[Any, ...]:
+    """What the registry-wide resources of `env` are made of at one revision."""
+    values = rev.settings.get(env, {})
+    continuous = scanning.continuous_names(rev.tfvars.get(env, {}), tiers)[0]
+    return (
+        values.get(settings_rules.SCAN_TYPE, "ENHANCED"),
+        values.get(settings_rules.SCAN_FILTERS),
+        tuple(sorted(continuous)),
+    )
 
 
 def _check_work_tree(ws: Workspace, git: Git, prefix: str, head: str) -> None:

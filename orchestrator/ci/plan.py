@@ -52,7 +52,7 @@ def plan_env(
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
-        text = ctx.terraform().show_plan_text(result.plan_file)
+        text = plan_op.plan_text(ctx, result)
     scan = plan_op.scan_report(ctx, result)
     replicated = plan_op.replication_report(ctx, result)
     return EnvRecord(

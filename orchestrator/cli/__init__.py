@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ci": ("ci", "app"),
     "drift": ("ci", "drift"),
     "unlock": ("ci", "unlock"),
+    "shards": ("shards", "app"),
 }
 
 

@@ -14,6 +14,7 @@ from orchestrator.cli.options import (
     LockTimeoutOpt,
     Output,
     OutputOpt,
+    StateOpt,
     context,
     lock_timeout,
     optional_env,
@@ -275,8 +276,12 @@ def drift(
     env: EnvOpt,
     lock_timeout_: LockTimeoutOpt = None,
     output: OutputOpt = Output.text,
+    state: StateOpt = None,
 ) -> None:
     """Compare the registry, the Terraform state, the tfvars and the catalog of ENV.
+
+    A sharded environment refreshes every state side by side (one terraform per core), or the
+    one `--shard N` names (its repositories only).
 
     Runs a refresh-only plan (changes made outside Terraform) and lists repositories in the
     registry that Terraform does not manage, managed ones that are missing, settings that differ
@@ -291,7 +296,7 @@ def drift(
     from orchestrator.ops import drift as drift_core
 
     with lock_timeout(lock_timeout_), render.Progress() as progress:
-        result = drift_core.drift(context(env, progress))
+        result = drift_core.drift(context(env, progress), only=state)
     github.publish(drift_core.render_markdown(result), None)
     if output is Output.json:
         render.emit_json(result.to_dict())
@@ -314,8 +319,12 @@ def unlock(
     env: Annotated[str, typer.Argument(help="Environment whose state lock to release.")],
     lock_id: Annotated[str, typer.Argument(help="The lock ID the failed command named.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    state: StateOpt = None,
 ) -> None:
     """Release a state lock left by a terraform run that died (terraform force-unlock).
+
+    A sharded environment has one lock per state: name it with --state (the failed command's
+    message names it); without it, the registry's state (the only one when not sharded).
 
     Only for a run that is gone: releasing the lock of a live run lets two runs write the state.
     ecrctl never does this on its own; a failed command names the holder and the lock ID.
@@ -328,8 +337,9 @@ def unlock(
     ask = render.must_ask(
         yes, "unlock", "make sure the run holding the lock is gone, then pass --yes"
     )
-    question = f"Release lock {lock_id} of {env}? Only if the run that holds it is gone."
+    where = env if state is None else f"{env}/{ctx.state_named(state).name}"
+    question = f"Release lock {lock_id} of {where}? Only if the run that holds it is gone."
     if ask and not typer.confirm(question, err=True):
         raise UserError("unlock cancelled; the lock is still held")
-    unlock_core(ctx, lock_id)
-    render.out().print(f"released lock {lock_id} of {env}")
+    unlock_core(ctx, lock_id, state)
+    render.out().print(f"released lock {lock_id} of {where}")

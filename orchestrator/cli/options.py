@@ -45,6 +45,19 @@ OptionalEnvOpt = Annotated[
 OutputOpt = Annotated[
     Output, typer.Option("--output", "-o", help="text for people, json for scripts (on stdout).")
 ]
+StateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        "--shard",
+        help=(
+            "One state of a sharded environment (state_shards > 1 in its tfvars): a shard's"
+            " number (3 or shard-03) or registry. Each state has its own lock and data dir;"
+            " default: every state (main, when the environment is not sharded)."
+        ),
+        show_default=False,
+    ),
+]
 NamesArg = Annotated[
     list[str], typer.Argument(help="Repository names, e.g. payments-gateway.", show_default=False)
 ]

@@ -15,7 +15,7 @@ from orchestrator.errors import FileError, UserError
 from orchestrator.files import hcl, memo
 from orchestrator.files.workspace import read_text
 from orchestrator.models import RegistryRequest
-from orchestrator.rules import policy, replication, scanning
+from orchestrator.rules import policy, replication, scanning, shards
 
 VARIABLE = "ecr_repositories"
 ENTRY_KEYS = (
@@ -76,9 +76,39 @@ class Tfvars:
         return list(value)
 
     @property
+    def shards(self) -> int:
+        """state_shards: how many state shards the environment is split into (1 when absent)."""
+        value = self.document.values.get(shards.SETTING, 1)
+        problem = shards.check_setting(value)
+        if problem is not None:
+            raise FileError(
+                self.path,
+                self.document.attr_lines.get(shards.SETTING, 1),
+                problem,
+                f"put back the value the states have; to change it: ecrctl shards migrate"
+                f" --env {self.env} --to S",
+            )
+        assert isinstance(value, int)
+        return value
+
+    @property
     def region(self) -> str | None:
         region = self.document.values.get("aws_region")
         return region if isinstance(region, str) else None
+
+    def with_shards(self, count: int) -> str:
+        """The file's text with `state_shards = count` (no line at all for 1, the default)."""
+        text, span = self.text, self.document.attr_spans.get(shards.SETTING)
+        if span is not None:
+            start, end = span
+            end = end + 1 if text.startswith("\n", end) else end
+            text = text[:start] + text[end:]
+        if count == 1:
+            return text
+        line = f"{shards.SETTING} = {count} # changed only by: ecrctl shards migrate\n\n"
+        at = text.find(f"\n{VARIABLE} =")  # just before the entries
+        at = len(text) if at < 0 else at + 1
+        return text[:at] + line + text[at:]
 
     def with_entry(self, request: RegistryRequest) -> str:
         """The file's text with `request` added, in name order among the existing entries."""

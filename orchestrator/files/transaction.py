@@ -68,6 +68,7 @@ class Transaction:
             _reread_tfvars(ws.tfvars_file(env), env, known[1]) if env is not None else None
         )
         self.staged: dict[str, _Staged] = {}
+        self.shards: int | None = None  # a new state_shards (ecrctl shards migrate)
         self._ids: dict[str, str] | None = None
         # The files as read back after a commit that wrote them: (catalog, tfvars or None).
         self.written: tuple[catalog_file.Catalog, tfvars_file.Tfvars | None] | None = None
@@ -149,6 +150,10 @@ class Transaction:
         else:
             self.staged[name] = (entry, in_tfvars or entry.request)
 
+    def set_shards(self, count: int) -> None:
+        """Stage the environment's `state_shards` (ecrctl shards migrate, with its states)."""
+        self.shards = count
+
     def remove(self, name: str, **history: str) -> CatalogEntry:
         """Stage the retirement of `name`: its catalog entry marked decommissioned (with
         `history`), its tfvars entry taken out. Returns the entry as it will read."""
@@ -173,6 +178,8 @@ class Transaction:
         if self.tfvars is None:
             return catalog_text, None
         tf = self.tfvars
+        if self.shards is not None and self.shards != tf.shards:
+            tf = tfvars_file.parse(tf.with_shards(self.shards), tf.path, tf.env)
         wanted = {n: r for n, (_, r) in self.staged.items()}
         dropped = {n for n, r in wanted.items() if n in tf.entries and tf.entries[n] != r}
         added_requests = [r for n, r in wanted.items() if r is not None and tf.entries.get(n) != r]

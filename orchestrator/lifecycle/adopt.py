@@ -405,6 +405,8 @@ def scaffold(
 def _state_names(ctx: Environment) -> set[str]:
     from orchestrator.adapters.state import managed_repositories
 
+    if ctx.shards > 1:  # every shard's state (GetObjects, no provider)
+        return set(managed_repositories(ctx.held_together()))
     terraform = ctx.terraform()
     terraform.init()
     return set(managed_repositories(terraform.state_pull()))

@@ -46,6 +46,8 @@ class TerraformBackend:
         return self._ecr
 
     def state(self) -> dict[str, Any]:
+        if self.ctx.shards > 1:  # every state's resources (GetObjects, no provider)
+            return self.ctx.held_together()
         terraform = self.ctx.terraform()
         terraform.init()
         return terraform.state_pull()

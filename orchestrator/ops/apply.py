@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.context import Environment
+from orchestrator.context import Environment, State
 from orchestrator.errors import EcrctlError, PlanRefused, TerraformError, UserError
 from orchestrator.models import (
     Action,
@@ -17,7 +17,13 @@ from orchestrator.models import (
     Status,
     Violation,
 )
-from orchestrator.ops.plan import load_saved_plan, plan
+from orchestrator.ops.plan import (
+    check_fresh,
+    listed_parts,
+    load_saved_plan,
+    plan,
+    side_by_side,
+)
 from orchestrator.rules import guard
 
 if TYPE_CHECKING:
@@ -51,11 +57,36 @@ def apply(
     terraform = ctx.terraform()
     if not result.changes:
         return _synced(ApplyResult(result, ()), ctx, terraform, sync)
+    # A plan set (sharded environment): each part is applied by its state's terraform, the
+    # shards side by side and then the registry state; every part fresh before any is applied.
+    parts = listed_parts(ctx, result.plan_file)
+    if parts:
+        check_fresh(ctx, parts)
     if not confirm(result):
         raise UserError("apply cancelled; nothing was changed")
-    terraform.init()
+    if parts:  # a part that changes nothing costs a provider load and applies nothing
+        changed = {
+            ctx.state_of(c.instance).name if c.instance else ctx.registry_state.name
+            for c in result.changes
+        }
+        parts = [p for p in parts if p[0].name in changed]
+    else:
+        parts = [(ctx.registry_state, result.plan_file)]
+    addresses = [c.address for c in result.changes]
+
+    def apply_part(part: tuple[State, Path]) -> list[str]:
+        part_terraform = ctx.terraform(part[0])
+        part_terraform.init()
+        return part_terraform.apply(part[1], addresses)
+
+    registry = [p for p in parts if p[0].holds_registry and p[0].name != "main"]
     try:
-        applied = terraform.apply(result.plan_file, [c.address for c in result.changes])
+        applied = [
+            a
+            for done in side_by_side(apply_part, [p for p in parts if p not in registry])
+            for a in done
+        ]
+        applied += [a for p in registry for a in apply_part(p)]
     except TerraformError as exc:
         # A partial apply still changed the registry: record what exists, then report the failure.
         # Unless the backend never got the state: it has nothing new, and it may be down (retries).

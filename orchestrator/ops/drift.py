@@ -19,8 +19,10 @@ from typing import Any
 
 from orchestrator.adapters import ecr
 from orchestrator.adapters.state import managed_repositories
-from orchestrator.context import Environment
+from orchestrator.context import Environment, State
 from orchestrator.models import ResourceChange, Status
+from orchestrator.ops import layout
+from orchestrator.ops.plan import side_by_side
 from orchestrator.rules import replication
 
 KINDS = {
@@ -95,7 +97,11 @@ class DriftReport:
         }
 
 
-def drift(ctx: Environment, registry: ecr.Ecr | None = None) -> DriftReport:
+def drift(
+    ctx: Environment, registry: ecr.Ecr | None = None, only: str | None = None
+) -> DriftReport:
+    """What differs between the tfvars, the catalog, the states and the registry. `only`: one
+    state (a shard's number or name, `registry`): its refresh alone, and its repositories."""
     ws, env, progress = ctx.workspace, ctx.env, ctx.progress
     ws.env_dir(env)
     tiers = ctx.tiers
@@ -107,14 +113,28 @@ def drift(ctx: Environment, registry: ecr.Ecr | None = None) -> DriftReport:
         for n, e in cat.entries.items()
         if e.request.env == env and e.status != Status.DECOMMISSIONED
     }
-    terraform = ctx.terraform()
-    terraform.init()
+    states = ctx.states if only is None else [ctx.state_named(only)]
+    layout.check(ctx, states)
     progress(f"reading the state of {env}")
-    managed = managed_repositories(terraform.state_pull())
-    refreshed: list[ResourceChange] = terraform.refresh_only(ctx.tfvars_file)
+    if only is None:
+        managed = managed_repositories(ctx.held_together())
+    else:  # one state's repositories: the rest of the registry is not this run's to judge
+        managed = managed_repositories(ctx.held(states[0]))
+        configured = {n: r for n, r in configured.items() if states[0].holds(n)}
+        catalogued = {n: e for n, e in catalogued.items() if states[0].holds(n)}
+
+    def refresh(state: State) -> list[ResourceChange]:
+        terraform = ctx.terraform(state)
+        terraform.init()
+        return terraform.refresh_only(ctx.tfvars_file)
+
+    # Every state refreshed side by side (one terraform per core).
+    refreshed = [c for part in side_by_side(refresh, states) for c in part]
     registry = registry or ctx.ecr()
     progress(f"ECR describe_repositories ({env})")
     existing = registry.repositories()
+    if only is not None:
+        existing = {n: r for n, r in existing.items() if states[0].holds(n)}
 
     findings: list[Finding] = []
     for change in refreshed:

@@ -1,5 +1,11 @@
 """plan: one saved, targeted plan (`-target=module.ecr_repositories["NAME"]`) and the guard's verdicts on it.
 
+On a sharded environment (rules/shards.py) the plan is a plan set: one saved plan per touched
+state (the shards of the named repositories, and the registry state when the registry-wide
+settings move), planned side by side. The file ecrctl names is then the set's manifest (JSON:
+each part's state, file and sha256); the summary beside it covers every part, and the guard
+judges every part's changes together.
+
 The summary ecrctl writes beside a saved plan (PLAN.json: its sha256, the changes, the verdicts) is for
 people and tools; `apply --plan` trusts nothing in it. It judges the plan file itself (adapters/planfile.py):
 the changes Terraform will apply, the variables it was planned with, the prior state it refreshed.
@@ -10,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.adapters import planfile
 from orchestrator.adapters.terraform_output import changes_from_plan_json
-from orchestrator.context import Environment
+from orchestrator.context import Environment, State
 from orchestrator.errors import UserError
 from orchestrator.files import tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
@@ -27,12 +36,126 @@ from orchestrator.models import (
     instance_of,
     module_address,
 )
-from orchestrator.ops import review
-from orchestrator.rules import guard, policy, replication, scanning
+from orchestrator.ops import layout, review
+from orchestrator.rules import guard, policy, replication, scanning, shards
 from orchestrator.rules.replication import Replication
 from orchestrator.rules.scanning import OverScan
 
-REGISTRY_TARGETS = sorted(guard.REGISTRY_SCOPE)
+REGISTRY_TARGETS = sorted(guard.REGISTRY_RESOURCES)
+SET_FORMAT = "ecrctl-plan-set/1"
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def side_by_side(run: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`run` over `items` in threads, at most one per core (each is a terraform process); the
+    results in the order of `items`, the first failure raised once all have finished."""
+    items = list(items)
+    if len(items) <= 1:
+        return [run(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(run, item) for item in items]
+        return [future.result() for future in futures]
+
+
+def registry_moves(ctx: Environment, planned: tfvars.Tfvars) -> bool:
+    """Whether the registry state's resources would change with `planned`: what it holds
+    (scanning configuration, replication configuration, registry policy) differs from what the
+    tfvars ask for, or it holds anything else, or nothing yet. Read from the registry state (a
+    GetObject), so a request that leaves the registry-wide settings be plans its shard alone."""
+    held: dict[str, dict[str, Any]] = {}
+    for r in ctx.held(ctx.registry_state).get("resources") or []:
+        if not isinstance(r, dict) or r.get("mode") != "managed" or r.get("module"):
+            continue
+        instances = r.get("instances") or []
+        if len(instances) != 1 or instances[0].get("status") == "tainted":
+            return True
+        held[str(r.get("type"))] = instances[0].get("attributes") or {}
+    return held.keys() != _registry_wanted(ctx, planned) or _registry_differs(ctx, planned, held)
+
+
+def _registry_wanted(ctx: Environment, planned: tfvars.Tfvars) -> set[str]:
+    """The registry-wide resource types registry.tf writes for `planned`."""
+    wanted = {"aws_ecr_registry_scanning_configuration"}
+    if _replication_of(ctx, planned).filters:
+        wanted.add("aws_ecr_replication_configuration")
+    if planned.document.values.get(replication.SOURCES):
+        wanted.add("aws_ecr_registry_policy")
+    return wanted
+
+
+def _replication_of(ctx: Environment, planned: tfvars.Tfvars) -> Replication:
+    return replication.replication(
+        planned.replication_filters, planned.replication_destinations, planned.entries, ctx.tiers
+    )
+
+
+def _registry_differs(
+    ctx: Environment, planned: tfvars.Tfvars, held: dict[str, dict[str, Any]]
+) -> bool:
+    scan = held["aws_ecr_registry_scanning_configuration"]
+    wanted = planned.scan_filters
+    if wanted is None:
+        names = scanning.continuous_names(planned.entries, ctx.tiers)[0]
+        wanted = [f"{n[:254]}*" for n in names]
+    held_filters = [
+        f.get("filter")
+        for rule in scan.get("rule") or []
+        if rule.get("scan_frequency") == "CONTINUOUS_SCAN"
+        for f in rule.get("repository_filter") or []
+    ]
+    scan_type = planned.document.values.get("registry_scan_type", "ENHANCED")
+    if scan.get("scan_type") != scan_type or sorted(held_filters) != sorted(wanted):
+        return True
+    config = held.get("aws_ecr_replication_configuration")
+    if config is not None:
+        account = str(config.get("registry_id") or "")
+        want = _replication_of(ctx, planned)
+        rules = [
+            rule
+            for c in config.get("replication_configuration") or []
+            for rule in c.get("rule") or []
+        ]
+        places = sorted((d.region, d.registry_id or account) for d in want.destinations)
+        if [
+            (
+                sorted((d.get("region"), d.get("registry_id")) for d in r.get("destination") or []),
+                sorted(f.get("filter") for f in r.get("repository_filter") or []),
+            )
+            for r in rules
+        ] != [(places, sorted(want.filters))]:
+            return True
+    registry_policy = held.get("aws_ecr_registry_policy")
+    if registry_policy is not None:
+        sources = sorted(planned.document.values.get(replication.SOURCES) or [])
+        return replication.policy_accounts(registry_policy.get("policy")) != sources
+    return False
+
+
+def touched_states(
+    ctx: Environment,
+    names: list[str],
+    planned: tfvars.Tfvars,
+) -> list[State]:
+    """The states a plan of `names` plans: the one state, or their shards (and the registry's
+    when its settings move), the registry's first."""
+    if ctx.shards == 1:
+        return [ctx.registry_state]
+    wanted = {ctx.state_of(n).name for n in names}
+    if registry_moves(ctx, planned):
+        wanted.add(shards.REGISTRY)
+    return [state for state in ctx.states if state.name in wanted]
+
+
+def targets_of(state: State, names: Iterable[str]) -> list[str]:
+    """What a plan of `names` targets in `state`."""
+    found = [module_address(n) for n in names if state.holds(n)]
+    return found + (REGISTRY_TARGETS if state.holds_registry else [])
+
+
+def part_file(out: Path, state: State) -> Path:
+    """Where the plan set `out` keeps its part for `state`."""
+    return out.with_name(f"{out.stem}.{state.name}.tfplan")
 
 
 def scan_report(ctx: Environment, plan: PlanResult, unmanaged: bool = False) -> OverScan | None:
@@ -121,16 +244,36 @@ def plan(
                 " ecrctl validate",
             )
     out = (out or _default_plan_file(ws, env, names)).resolve()
-    terraform = ctx.terraform()
-    terraform.init()
-    targets = [module_address(n) for n in names] + REGISTRY_TARGETS
-    changes = terraform.plan(targets, out, var_file)
+    states = touched_states(ctx, names, planned)
+    layout.check(ctx, states)
+    sharded = ctx.shards > 1
+
+    def plan_state(state: State) -> list[ResourceChange]:
+        terraform = ctx.terraform(state)
+        terraform.init()
+        return terraform.plan(
+            targets_of(state, names), part_file(out, state) if sharded else out, var_file
+        )
+
+    if sharded:  # a former plan of the same names may have had other parts
+        for other in ctx.states:
+            if other not in states:
+                part_file(out, other).unlink(missing_ok=True)
+    changes = [c for part in side_by_side(plan_state, states) for c in part]
+    targets = [t for state in states for t in targets_of(state, names)]
+    if not sharded:
+        try:
+            layout.check(ctx, states, changes)
+        except UserError:
+            out.unlink(missing_ok=True)
+            raise
     unmatched = [
         n for n in names if n not in configured and not any(c.instance == n for c in changes)
     ]
     if unmatched:
-        with contextlib.suppress(FileNotFoundError):
-            out.unlink()
+        for path in [out] + [part_file(out, state) for state in states]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         raise UserError(
             f"no repository {', '.join(map(repr, unmatched))} in envs/{env}/terraform.tfvars"
             " or in its Terraform state: the target matches nothing",
@@ -153,11 +296,26 @@ def plan(
         without_policy=frozenset(without_policy_of(requests, names)),
     )
     objections = guard.judge(result)
+    parts: list[dict[str, str]] = []
+    if sharded:
+        parts = [
+            {
+                "state": state.name,
+                "key": state.key,
+                "plan_file": part_file(out, state).name,
+                "plan_sha256": _sha256(part_file(out, state)),
+            }
+            for state in states
+        ]
+        atomic_write(
+            out, json.dumps({"format": SET_FORMAT, "env": env, "parts": parts}, indent=2) + "\n"
+        )
     atomic_write(
         _sidecar(out),
         json.dumps(
             {
                 **result.to_dict(),
+                "parts": parts,
                 "plan_sha256": _sha256(out),
                 "configured": sorted(result.configured),
                 "without_policy": sorted(result.without_policy),
@@ -167,6 +325,19 @@ def plan(
         ),
     )
     return result, objections
+
+
+def plan_text(ctx: Environment, result: PlanResult) -> str:
+    """The plan as terraform prints it for people: each part of a plan set under its state."""
+    if ctx.shards == 1:
+        return ctx.terraform().show_plan_text(result.plan_file)
+    texts = []
+    for state in ctx.states:
+        path = part_file(result.plan_file, state)
+        if path.is_file():
+            shown = ctx.terraform(state).show_plan_text(path)
+            texts.append(f"# state {state.name} ({state.key})\n{shown}")
+    return "\n".join(texts)
 
 
 def checked_plan(ctx: Environment, names: list[str], out: Path | None = None) -> PlanResult:
@@ -211,12 +382,17 @@ def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> Plan
         raise UserError(
             f"{plan_file} was planned for environment {saved.get('env')!r}, not {env!r}"
         )
-    changes, targets, variables = read_plan(ctx, plan_file, names)
-    planned_env = variables.get("environment")
-    if planned_env != env:
-        raise UserError(
-            f"{plan_file} was planned for environment {planned_env!r}, not {env!r}", "plan again"
-        )
+    parts = set_parts(ctx, plan_file, saved)
+    if parts is None:
+        changes, targets, variables = read_plan(ctx, plan_file, names)
+        _check_planned_for(plan_file, variables, env, ctx.registry_state, ctx.shards)
+    else:
+        changes, targets = [], []
+        for part_state, part in parts:
+            part_changes, part_targets, variables = read_plan(ctx, part, names)
+            _check_planned_for(part, variables, env, part_state, ctx.shards)
+            changes += part_changes
+            targets = None if part_targets is None or targets is None else targets + part_targets
     if targets is None:  # terraform show -json does not give a plan's targets
         targets = [module_address(n) for n in _names(names)] + REGISTRY_TARGETS
     repositories = sorted({n for t in targets if (n := instance_of(t)) is not None})
@@ -243,6 +419,98 @@ def load_saved_plan(ctx: Environment, plan_file: Path, names: list[str]) -> Plan
         configured=frozenset(configured),
         without_policy=frozenset(without_policy_of(requests, repositories)),
     )
+
+
+def _check_planned_for(
+    plan_file: Path, variables: Mapping[str, Any], env: str, state: State, count: int
+) -> None:
+    """A saved plan's variables must be those of `state` of `env` at today's shard count."""
+    planned_env = variables.get("environment")
+    if planned_env != env:
+        raise UserError(
+            f"{plan_file} was planned for environment {planned_env!r}, not {env!r}", "plan again"
+        )
+    planned = (variables.get("state_name", shards.MAIN), variables.get("state_shards", 1))
+    if planned != (state.name, count):
+        raise UserError(
+            f"{plan_file} was planned for state {planned[0]} of {planned[1]} shard(s), not"
+            f" {state.name} of {count}",
+            "plan again",
+        )
+
+
+def set_parts(
+    ctx: Environment, plan_file: Path, saved: Mapping[str, Any]
+) -> list[tuple[State, Path]] | None:
+    """The (state, plan file) parts of a plan set, each checked against its sha256; None for
+    a plan of one state."""
+    listed = saved.get("parts")
+    if not listed:
+        if ctx.shards > 1:
+            raise UserError(
+                f"{plan_file} is a plan of one state, but {ctx.env} is split into"
+                f" {ctx.shards} shards",
+                "plan again",
+            )
+        return None
+    try:
+        manifest = json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("format") != SET_FORMAT:
+        raise UserError(f"{plan_file} is not a plan set ecrctl wrote", "plan again")
+    if manifest.get("parts") != listed or not isinstance(listed, list):
+        raise UserError(f"{plan_file} lists other parts than its summary", "plan again")
+    found = []
+    for part in listed:
+        if not isinstance(part, dict):
+            raise UserError(f"{plan_file} lists a part ecrctl does not read", "plan again")
+        state = ctx.state_named(str(part.get("state")))
+        path = plan_file.with_name(str(part.get("plan_file")))
+        if part.get("key") != state.key or path != part_file(plan_file, state):
+            raise UserError(
+                f"{plan_file}: its part {state.name} is not where it belongs", "plan again"
+            )
+        if not path.is_file() or _sha256(path) != part.get("plan_sha256"):
+            raise UserError(f"{path} changed or went missing after ecrctl planned it", "plan again")
+        found.append((state, path))
+    return found
+
+
+def listed_parts(ctx: Environment, plan_file: Path) -> list[tuple[State, Path]]:
+    """The (state, file) parts a plan set's manifest lists (none for a plan of one state)."""
+    if ctx.shards == 1:
+        return []
+    manifest = json.loads(plan_file.read_text(encoding="utf-8"))
+    return [
+        (state, part_file(plan_file, state))
+        for part in manifest["parts"]
+        for state in [ctx.state_named(str(part["state"]))]
+    ]
+
+
+def is_fresh(prior: Mapping[str, Any], held: Mapping[str, Any]) -> bool:
+    """Whether a plan whose prior state is `prior` still applies to the state `held` now: the
+    same lineage and serial, or (a state never written) no managed resource in the plan's
+    prior state (the data sources the plan read are in it) nor in the backend."""
+    if not held.get("lineage"):
+        return not any(
+            isinstance(r, dict) and r.get("mode") == "managed"
+            for r in [*(prior.get("resources") or []), *(held.get("resources") or [])]
+        )
+    return (prior.get("lineage"), prior.get("serial")) == (held.get("lineage"), held.get("serial"))
+
+
+def check_fresh(ctx: Environment, parts: list[tuple[State, Path]]) -> None:
+    """Refuse a plan set if any state changed since it was planned (before applying any part:
+    terraform would refuse that part alone, after the others were applied)."""
+    for state, path in parts:
+        if not is_fresh(planfile.prior_state(path), ctx.held(state)):
+            raise UserError(
+                f"the saved plan of {ctx.env}/{state.name} is stale: its state changed since it"
+                " was planned; nothing was applied",
+                "plan again",
+            )
 
 
 def read_plan(
@@ -294,8 +562,20 @@ def requests_of(variables: dict[str, Any], plan_file: Path, env: str) -> dict[st
 
 
 def _prior_state(ctx: Environment, plan_file: Path) -> dict[str, Any]:
-    """What the plan found after its refresh; the backend's state if the plan does not say."""
+    """What the plan found after its refresh; the backend's state if the plan does not say.
+    For a plan set, every part's resources in one state."""
+    if ctx.shards > 1:
+        found: dict[str, Any] = {"resources": []}
+        for state in ctx.states:
+            path = part_file(plan_file, state)
+            if path.is_file():
+                found["resources"] += _prior_state_of(ctx, state, path).get("resources") or []
+        return found
+    return _prior_state_of(ctx, ctx.registry_state, plan_file)
+
+
+def _prior_state_of(ctx: Environment, state: State, plan_file: Path) -> dict[str, Any]:
     try:
         return planfile.prior_state(plan_file)
     except UserError:
-        return ctx.terraform().state_pull()
+        return ctx.held(state)

@@ -136,11 +136,15 @@ def sync(
             else f"pass --region {env_tfvars.region}",
         )
     placement = Placement(env, resolved.name, primary=env == primary_env(environ))
-    if terraform is None:
-        terraform = ctx.terraform()
-    terraform.init()
-    progress(f"reading the state of {env}")
-    outputs = read_state(terraform.state_pull(), env)
+    if ctx.shards > 1:  # every shard's state and the registry's: GetObjects, no provider
+        progress(f"reading the {len(ctx.states)} states of {env}")
+        outputs = read_state(ctx.held_together(), env)
+    else:
+        if terraform is None:
+            terraform = ctx.terraform()
+        terraform.init()
+        progress(f"reading the state of {env}")
+        outputs = read_state(terraform.state_pull(), env)
     elsewhere = sorted({r.region for r in outputs.repositories} - {resolved.name})
     if elsewhere:
         raise UserError(

@@ -33,11 +33,21 @@ from orchestrator.models import (
     module_address,
 )
 
+# The registry-wide resources (terraform/registry.tf), each `count`-gated to the one state that
+# holds the registry: targeted by resource, judged by instance. MOVE: the address the scanning
+# configuration had before the gate (a `moved` block, nothing changes in AWS). Deleting the
+# replication configuration or the registry policy holds no image: the first goes when nothing
+# is left to replicate (replicas already made stay in their destinations), the second when no
+# managed environment replicates here any more.
+REGISTRY_RESOURCES = (
+    "aws_ecr_registry_scanning_configuration.this",
+    "aws_ecr_replication_configuration.this",
+    "aws_ecr_registry_policy.this",
+)
+# Every state that holds the registry holds this one (a plan creating it finds a fresh state).
+SCANNING = "aws_ecr_registry_scanning_configuration.this[0]"
 REGISTRY_SCOPE = {
-    "aws_ecr_registry_scanning_configuration.this": {Action.CREATE, Action.UPDATE},
-    # Deleting these holds no image: the replication configuration goes when nothing is left
-    # to replicate (replicas already made stay in their destinations), the registry policy when
-    # no managed environment replicates here any more.
+    SCANNING: {Action.CREATE, Action.UPDATE, Action.MOVE},
     "aws_ecr_replication_configuration.this[0]": {Action.CREATE, Action.UPDATE, Action.DELETE},
     "aws_ecr_registry_policy.this[0]": {Action.CREATE, Action.UPDATE, Action.DELETE},
 }

@@ -22,6 +22,7 @@ filters that leave a replicating repository out or that are too many.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from orchestrator.rules.limits import LIMIT
 
 VARIABLE = "registry_replication_filters"
 DESTINATIONS = "replication_destinations"
+SOURCES = "replication_sources"
 MAX_FILTERS = LIMIT["replication-filters"].max
 MAX_DESTINATIONS = LIMIT["replication-destinations"].max
 FILTER_MIN, FILTER_MAX = LIMIT["replication-filter"].min, LIMIT["replication-filter"].max
@@ -57,6 +59,23 @@ class Destination:
 
     def to_dict(self) -> dict[str, Any]:
         return {"region": self.region, "registry_id": self.registry_id}
+
+
+def policy_accounts(policy: Any) -> list[str] | None:
+    """The accounts a registry policy (registry.tf's, as a state holds it) lets replicate in,
+    sorted; None for a document of another shape."""
+    try:
+        document = json.loads(policy) if isinstance(policy, str) else None
+        statements = document["Statement"] if isinstance(document, dict) else None
+        principals = [s["Principal"]["AWS"] for s in statements or []]
+    except (ValueError, KeyError, TypeError):
+        return None
+    arns = [a for p in principals for a in ([p] if isinstance(p, str) else p)]
+    found = [m.group(1) for a in arns if (m := _ROOT.fullmatch(str(a)))]
+    return sorted(found) if len(found) == len(arns) else None
+
+
+_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 
 
 def destinations_of(value: Any) -> tuple[Destination, ...]:

@@ -187,7 +187,7 @@ def over_scan(
     return OverScan(tuple(filters), len(wanted), managed, unmanaged)
 
 
-SCANNING_ADDRESS = "aws_ecr_registry_scanning_configuration.this"
+SCANNING_ADDRESS = "aws_ecr_registry_scanning_configuration.this[0]"
 
 
 def plan_report(

@@ -21,6 +21,9 @@ may change unseen:
 - `replication_sources`: the accounts allowed to replicate into this registry (the registry
   policy terraform/registry.tf writes); ops/validate.py holds it to the managed environments
   that replicate here.
+- `state_shards`: absent (1) or a whole number 1..99: how many state shards the environment's
+  repositories are split into (rules/shards.py). Changed by `ecrctl shards migrate` only, which
+  moves the states with it; a hand edit is refused at plan time (the states say otherwise).
 - nothing else: Terraform only warns about an undeclared variable and then ignores it.
 """
 
@@ -30,9 +33,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.rules import shards
+
 REPOSITORIES = "ecr_repositories"
 SCAN_FILTERS = "registry_scan_filters"
 REGION, ENVIRONMENT, SCAN_TYPE = "aws_region", "environment", "registry_scan_type"
+SHARDS = shards.SETTING
 ACCOUNT, DESTINATIONS = "account_id", "replication_destinations"
 REPLICATION_FILTERS, SOURCES = "registry_replication_filters", "replication_sources"
 KNOWN = (
@@ -44,6 +50,7 @@ KNOWN = (
     DESTINATIONS,
     REPLICATION_FILTERS,
     SOURCES,
+    SHARDS,
     REPOSITORIES,
 )
 MAX_DESTINATIONS = 25  # ECR's destinations per replication rule (limits.LIMIT)
@@ -85,6 +92,8 @@ def problems(values: Mapping[str, Any], env: str) -> list[tuple[str, str]]:
             )
         )
     found += _replication_problems(values)
+    if SHARDS in values and (problem := shards.check_setting(values[SHARDS])) is not None:
+        found.append((SHARDS, problem))
     return found
 
 

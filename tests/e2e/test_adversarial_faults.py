@@ -244,7 +244,7 @@ def test_parts_an_interrupted_create_left_tainted_are_replaced_by_the_rerun(
     terraform = Session(local).at("local").terraform()
     terraform.init()
     key = 'module.ecr_repositories["audit-api"].aws_kms_key.this[0]'
-    scan = "aws_ecr_registry_scanning_configuration.this"
+    scan = "aws_ecr_registry_scanning_configuration.this[0]"
     var_file = f"-var-file={local.tfvars_file('local')}"
     for argv in (
         ["apply", "-auto-approve", "-input=false", var_file, f"-target={key}", f"-target={scan}"],

@@ -97,7 +97,7 @@ def test_targeted_plan_shows_only_the_named_repository(
     repos = {c["repository"] for c in plan["changes"]}
     assert repos == {"search-api", None}
     assert {c["address"] for c in plan["changes"] if c["repository"] is None} == {
-        "aws_ecr_registry_scanning_configuration.this"
+        "aws_ecr_registry_scanning_configuration.this[0]"
     }
     assert all(c["action"] == "create" for c in plan["changes"])
     assert plan["targets"][0] == 'module.ecr_repositories["search-api"]'

@@ -112,6 +112,41 @@ def test_changes_lists_adds_changes_and_catalog_only_edits(
     assert found["entries"][2]["detail"] == "history updated"
 
 
+def test_changes_lists_the_states_each_environment_plans(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sharded environment (dev, 4 shards) plans the shards of its changed repositories and
+    the registry state when the continuous-scan set moves; one of one state plans `main`."""
+    tfvars = repo.tfvars_file("dev")
+    tfvars.write_text(
+        tfvars.read_text().replace("\necr_repositories =", "\nstate_shards = 4\necr_repositories =")
+    )
+    create(capsys, "search-api", env="dev", owner="app-team-web")  # shard 0 of 4
+    init_repo(repo)
+    git(repo, "checkout", "-q", "-b", "pr")
+    create(capsys, "payments-gateway", env="dev", owner="app-team-pay", risk="medium")  # 3
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")  # 0
+    create(capsys, "user-api", env="staging", owner="app-team-web")
+    commit(repo, "two shards and a one-state environment")
+    result = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert result.code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["states"] == [
+        {"env": "dev", "state": "registry", "repositories": []},
+        {"env": "dev", "state": "shard-00", "repositories": ["web-frontend"]},
+        {"env": "dev", "state": "shard-03", "repositories": ["payments-gateway"]},
+        {"env": "staging", "state": "main", "repositories": ["user-api"]},
+    ]
+    assert found["registry_moves"] == ["dev"]
+    # A low-tier change leaves the registry's scanning set be: its shard alone.
+    create(capsys, "orders-api", env="dev", owner="app-team-web")  # 0
+    commit(repo, "one more")
+    base = git(repo, "rev-parse", "HEAD~1").strip()
+    found = json.loads(cli(capsys, "ci", "changes", "--base", base, "--output", "json").stdout)
+    assert found["states"] == [{"env": "dev", "state": "shard-00", "repositories": ["orders-api"]}]
+    assert found["registry_moves"] == []
+
+
 def _note_in_history(repo: Workspace, name: str) -> None:
     """A catalog-only edit: a note in the entry's history, which Terraform never sees."""
     tiers = tiers_file.load(repo.tiers_file)

@@ -6,7 +6,7 @@ from orchestrator.adapters.terraform_output import changes_from_messages, change
 from tests.helpers import rc, verdicts
 
 A = 'module.ecr_repositories["alpha"]'
-SCAN = "aws_ecr_registry_scanning_configuration.this"
+SCAN = "aws_ecr_registry_scanning_configuration.this[0]"
 
 
 def test_a_rerun_may_replace_what_an_interrupted_create_left_tainted() -> None:

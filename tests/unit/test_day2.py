@@ -167,7 +167,7 @@ def test_the_guard_allows_in_place_updates_of_a_live_repository_only() -> None:
         rc(f"{A}.aws_ecr_repository.this", "update"),
         rc(f"{A}.aws_ecr_repository_policy.this[0]", "update"),
         rc(f"{A}.aws_ecr_lifecycle_policy.this", "replace"),  # the retention rule, put again
-        rc("aws_ecr_registry_scanning_configuration.this", "update"),
+        rc("aws_ecr_registry_scanning_configuration.this[0]", "update"),
     ]
     assert guard.violations(ok, live, live) == []
     for bad in (

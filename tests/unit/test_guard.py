@@ -9,7 +9,7 @@ from tests.helpers import rc, verdicts
 
 A = 'module.ecr_repositories["alpha"]'
 B = 'module.ecr_repositories["bravo"]'
-SCAN = "aws_ecr_registry_scanning_configuration.this"
+SCAN = "aws_ecr_registry_scanning_configuration.this[0]"
 
 
 def test_a_create_may_only_create() -> None:

@@ -385,7 +385,7 @@ def test_the_guard_lets_the_replication_configuration_go_but_never_the_scanning(
         for action in ("create", "update", "delete"):
             assert verdicts([rc(address, action), rc(web, "update")], {"web"}, {"web"}) == []
     scan = verdicts(
-        [rc("aws_ecr_registry_scanning_configuration.this", "delete")], {"web"}, {"web"}
+        [rc("aws_ecr_registry_scanning_configuration.this[0]", "delete")], {"web"}, {"web"}
     )
     assert scan and "never destroyed" in scan[0]
     # Any other registry-wide resource stays outside the request.
