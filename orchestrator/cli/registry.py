@@ -124,6 +124,11 @@ def plan(
     changes the replication configuration, what replicates where and which repositories
     replicate beyond what their tier asks.
 
+    States and locks: an environment of one state plans it under its one lock. A sharded one
+    (state_shards > 1 in its tfvars) plans only the states it touches, each under its own lock:
+    the shard of each named repository, and the registry state when the scanning settings move;
+    side by side, one saved plan per state, the --out file naming the set.
+
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
     """
     from orchestrator.models import PlanResult
@@ -173,6 +178,10 @@ def apply(
     asks for confirmation; without a terminal, --auto-approve is required. Afterwards it runs
     `ecrctl catalog sync --env ENV` (unless --no-sync); if only the sync fails, the apply stands
     and the command exits with the sync's error.
+
+    States and locks: a plan set (sharded environment) is applied one state at a time under that
+    state's lock, the shards side by side and the registry state last; it is refused before any
+    apply if one of its states changed since it was planned.
 
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
