@@ -168,12 +168,12 @@ def test_workflows_stay_thin_every_decision_is_ecrctls() -> None:
         text = path.read_text()
         assert "terraform plan" not in text and "terraform apply" not in text, path.name
     apply = yaml.safe_load((WORKFLOWS / "ecr-auto-apply.yml").read_text())
-    job = apply["jobs"]["apply"]
-    assert job["concurrency"] == {
-        "group": "ecr-apply-${{ matrix.env }}",
-        "cancel-in-progress": False,
-    }
-    assert "ecrctl ci apply" in json.dumps(job["steps"])
+    for job in (apply["jobs"]["apply"], apply["jobs"]["apply_registry"]):
+        assert job["concurrency"] == {
+            "group": "ecr-apply-${{ matrix.pair.env }}-${{ matrix.pair.state }}",
+            "cancel-in-progress": False,
+        }
+        assert "ecrctl ci apply" in json.dumps(job["steps"])
 
 
 def _verified_actions() -> dict[str, tuple[str, str]]:
