@@ -248,8 +248,8 @@ def apply(
                 render.out().print(escape(f"  now:      {line}"))
             for line in mismatch.dropped:
                 render.out().print(escape(f"  reviewed: {line}"))
-        for done in result.applied:
-            render.out().print(f"{done.plan.env}: applied {len(done.applied)} change(s)")
+        for record, done in zip(result.records, result.applied, strict=False):
+            render.out().print(f"{record.label}: applied {len(done.applied)} change(s)")
         if not result.records:
             render.out().print("nothing to apply")
         for note in result.notes:
