@@ -97,7 +97,7 @@ def apply(
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
-    state = pair(session, cs, env, state)
+    state = pair(session, env, state)
     pr = pull_request(session.environ)
     envs = [e for e in _in_scope(cs, env) if state is None or _in_pair(cs, e, state)]
     if accepted is not None and len(envs) > 1:

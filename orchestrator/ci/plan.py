@@ -38,7 +38,7 @@ def _in_scope(cs: ChangeSet, env: str | None) -> list[str]:
     return cs.environments()
 
 
-def pair(session: Session, cs: ChangeSet, env: str | None, state: str | None) -> str | None:
+def pair(session: Session, env: str | None, state: str | None) -> str | None:
     """The state `state` of `env` as the environment names it (main, registry, shard-NN), or
     None when no state is asked for; refused without `env` or for a state `env` does not have.
     """
@@ -144,7 +144,7 @@ def plan(
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
-    state = pair(session, cs, env, state)
+    state = pair(session, env, state)
     pr = pull_request(session.environ)
     out_dir = (out_dir or plan_dir(ws)).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
