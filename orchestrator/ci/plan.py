@@ -69,6 +69,9 @@ def plan_env(
     names = [e.name for e in entries]
     if state is not None:
         entries = [e for e in entries if ctx.state_of(e.name).name == state]
+        # The registry state holds no repository: its plan targets the registry-wide
+        # resources, planned for every entry of the change (what they are derived from).
+        names = [e.name for e in entries] or names
     result, objections = plan_op.plan(ctx, names, out, only=state)
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
