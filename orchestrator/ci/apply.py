@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator.adapters.git import Git
 from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_apply
-from orchestrator.ci.plan import _in_scope, change_set, plan_env
+from orchestrator.ci.plan import _in_pair, _in_scope, change_set, pair, plan_env
 from orchestrator.ci.records import (
     CiApply,
     EnvRecord,
@@ -36,15 +36,16 @@ def _compare(
     accepted: str | None,
     pr: dict[str, Any] | None,
 ) -> Mismatch | None:
-    env = now.env
+    env = now.label
     if accepted is not None:
         if accepted != now.fingerprint:
             return Mismatch(env, f"the plan's fingerprint is {now.fingerprint}, not {accepted}")
         return None
     if record is None:
-        return Mismatch(env, "no reviewed plan record for this environment")
-    if record.env != env:
-        return Mismatch(env, f"the reviewed record is for environment {record.env!r}")
+        what = "environment" if now.state is None else "state"
+        return Mismatch(env, f"no reviewed plan record for this {what}")
+    if record.label != env:
+        return Mismatch(env, f"the reviewed record is for {record.label!r}")
     reviewed_head = (record.pull_request or {}).get("head_sha")
     merged_head = (pr or {}).get("head_sha")
     if reviewed_head and merged_head and reviewed_head != merged_head:
@@ -65,8 +66,8 @@ def _compare(
             + (", ".join(f"{c[1]} {c[0]}" for c in current) or "nothing"),
         )
     if record.fingerprint != now.fingerprint:
-        old = set(fingerprint_lines({env: record.changes}, {env: record.held}))
-        new = set(fingerprint_lines({env: now.changes}, {env: now.held}))
+        old = set(fingerprint_lines({now.env: record.changes}, {now.env: record.held}))
+        new = set(fingerprint_lines({now.env: now.changes}, {now.env: now.held}))
         return Mismatch(
             env,
             f"the plan changed since it was reviewed ({record.fingerprint[:19]} reviewed,"
@@ -84,18 +85,21 @@ def apply(
     env: str | None = None,
     reviewed_dir: Path | None = None,
     accepted: str | None = None,
+    state: str | None = None,
 ) -> CiApply:
     """Re-plan the merged change; apply it only where it is exactly what was reviewed.
 
     Every environment in scope is planned and compared before anything is applied: one
-    mismatch and nothing is applied anywhere.
+    mismatch and nothing is applied anywhere. `state` (with `env`) re-plans and applies that
+    state alone against the reviewed record of that state (a CI matrix job).
     """
     ws = session.workspace
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
+    state = pair(session, env, state)
     pr = pull_request(session.environ)
-    envs = _in_scope(cs, env)
+    envs = [e for e in _in_scope(cs, env) if state is None or _in_pair(cs, e, state)]
     if accepted is not None and len(envs) > 1:
         raise UserError(
             "--fingerprint accepts the plan of one environment",
@@ -104,17 +108,18 @@ def apply(
     reviewed_dir = (reviewed_dir or plan_dir(ws)).resolve()
     reviewed: dict[str, EnvRecord] = {}
     if accepted is None and envs:
-        reviewed = {r.env: r for r in load_records(reviewed_dir)}
+        reviewed = {r.label: r for r in load_records(reviewed_dir)}
     out_dir = apply_dir(ws).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     records, mismatches = [], []
     for name in envs:
-        now = plan_env(session.at(name), cs, out_dir / f"{name}.tfplan", pr)
+        out = out_dir / (f"{name}.tfplan" if state is None else f"{name}.{state}.tfplan")
+        now = plan_env(session.at(name), cs, out, pr, state=state)
         records.append(now)
-        mismatch = _compare(reviewed.get(name), now, accepted, pr)
+        mismatch = _compare(reviewed.get(now.label), now, accepted, pr)
         if mismatch is None and now.guard:
             mismatch = Mismatch(
-                name, "the plan guard refuses the plan: " + "; ".join(map(str, now.guard))
+                now.label, "the plan guard refuses the plan: " + "; ".join(map(str, now.guard))
             )
         if mismatch is not None:
             mismatches.append(mismatch)

@@ -39,7 +39,7 @@ def _header(cs: ChangeSet, pr: dict[str, Any] | None) -> str:
 
 
 def _env_section(record: EnvRecord, heading: str) -> list[str]:
-    lines = [f"#### `{record.env}`: {counted(record.changes)}", ""]
+    lines = [f"#### `{record.label}`: {counted(record.changes)}", ""]
     lines += [
         "| Repository | Request | Risk | Owner | Plan | Guard |",
         "|---|---|---|---|---|---|",
@@ -87,10 +87,10 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
         text = record.plan_text.strip("\n")
         if len(text) > PLAN_TEXT_LIMIT:
             text = text[:PLAN_TEXT_LIMIT] + "\n... (cut: the whole plan is in the job's log)"
-        summary, note = f"{heading} <code>{record.env}</code>", []
+        summary, note = f"{heading} <code>{record.label}</code>", []
     else:
         text = "\n".join(f"{c.action:<8} {c.address}" for c in record.changes)
-        summary = f"Resource changes in <code>{record.env}</code>"
+        summary = f"Resource changes in <code>{record.label}</code>"
         note = [
             "Every attribute: `ecrctl ci plan --full-plan`, or `ecrctl plan NAME ... --env"
             f" {record.env}` on the branch.",
@@ -169,10 +169,12 @@ def render_plan(
     elif records:
         lines += [_header(ChangeSet(records[0].base, records[0].head, (), ()), pr), ""]
     if records:
-        envs = len(records)
+        envs = len({r.env for r in records})
+        # Records of single states (CI's matrix jobs): each has its own fingerprint below.
+        states = sum(r.state is not None for r in records)
+        where = f"{envs} environment(s)" + (f", {states} state(s)" if states else "")
         lines += [
-            f"{total} repository change(s) in {envs} environment(s); fingerprint"
-            f" `{combined(records)}`.",
+            f"{total} repository change(s) in {where}; fingerprint `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
             "",

@@ -18,6 +18,7 @@ from orchestrator.ci.github import pull_request
 from orchestrator.ci.markdown import render_plan
 from orchestrator.ci.records import REFUSED, CiPlan, EnvRecord, plan_dir, record_file
 from orchestrator.context import Environment, Session
+from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.models import RegistryRequest, ResourceChange, Review, Violation, action_counts
 from orchestrator.ops import plan as plan_op
@@ -37,18 +38,41 @@ def _in_scope(cs: ChangeSet, env: str | None) -> list[str]:
     return cs.environments()
 
 
+def pair(session: Session, env: str | None, state: str | None) -> str | None:
+    """The state `state` of `env` as the environment names it (main, registry, shard-NN), or
+    None when no state is asked for; refused without `env` or for a state `env` does not have.
+    """
+    if state is None:
+        return None
+    if env is None:
+        raise UserError("--state needs --env", "e.g. --env prod --state shard-03")
+    return session.at(env).state_named(state).name
+
+
+def _in_pair(cs: ChangeSet, env: str, state: str) -> bool:
+    """Whether the change plans `state` of `env` (one of `ci changes`' states)."""
+    return any(s.env == env and s.state == state for s in cs.states)
+
+
 def plan_env(
     ctx: Environment,
     cs: ChangeSet,
     out: Path,
     pr: dict[str, Any] | None,
     full_plan: bool = False,
+    state: str | None = None,
 ) -> EnvRecord:
-    """One environment's targeted plan of what the change set asks there, as a record."""
+    """One environment's targeted plan of what the change set asks there, as a record; with
+    `state`, that state's part alone (its repositories' entries; the registry state has none)."""
     env = ctx.env
     entries = cs.planned(env)
     names = [e.name for e in entries]
-    result, objections = plan_op.plan(ctx, names, out)
+    if state is not None:
+        entries = [e for e in entries if ctx.state_of(e.name).name == state]
+        # The registry state holds no repository: its plan targets the registry-wide
+        # resources, planned for every entry of the change (what they are derived from).
+        names = [e.name for e in entries] or names
+    result, objections = plan_op.plan(ctx, names, out, only=state)
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
@@ -70,6 +94,7 @@ def plan_env(
         plan_file=str(result.plan_file),
         scanning=tuple(scan.lines()) if scan else (),
         replication=tuple(replicated.lines()) if replicated else (),
+        state=state,
     )
 
 
@@ -111,15 +136,18 @@ def plan(
     env: str | None = None,
     out_dir: Path | None = None,
     full_plan: bool = False,
+    state: str | None = None,
 ) -> CiPlan:
     """One targeted plan per environment the change touches (or `env` only); records, summary.
 
     `full_plan` adds terraform's own rendering of each plan (one more provider load each).
+    `state` (with `env`) plans that state alone, if the change plans it: a CI matrix job.
     """
     ws = session.workspace
     cs = change_set(ws, base_ref, head_ref)
     if env is not None:
         ws.env_dir(env)
+    state = pair(session, env, state)
     pr = pull_request(session.environ)
     out_dir = (out_dir or plan_dir(ws)).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,8 +155,13 @@ def plan(
         stale.unlink(missing_ok=True)  # an earlier run's records must never pass for this one's
     records = []
     for name in _in_scope(cs, env):
-        record = plan_env(session.at(name), cs, out_dir / f"{name}.tfplan", pr, full_plan)
-        atomic_write(record_file(out_dir, name), json.dumps(record.to_dict(), indent=2) + "\n")
+        if state is not None and not _in_pair(cs, name, state):
+            continue
+        out = out_dir / (f"{name}.tfplan" if state is None else f"{name}.{state}.tfplan")
+        record = plan_env(session.at(name), cs, out, pr, full_plan, state)
+        atomic_write(
+            record_file(out_dir, name, state), json.dumps(record.to_dict(), indent=2) + "\n"
+        )
         records.append(record)
     summary = render_plan(cs, records, pr, env)
     atomic_write(out_dir / "summary.md", summary)

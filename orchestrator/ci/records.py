@@ -17,6 +17,7 @@ from orchestrator.ci.changes import ChangeSet
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import ApplyResult, ResourceChange, Violation
+from orchestrator.rules import shards
 
 RECORD_VERSION = 1
 
@@ -29,8 +30,9 @@ def apply_dir(ws: Workspace) -> Path:
     return ws.state_dir / "ci" / "apply"
 
 
-def record_file(directory: Path, env: str) -> Path:
-    return directory / f"plan-{env}.json"
+def record_file(directory: Path, env: str, state: str | None = None) -> Path:
+    """`plan-ENV.json`, or `plan-ENV.STATE.json` for the plan of one state (a CI matrix job)."""
+    return directory / (f"plan-{env}.json" if state is None else f"plan-{env}.{state}.json")
 
 
 REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci report
@@ -71,9 +73,14 @@ def fingerprint(
 
 
 def combined(records: Iterable[EnvRecord]) -> str:
-    """The fingerprint of several environments' plans."""
-    records = list(records)
-    return fingerprint({r.env: r.changes for r in records}, {r.env: r.held for r in records})
+    """The fingerprint of several plans: environments, or states of one environment planned
+    apart (CI's matrix), whose lines together are those of the environment's whole plan."""
+    changes: dict[str, list[ResourceChange]] = {}
+    held: dict[str, list[tuple[str, str]]] = {}
+    for r in records:
+        changes.setdefault(r.env, []).extend(r.changes)
+        held.setdefault(r.env, []).extend(r.held)
+    return fingerprint(changes, held)
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,14 @@ class EnvRecord:
     # What replicates where and beyond what its tier asks (replication.Replication.lines),
     # when the plan changes the replication configuration; shown, not fingerprinted.
     replication: tuple[str, ...] = ()
+    # The one state this record plans (ci plan --state: a CI matrix job), or None: every
+    # state the environment's change touches.
+    state: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`ENV`, or `ENV/STATE` for the plan of one state."""
+        return self.env if self.state is None else f"{self.env}/{self.state}"
 
     @property
     def held(self) -> list[tuple[str, str]]:
@@ -113,6 +128,7 @@ class EnvRecord:
         return {
             "version": RECORD_VERSION,
             "env": self.env,
+            "state": self.state,
             "base": self.base,
             "head": self.head,
             "pull_request": self.pull_request,
@@ -145,6 +161,7 @@ class EnvRecord:
                 plan_file=str(data.get("plan_file", "")),
                 scanning=tuple(str(line) for line in data.get("scanning", [])),
                 replication=tuple(str(line) for line in data.get("replication", [])),
+                state=None if data.get("state") is None else str(data["state"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None
@@ -171,11 +188,28 @@ def load_records(directory: Path) -> list[EnvRecord]:
     if not directory.is_dir():
         raise UserError(f"{directory} is not a directory of plan records")
     records = [load_record(p) for p in sorted(directory.rglob("plan-*.json"))]
-    envs = [r.env for r in records]
-    dupes = sorted({e for e in envs if envs.count(e) > 1})
+    labels = [r.label for r in records]
+    dupes = sorted({e for e in labels if labels.count(e) > 1})
     if dupes:
         raise UserError(f"{directory} holds more than one plan record for {', '.join(dupes)}")
-    return sorted(records, key=lambda r: r.env)
+    # A plan of the whole environment and one of its states would count the state twice.
+    whole = {r.env for r in records if r.state is None}
+    mixed = sorted({r.env for r in records if r.state is not None and r.env in whole})
+    if mixed:
+        raise UserError(
+            f"{directory} holds a plan record of the whole of {', '.join(mixed)} and one of its"
+            " states",
+            "keep the records of one ci plan run (with --state, or without it)",
+        )
+    return sorted(records, key=lambda r: (r.env, _state_order(r.state)))
+
+
+def _state_order(state: str | None) -> tuple[int, str]:
+    """main, then the shards, then the registry (applied last)."""
+    return (
+        2 if state == shards.REGISTRY else 0 if state in (None, shards.MAIN) else 1,
+        state or "",
+    )
 
 
 @dataclass(frozen=True)
@@ -198,11 +232,11 @@ class CiPlan:
             **self.change_set.to_dict(),
             "fingerprint": self.fingerprint,
             "plans": {
-                r.env: {
+                r.label: {
                     "fingerprint": r.fingerprint,
                     "changes": [c.to_dict() for c in r.changes],
                     "guard": [v.to_dict() for v in r.guard],
-                    "record": str(record_file(self.out_dir, r.env)),
+                    "record": str(record_file(self.out_dir, r.env, r.state)),
                 }
                 for r in self.records
             },
@@ -245,7 +279,9 @@ class CiApply:
             "fingerprint": combined(self.records),
             "refused": self.refused,
             "mismatches": [m.to_dict() for m in self.mismatches],
-            "applied": {a.plan.env: list(a.applied) for a in self.applied},
+            "applied": {
+                r.label: list(a.applied) for r, a in zip(self.records, self.applied, strict=False)
+            },
             "catalog_changes": list(self.catalog_changes),
             "notes": list(self.notes),
         }

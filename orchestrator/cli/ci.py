@@ -44,6 +44,16 @@ HeadOpt = Annotated[
     str, typer.Option("--head", help="The revision holding the change; it must be checked out.")
 ]
 CiEnvOpt = Annotated[str | None, optional_env("Only this environment (one job per AWS account)")]
+CiStateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--state",
+        help="With --env, only this state of it (main, registry, shard-NN or a shard's number):"
+        " one CI matrix job per (environment, state) that ci changes lists; its own record"
+        " (plan-ENV.STATE.json) and fingerprint.",
+        show_default=False,
+    ),
+]
 SummaryOpt = Annotated[
     Path | None,
     typer.Option(
@@ -125,6 +135,7 @@ def plan(
         ),
     ] = False,
     output: OutputOpt = Output.text,
+    state: CiStateOpt = None,
 ) -> None:
     """Plan a pull request: one targeted plan per environment, the guard, a Markdown summary.
 
@@ -133,8 +144,12 @@ def plan(
     removed, one terraform plan per environment; saves each plan and a record of it (entries,
     addresses and actions, their sha256 fingerprint, the guard's verdict) for ci apply.
     Exits 1 when the change touches other files, fails validation, or the guard refuses it.
+    `--env ENV --state STATE` plans one of the (environment, state) pairs `ci changes` lists
+    (a CI matrix job); `ci report` joins the records of every pair into one comment.
 
     Example: ecrctl ci plan --base origin/development --summary-file plan.md
+
+    Example: ecrctl ci plan --base HEAD^1 --env prod --state shard-03 --out-dir ecr-plan
     """
     from orchestrator.ci import plan as ci_plan
     from orchestrator.ci import records
@@ -145,7 +160,7 @@ def plan(
     try:
         with lock_timeout(lock_timeout_), render.Progress() as progress:
             result = ci_plan.plan(
-                Session(ws, progress), base, head, env, out_dir, full_plan=full_plan
+                Session(ws, progress), base, head, env, out_dir, full_plan=full_plan, state=state
             )
     except PlanRefused as exc:  # the plans stand, recorded with the guard's verdicts
         if not isinstance(exc.result, records.CiPlan):
@@ -161,7 +176,7 @@ def plan(
         for record in result.records:
             render.out().print(
                 escape(
-                    f"{record.env}: {', '.join(str(e['name']) for e in record.entries)}:"
+                    f"{record.label}: {', '.join(str(e['name']) for e in record.entries)}:"
                     f" {counted(record.changes)}; {record.fingerprint}"
                 )
             )
@@ -198,6 +213,7 @@ def apply(
     summary_file: SummaryOpt = None,
     lock_timeout_: LockTimeoutOpt = None,
     output: OutputOpt = Output.text,
+    state: CiStateOpt = None,
 ) -> None:
     """Apply a merged change exactly as it was reviewed, or refuse and apply nothing.
 
@@ -205,16 +221,23 @@ def apply(
     reviewed record: the same repositories, the same fingerprint (addresses and actions).
     Any difference refuses the apply in every environment (exit 1) and writes the new plan to
     the summary for review. Otherwise applies the saved plans, creates and deletes alike; the
-    catalog changes the apply leaves go to a follow-up pull request.
+    catalog changes the apply leaves go to a follow-up pull request. `--env ENV --state
+    STATE` re-plans and applies that state alone, against the reviewed record of that state
+    (a CI matrix job); apply a sharded environment's registry state after its shards.
 
     Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env dev --reviewed reviewed/
+
+    Example: ecrctl ci apply --base "$MERGE^1" --head "$MERGE" --env prod --state shard-03
+    --reviewed reviewed/
     """
     from orchestrator.ci import apply as ci_apply
 
     if fingerprint is not None and env is None:
         raise UserError("--fingerprint needs --env", "a fingerprint covers one environment's plan")
     with lock_timeout(lock_timeout_), render.Progress() as progress:
-        result = ci_apply.apply(session(progress), base, head, env, reviewed, fingerprint)
+        result = ci_apply.apply(
+            session(progress), base, head, env, reviewed, fingerprint, state=state
+        )
     _publish(result.summary, summary_file)
     if output is Output.json:
         render.emit_json(result.to_dict())
@@ -225,8 +248,8 @@ def apply(
                 render.out().print(escape(f"  now:      {line}"))
             for line in mismatch.dropped:
                 render.out().print(escape(f"  reviewed: {line}"))
-        for done in result.applied:
-            render.out().print(f"{done.plan.env}: applied {len(done.applied)} change(s)")
+        for record, done in zip(result.records, result.applied, strict=False):
+            render.out().print(f"{record.label}: applied {len(done.applied)} change(s)")
         if not result.records:
             render.out().print("nothing to apply")
         for note in result.notes:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli import render
-from orchestrator.cli.options import EnvOpt, Output, OutputOpt, context
+from orchestrator.cli.options import EnvOpt, OptionalEnvOpt, Output, OutputOpt, context, session
 from orchestrator.errors import UserError
 
 app = typer.Typer(
@@ -60,3 +60,26 @@ def migrate(
             f" states kept in {result.backup}; commit envs/{env}/terraform.tfvars"
         )
     )
+
+
+@app.command("list")
+def list_(
+    env: OptionalEnvOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """List the states of every environment (or of --env): `main` for one state, `registry`
+    and `shard-NN` for a sharded one, each with its backend key. No terraform, no AWS.
+
+    `--output json` gives `states`, the (environment, state) pairs a CI matrix runs one job
+    per (ecr-drift.yml runs `ecrctl drift --env ENV --state STATE` for each).
+
+    Example: ecrctl shards list --output json
+    """
+    from orchestrator.lifecycle import shards as shards_core
+
+    found = shards_core.listing(session(), env)
+    if output is Output.json:
+        render.emit_json({"states": found})
+        return
+    for row in found:
+        render.out().print(render.escape(f"{row['env']:<12} {row['state']:<10} {row['key']}"))

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.adapters import planfile, s3_state
-from orchestrator.context import Environment, State
+from orchestrator.context import Environment, Session, State
 from orchestrator.errors import UserError
 from orchestrator.files.workspace import atomic_write
 from orchestrator.models import instance_of
@@ -63,6 +63,17 @@ class Migration:
             "rolled_back": self.rolled_back,
             "resumed": self.resumed,
         }
+
+
+def listing(session: Session, env: str | None = None) -> list[dict[str, Any]]:
+    """Every (environment, state) of the workspace, or of `env`: what a CI matrix runs one
+    job per (the drift workflow). Reads each tfvars and backend.hcl; no terraform, no AWS."""
+    envs = [env] if env is not None else session.workspace.environments()
+    return [
+        {"env": name, "state": state.name, "key": state.key}
+        for name in envs
+        for state in session.at(name).states
+    ]
 
 
 def migrate(ctx: Environment, to: int) -> Migration:

@@ -171,8 +171,9 @@ def drift(
         findings.append(Finding("catalog", name, f"only in {where}"))
     for name in sorted(set(existing) & set(configured)):
         findings += _settings(name, existing[name], configured[name].risk, tiers, registry)
-    progress(f"ECR describe_registry ({env})")
-    findings += _replication(ctx, registry)
+    if states[0].holds_registry or only is None:  # a shard's run leaves it to the registry's
+        progress(f"ECR describe_registry ({env})")
+        findings += _replication(ctx, registry)
     counts = {
         "registry": len(existing),
         "state": len(managed),

@@ -214,11 +214,13 @@ def plan(
     names: list[str],
     out: Path | None = None,
     var_file: Path | None = None,
+    only: str | None = None,
 ) -> tuple[PlanResult, list[Violation]]:
     """One saved, targeted plan for `names`; returns it with the guard's verdicts (if any).
 
     `var_file` plans against a copy of the tfvars (decommission and restore show their plan
-    before they change the managed file); by default the environment's own tfvars.
+    before they change the managed file); by default the environment's own tfvars. `only`
+    plans one state (a CI matrix job): its part of the plan of `names`, nothing else.
     """
     ws, env = ctx.workspace, ctx.env
     names = _names(names)
@@ -244,7 +246,7 @@ def plan(
                 " ecrctl validate",
             )
     out = (out or _default_plan_file(ws, env, names)).resolve()
-    states = touched_states(ctx, names, planned)
+    states = [ctx.state_named(only)] if only else touched_states(ctx, names, planned)
     layout.check(ctx, states)
     sharded = ctx.shards > 1
 
@@ -268,7 +270,11 @@ def plan(
             out.unlink(missing_ok=True)
             raise
     unmatched = [
-        n for n in names if n not in configured and not any(c.instance == n for c in changes)
+        n
+        for n in names
+        if n not in configured
+        and any(s.holds(n) for s in states)  # another state's repository is not planned here
+        and not any(c.instance == n for c in changes)
     ]
     if unmatched:
         for path in [out] + [part_file(out, state) for state in states]:

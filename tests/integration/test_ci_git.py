@@ -147,6 +147,45 @@ def test_changes_lists_the_states_each_environment_plans(
     assert found["registry_moves"] == []
 
 
+def test_ci_plan_and_apply_of_one_state_take_only_a_pair_the_change_plans(
+    repo: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--env ENV --state STATE` (a CI matrix job): a state the change does not plan has
+    nothing to plan or apply (no terraform runs); a state the environment does not have, or
+    --state without --env, is refused with one line."""
+    tfvars = repo.tfvars_file("dev")
+    tfvars.write_text(
+        tfvars.read_text().replace("\necr_repositories =", "\nstate_shards = 4\necr_repositories =")
+    )
+    init_repo(repo)
+    git(repo, "checkout", "-q", "-b", "pr")
+    create(capsys, "web-frontend", env="dev", owner="app-team-web")  # shard 0 of 4
+    create(capsys, "user-api", env="staging", owner="app-team-web")  # one state: main
+    head = commit(repo, "a shard of dev and staging")
+    event(tmp_path, monkeypatch, head)
+    out = tmp_path / "plans"
+    plan = ["ci", "plan", "--base", "development", "--out-dir", str(out)]
+    untouched = cli(capsys, *plan, "--env", "dev", "--state", "1")
+    assert untouched.code == 0, untouched.stderr
+    assert "nothing to plan" in untouched.stdout and not list(out.glob("plan-*.json"))
+    for args, message in (
+        (["--state", "shard-00"], "--state needs --env"),
+        (["--env", "dev", "--state", "shard-04"], "dev has no state 'shard-04'"),
+        (["--env", "dev", "--state", "main"], "dev has no state 'main'"),
+        (["--env", "staging", "--state", "registry"], "staging has no state 'registry'"),
+    ):
+        refused = cli(capsys, *plan, *args)
+        assert refused.code == 1 and message in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr and not list(out.glob("plan-*.json"))
+    applied = cli(
+        capsys, "ci", "apply", "--base", "development", "--env", "dev", "--state", "shard-02"
+    )
+    assert applied.code == 0 and "nothing to apply" in applied.stdout, applied.stderr
+
+
 def _note_in_history(repo: Workspace, name: str) -> None:
     """A catalog-only edit: a note in the entry's history, which Terraform never sees."""
     tiers = tiers_file.load(repo.tiers_file)

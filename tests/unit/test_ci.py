@@ -131,6 +131,71 @@ def test_apply_compares_the_commit_the_entries_and_the_fingerprint() -> None:
     assert ci_apply._compare(None, moved, reviewed.fingerprint, None) is not None
 
 
+SCANNING = ResourceChange("aws_ecr_registry_scanning_configuration.this[0]", "update", None)
+
+
+def _pair_records() -> list[records.EnvRecord]:
+    """A sharded dev's plan as CI's matrix makes it: its shard's record, the registry's."""
+    return [
+        _record("dev", CREATES, state="shard-00"),
+        _record("dev", [SCANNING], state="registry", entries=()),
+    ]
+
+
+def test_the_records_of_every_state_fingerprint_together_as_the_plan_of_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shard, registry = _pair_records()
+    whole = _record("dev", [*CREATES, SCANNING])
+    # The pull request's fingerprint covers every pair: their lines are the whole plan's.
+    assert records.combined([shard, registry]) == whole.fingerprint
+    assert len({shard.fingerprint, registry.fingerprint, whole.fingerprint}) == 3
+    for record in (registry, shard):  # as the comment job downloads them: a folder per pair
+        folder = tmp_path / f"ecr-plan-dev-{record.state}"
+        folder.mkdir()
+        path = records.record_file(folder, "dev", record.state)
+        assert path.name == f"plan-dev.{record.state}.json"
+        path.write_text(json.dumps(record.to_dict()))
+    loaded = records.load_records(tmp_path)
+    assert [r.label for r in loaded] == ["dev/shard-00", "dev/registry"]  # the registry last
+    summary = tmp_path / "comment.md"
+    result = cli(capsys, "ci", "report", str(tmp_path), "--summary-file", str(summary))
+    assert result.code == 0, result.stderr
+    text = summary.read_text()
+    assert f"in 1 environment(s), 2 state(s); fingerprint `{whole.fingerprint}`" in text
+    assert text.index("#### `dev/shard-00`") < text.index("#### `dev/registry`")
+    for record in (shard, registry):
+        assert f"Fingerprint `{record.fingerprint}`" in text
+
+
+def test_records_of_a_whole_environment_and_of_its_states_are_not_mixed(tmp_path: Path) -> None:
+    for record in (_record("dev", CREATES), _pair_records()[0]):
+        path = records.record_file(tmp_path, "dev", record.state)
+        path.write_text(json.dumps(record.to_dict()))
+    with pytest.raises(UserError, match="of the whole of dev and one of its states"):
+        records.load_records(tmp_path)
+
+
+def test_apply_of_one_state_compares_with_the_reviewed_record_of_that_state() -> None:
+    shard, registry = _pair_records()
+    now = _record("dev", CREATES, state="shard-00")
+    assert ci_apply._compare(shard, now, None, None) is None
+    missing = ci_apply._compare(None, now, None, None)
+    assert missing and missing.env == "dev/shard-00"
+    assert missing.reason == "no reviewed plan record for this state"
+    other = ci_apply._compare(registry, now, None, None)
+    assert other and "the reviewed record is for 'dev/registry'" in other.reason
+    whole = ci_apply._compare(_record("dev", CREATES), now, None, None)
+    assert whole and "the reviewed record is for 'dev'" in whole.reason
+    moved = _record("dev", CREATES[:1], state="shard-00")
+    changed = ci_apply._compare(shard, moved, None, None)
+    assert changed and "the plan changed since it was reviewed" in changed.reason
+    # A fingerprint a human reviewed: that state's plan, not the pull request's combined one.
+    assert ci_apply._compare(None, now, shard.fingerprint, None) is None
+    combined = records.combined([shard, registry])
+    assert ci_apply._compare(None, now, combined, None) is not None
+
+
 # -- the Backstage template ------------------------------------------------------------------
 
 
@@ -168,12 +233,12 @@ def test_workflows_stay_thin_every_decision_is_ecrctls() -> None:
         text = path.read_text()
         assert "terraform plan" not in text and "terraform apply" not in text, path.name
     apply = yaml.safe_load((WORKFLOWS / "ecr-auto-apply.yml").read_text())
-    job = apply["jobs"]["apply"]
-    assert job["concurrency"] == {
-        "group": "ecr-apply-${{ matrix.env }}",
-        "cancel-in-progress": False,
-    }
-    assert "ecrctl ci apply" in json.dumps(job["steps"])
+    for job in (apply["jobs"]["apply"], apply["jobs"]["apply_registry"]):
+        assert job["concurrency"] == {
+            "group": "ecr-apply-${{ matrix.pair.env }}-${{ matrix.pair.state }}",
+            "cancel-in-progress": False,
+        }
+        assert "ecrctl ci apply" in json.dumps(job["steps"])
 
 
 def _verified_actions() -> dict[str, tuple[str, str]]:

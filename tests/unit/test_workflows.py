@@ -142,14 +142,37 @@ def test_a_request_workflow_queues_only_behind_a_run_writing_the_same_branch() -
                     assert expression in group, f"{name}: group {group!r} lacks {expression}"
 
 
-def test_plans_cancel_their_outdated_run_and_applies_queue_per_environment() -> None:
+def test_plans_cancel_their_outdated_run_and_applies_queue_per_environment_and_state() -> None:
     plan = workflows()["ecr-plan.yml"]["concurrency"]
     assert plan == {
         "group": "ecr-plan-${{ github.event.pull_request.number }}",
         "cancel-in-progress": True,
     }
-    apply = workflows()["ecr-auto-apply.yml"]["jobs"]["apply"]["concurrency"]
-    assert apply == {"group": "ecr-apply-${{ matrix.env }}", "cancel-in-progress": False}
+    jobs = workflows()["ecr-auto-apply.yml"]["jobs"]
+    for job_id in ("apply", "apply_registry"):
+        assert jobs[job_id]["concurrency"] == {
+            "group": "ecr-apply-${{ matrix.pair.env }}-${{ matrix.pair.state }}",
+            "cancel-in-progress": False,
+        }
+
+
+def test_a_sharded_environments_registry_state_applies_after_its_shards() -> None:
+    """The registry state (scanning, replication, registry policy, derived from every entry)
+    is its own job that waits for every shard's apply and runs only when none failed."""
+    changes = workflows()["ecr-auto-apply.yml"]["jobs"]["changes"]
+    script = changes["steps"][-1]["run"]
+    assert (
+        """select(.state != "registry")""" in script
+        and """select(.state == "registry")""" in script
+    )
+    jobs = workflows()["ecr-auto-apply.yml"]["jobs"]
+    assert "outputs.shards" in jobs["apply"]["strategy"]["matrix"]["pair"]
+    registry = jobs["apply_registry"]
+    assert "outputs.registry" in registry["strategy"]["matrix"]["pair"]
+    assert "apply" in registry["needs"]
+    assert "needs.apply.result == 'success' || needs.apply.result == 'skipped'" in registry["if"]
+    assert "!cancelled()" in registry["if"]  # not always(): a cancelled run applies nothing more
+    assert set(jobs["sync"]["needs"]) == {"changes", "apply", "apply_registry"}
 
 
 # -- environments and OIDC ----------------------------------------------------------------------
@@ -167,7 +190,7 @@ def test_every_job_that_assumes_a_role_has_an_environment_and_an_oidc_token() ->
             assert permissions.get("id-token") == "write", f"{name}/{job_id}: no OIDC token"
             # Only the apply job may use the apply role's environment; every other job the
             # read-only ENV-plan one.
-            applies = (name, job_id) == ("ecr-auto-apply.yml", "apply")
+            applies = name == "ecr-auto-apply.yml" and job_id in ("apply", "apply_registry")
             assert environment.endswith("-plan") != applies, f"{name}/{job_id}: {environment}"
 
 

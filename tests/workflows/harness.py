@@ -157,8 +157,9 @@ class Run:
         for line in self.log.splitlines():
             found = JOB_END.match(line)
             if found:
-                # act names matrix legs NAME-1, NAME-2, ... when there are several.
-                name = re.sub(r"-\d+$", "", found["name"]).removeprefix(f"{self.name}/")
+                # act names matrix legs NAME-1, NAME-2, ... when there are several (a lone
+                # leg of state shard-NN keeps its name: `Apply dev shard-03`).
+                name = re.sub(r"(?<!shard)-\d+$", "", found["name"]).removeprefix(f"{self.name}/")
                 results[name] = found["result"]
         return results
 

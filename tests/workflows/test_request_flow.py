@@ -106,10 +106,12 @@ def test_the_pull_request_gets_the_plan_and_its_fingerprint_in_one_comment(flow:
     assert flow.plan.code == 0, flow.plan.log
     assert flow.plan.jobs() == {
         "What the change asks for": "succeeded",
-        "Plan dev": "succeeded",
+        "Plan dev main": "succeeded",
         "PR comment": "succeeded",
     }
-    record = json.loads((flow.plan.artifacts()["ecr-plan-dev"] / "plan-dev.json").read_text())
+    record = json.loads(
+        (flow.plan.artifacts()["ecr-plan-dev-main"] / "plan-dev.main.json").read_text()
+    )
     assert record["fingerprint"].startswith("sha256:")
     assert record["pull_request"]["head_sha"] == flow.pr.head_sha
     comment = flow.github.comment(flow.pr.number, "ecrctl-plan")
@@ -124,18 +126,28 @@ def test_the_merge_applies_the_reviewed_plan_and_the_sync_opens_the_catalog_pull
     assert flow.apply.code == 0, flow.apply.log
     assert flow.apply.jobs() == {
         "What was merged": "succeeded",
-        "Apply dev": "succeeded",
+        "Apply dev main": "succeeded",
         "Catalog sync dev/ECR Backstage sync/Sync dev": "succeeded",
     }
     assert repositories(flow.github) == ["payments-gateway"]
     # The reviewed record: the plan run of the pull request's head commit, its dev artifact.
     calls = flow.github.gh_calls()
     assert any(c[:2] == ["run", "list"] and flow.pr.head_sha in c for c in calls), calls
-    download = ["run", "download", str(flow.plan.id), "--name", "ecr-plan-dev", "--dir", "reviewed"]
+    download = [
+        "run",
+        "download",
+        str(flow.plan.id),
+        "--name",
+        "ecr-plan-dev-main",
+        "--dir",
+        "reviewed",
+    ]
     assert download in calls
-    assert "dev: applied 3 change(s)" in flow.apply.job_log("Apply dev")
-    record = json.loads((flow.plan.artifacts()["ecr-plan-dev"] / "plan-dev.json").read_text())
-    summary = flow.apply.summary("Apply dev")
+    assert "dev/main: applied 3 change(s)" in flow.apply.job_log("Apply dev main")
+    record = json.loads(
+        (flow.plan.artifacts()["ecr-plan-dev-main"] / "plan-dev.main.json").read_text()
+    )
+    summary = flow.apply.summary("Apply dev main")
     assert "applied as reviewed" in summary and f"Fingerprint `{record['fingerprint']}`" in summary
     sync = flow.github.pulls()["ecr-catalog-sync/dev"]
     assert sync["labels"] == ["ecr-catalog-sync"] and sync["base"] == "development"
@@ -153,11 +165,11 @@ def test_a_rerun_whose_plan_differs_from_the_reviewed_one_applies_nothing(flow: 
     # repository now), so the plan is not the reviewed one.
     again = github.closed("ecr-auto-apply.yml", flow.pr, merge)
     assert again.code != 0
-    log = again.job_log("Apply dev")
+    log = again.job_log("Apply dev main")
     assert "the plan changed since it was reviewed" in log, log
     assert state_object(github) == before  # nothing applied
     # No sync after a failed apply (it used to run, and fail a second time or bury the error).
-    assert again.jobs() == {"What was merged": "succeeded", "Apply dev": "failed"}
+    assert again.jobs() == {"What was merged": "succeeded", "Apply dev main": "failed"}
 
 
 def test_an_access_request_opens_a_pull_request_granting_the_principal(flow: Flow) -> None:
@@ -196,13 +208,15 @@ def test_the_morning_drift_report_fails_and_names_the_repository_and_the_fix(flo
     run = github.schedule("ecr-drift.yml")
     assert run.code != 0
     # One leg per environment (act reports one result for all legs: their steps tell them apart).
-    assert run.steps("Drift dev")["ecrctl drift"] == "failure"
-    assert run.steps("Drift staging")["ecrctl drift"] == "success"
-    assert run.steps("Drift prod")["ecrctl drift"] == "success"
-    summary = run.summary("Drift dev")
+    assert run.steps("Drift dev main")["ecrctl drift"] == "failure"
+    assert run.steps("Drift staging main")["ecrctl drift"] == "success"
+    assert run.steps("Drift prod main")["ecrctl drift"] == "success"
+    summary = run.summary("Drift dev main")
     assert "ECR drift in `dev`: ⚠️ drift found" in summary, run.log
     assert (
         "`payments-gateway`" in summary and "`ecrctl apply payments-gateway --env dev`" in summary
     )
     assert "image tag mutability IMMUTABLE, the medium tier wants MUTABLE" in summary
-    assert "no drift" in run.summary("Drift staging") and "no drift" in run.summary("Drift prod")
+    assert "no drift" in run.summary("Drift staging main") and "no drift" in run.summary(
+        "Drift prod main"
+    )
