@@ -40,6 +40,10 @@ def _header(cs: ChangeSet, pr: dict[str, Any] | None) -> str:
 
 def _env_section(record: EnvRecord, heading: str) -> list[str]:
     lines = [f"#### `{record.env}`: {counted(record.changes)}", ""]
+    if record.registry:  # what the plan's registry-wide rows below come from
+        lines += ["Registry-wide settings this change edits (now → after):", ""]
+        lines += [f"- {_cell(line).replace(' -> ', ' → ')}" for line in record.registry]
+        lines.append("")
     lines += [
         "| Repository | Request | Risk | Owner | Plan | Guard |",
         "|---|---|---|---|---|---|",
@@ -170,8 +174,10 @@ def render_plan(
         lines += [_header(ChangeSet(records[0].base, records[0].head, (), ()), pr), ""]
     if records:
         envs = len(records)
+        registry = sum(1 for r in records if r.registry)
+        also = f" and the registry-wide settings of {registry}" if registry else ""
         lines += [
-            f"{total} repository change(s) in {envs} environment(s); fingerprint"
+            f"{total} repository change(s){also} in {envs} environment(s); fingerprint"
             f" `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
@@ -187,7 +193,11 @@ def render_plan(
         lines += [f"- `{e.name}` ({e.env}): {_cell(e.detail)}" for e in catalog_only]
         lines.append("")
     if not records and not catalog_only:
-        lines += ["This change adds, changes or removes no repository.", ""]
+        lines += [
+            "This change adds, changes or removes no repository, and moves no registry-wide"
+            " setting.",
+            "",
+        ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

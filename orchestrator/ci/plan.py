@@ -1,4 +1,5 @@
-"""ci plan: ONE targeted plan per environment for every repository a change adds, changes or removes.
+"""ci plan: ONE targeted plan per environment for every repository a change adds, changes or removes,
+and for the registry-wide resources when the change moves them (with no repository, if none changed).
 
 The change set comes from two revisions (ci/changes.py); each environment's plan passes through the plan
 guard and is written as a record (ci/records.py). The pull-request comment is rendered from the records
@@ -48,7 +49,9 @@ def plan_env(
     env = ctx.env
     entries = cs.planned(env)
     names = [e.name for e in entries]
-    result, objections = plan_op.plan(ctx, names, out)
+    # Registry-wide settings that move plan the registry-wide targets too (alone, without names).
+    moved = cs.registry_move(env)
+    result, objections = plan_op.plan(ctx, names, out, registry=moved is not None)
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
@@ -70,6 +73,7 @@ def plan_env(
         plan_file=str(result.plan_file),
         scanning=tuple(scan.lines()) if scan else (),
         replication=tuple(replicated.lines()) if replicated else (),
+        registry=tuple(moved.lines()) if moved else (),
     )
 
 

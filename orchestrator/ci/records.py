@@ -33,7 +33,8 @@ def record_file(directory: Path, env: str) -> Path:
     return directory / f"plan-{env}.json"
 
 
-REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci report
+REFUSED = "refused.md"
+REGISTRY_HELD = "(registry)"  # no repository name has parentheses (rules/policy.py)  # the failure summary ci changes / ci plan leave for ci report
 
 
 Held = Mapping[str, Iterable[tuple[str, str]]]  # env -> (repository, its settings as JSON)
@@ -95,15 +96,23 @@ class EnvRecord:
     # What replicates where and beyond what its tier asks (replication.Replication.lines),
     # when the plan changes the replication configuration; shown, not fingerprinted.
     replication: tuple[str, ...] = ()
+    # The registry-wide settings the change edits, "SETTING: NOW -> AFTER" (changes.RegistryMove):
+    # fingerprinted, like each repository's settings after the apply, so that a plan that
+    # creates or updates the same registry-wide resources with other settings does not match.
+    registry: tuple[str, ...] = ()
 
     @property
     def held(self) -> list[tuple[str, str]]:
-        """(repository, the settings it will hold as JSON) of each entry that records them."""
-        return [
+        """(repository, the settings it will hold as JSON) of each entry that records them, and
+        (REGISTRY_HELD, the registry-wide settings the change edits) when it edits any."""
+        found = [
             (str(e["name"]), json.dumps(e["settings"]["after"], sort_keys=True))
             for e in self.entries
             if isinstance(e.get("settings"), dict) and e["settings"].get("after")
         ]
+        if self.registry:
+            found.append((REGISTRY_HELD, json.dumps(sorted(self.registry))))
+        return found
 
     @property
     def fingerprint(self) -> str:
@@ -124,6 +133,7 @@ class EnvRecord:
             "plan_text": self.plan_text,
             "scanning": list(self.scanning),
             "replication": list(self.replication),
+            "registry": list(self.registry),
         }
 
     @classmethod
@@ -145,6 +155,7 @@ class EnvRecord:
                 plan_file=str(data.get("plan_file", "")),
                 scanning=tuple(str(line) for line in data.get("scanning", [])),
                 replication=tuple(str(line) for line in data.get("replication", [])),
+                registry=tuple(str(line) for line in data.get("registry", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None
