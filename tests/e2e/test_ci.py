@@ -269,6 +269,23 @@ def test_a_registry_settings_only_change_is_planned_reviewed_and_applied_on_merg
         for r in rules
     ] == [([("us-west-2", "123456789012")], ["payments-gateway"])]
 
+    # Locally: a second destination, planned with no name (the registry-wide targets alone)
+    # and applied from the saved plan.
+    path.write_text(
+        path.read_text().replace(
+            '[{ region = "us-west-2" }]', '[{ region = "us-west-2" }, { region = "eu-west-1" }]'
+        )
+    )
+    saved = tmp_path / "registry.tfplan"
+    planned = cli(capsys, "plan", "--env", "local", "--registry", "--out", str(saved))
+    assert planned.code == 0, planned.stderr
+    assert "aws_ecr_replication_configuration.this[0]" in planned.stdout
+    assert "replication: 1 repository to us-west-2, eu-west-1" in planned.stdout
+    shown = cli(capsys, "apply", "--env", "local", "--plan", str(saved), "--no-sync")
+    assert shown.code == 0, shown.stderr
+    rules = aws.client("ecr").describe_registry()["replicationConfiguration"]["rules"]
+    assert sorted(d["region"] for d in rules[0]["destinations"]) == ["eu-west-1", "us-west-2"]
+
 
 def local_tiers(ws: Workspace) -> dict[str, object]:
     return dict(tiers_file.load(ws.tiers_file))
