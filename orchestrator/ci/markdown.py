@@ -175,9 +175,9 @@ def render_plan(
     if records:
         envs = len(records)
         registry = sum(1 for r in records if r.registry)
-        also = f" and the registry-wide settings of {registry}" if registry else ""
+        also = f" (registry-wide settings edited in {registry})" if registry else ""
         lines += [
-            f"{total} repository change(s){also} in {envs} environment(s); fingerprint"
+            f"{total} repository change(s) in {envs} environment(s){also}; fingerprint"
             f" `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
