@@ -97,6 +97,9 @@ REGISTRY_SETTINGS = (
 )
 
 
+SHOWN = 10  # values of a list setting shown to a reviewer
+
+
 @dataclass(frozen=True)
 class RegistryMove:
     """An environment whose registry-wide resources the change would move (its scanning or
@@ -284,8 +287,9 @@ def _shown(setting: str, value: Any) -> str:
         return "ENHANCED (default)"
     if setting == settings_rules.DESTINATIONS:
         value = [str(d) for d in replication.destinations_of(value)] if value else []
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, list):  # up to 100 filters: the first ones and the count
+        more = f" ... ({len(value)} in all)" if len(value) > SHOWN else ""
+        return ", ".join(map(str, value[:SHOWN])) + more or "none"
     return "none" if value is None else str(value)
 
 
