@@ -1,5 +1,9 @@
 """What a change (two git revisions) does to the registry: which repositories it adds, changes
-or removes in which environment.
+or removes in which environment, and which environments' registry-wide resources it moves.
+
+An environment's registry-wide settings (`replication_destinations`, `replication_sources`, the
+scan type and the filters ecrctl writes) may change in a pull request that changes no entry:
+that environment is planned all the same, with the registry-wide targets alone (RegistryMove).
 
 The catalog and each environment's tfvars are read at both revisions (`git show REV:path`) with
 the same parsers ecrctl edits them with. The tfvars decide what Terraform will do; the catalog
@@ -21,7 +25,7 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import CatalogEntry, RegistryRequest
 from orchestrator.ops import validate as validate_op
-from orchestrator.rules import scanning, shards
+from orchestrator.rules import replication, scanning, shards
 from orchestrator.rules import settings as settings_rules
 
 CATALOG = "catalog/ecr-catalog.yaml"
@@ -83,6 +87,38 @@ class StateChange:
         return {"env": self.env, "state": self.state, "repositories": list(self.repositories)}
 
 
+# The tfvars settings terraform/registry.tf's resources are made of (beside the entries' tiers).
+REGISTRY_SETTINGS = (
+    settings_rules.SCAN_TYPE,
+    settings_rules.SCAN_FILTERS,
+    settings_rules.DESTINATIONS,
+    settings_rules.REPLICATION_FILTERS,
+    settings_rules.SOURCES,
+)
+
+
+SHOWN = 10  # values of a list setting shown to a reviewer
+
+
+@dataclass(frozen=True)
+class RegistryMove:
+    """An environment whose registry-wide resources the change would move (its scanning or
+    replication configuration, its registry policy), with the settings that changed: (setting,
+    as the base shows it, as the head shows it). No setting when only the entries move them."""
+
+    env: str
+    settings: tuple[tuple[str, str, str], ...]
+
+    def lines(self) -> list[str]:
+        return [f"{name}: {now} -> {after}" for name, now, after in self.settings]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "settings": [{"setting": n, "now": b, "after": a} for n, b, a in self.settings],
+        }
+
+
 @dataclass(frozen=True)
 class ChangeSet:
     base: str  # the commit compared against: the merge base of --base and --head
@@ -92,13 +128,19 @@ class ChangeSet:
     # The (environment, state) pairs the change plans, the registry state's first in each
     # environment when the registry-wide settings move (read from the two revisions only).
     states: tuple[StateChange, ...] = ()
+    # The environments whose registry-wide resources move, entries changed there or not.
+    registry: tuple[RegistryMove, ...] = ()
 
     def environments(self) -> list[str]:
-        """Environments with something to plan."""
-        return sorted({e.env for e in self.entries if e.planned})
+        """Environments with something to plan: an entry, or the registry-wide resources."""
+        return sorted({e.env for e in self.entries if e.planned} | {m.env for m in self.registry})
 
     def planned(self, env: str) -> list[EntryChange]:
         return [e for e in self.entries if e.env == env and e.planned]
+
+    def registry_move(self, env: str) -> RegistryMove | None:
+        """How the change moves `env`'s registry-wide resources (None: it does not)."""
+        return next((m for m in self.registry if m.env == env), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +151,7 @@ class ChangeSet:
             "entries": [e.to_dict() for e in self.entries],
             "states": [s.to_dict() for s in self.states],
             "registry_moves": sorted({s.env for s in self.states if s.state == shards.REGISTRY}),
+            "registry": [m.to_dict() for m in self.registry],
         }
 
 
@@ -167,24 +210,32 @@ def compare(ws: Workspace, base_ref: str, head_ref: str = "HEAD") -> ChangeSet:
             " open a separate pull request for a new environment",
         )
     entries = tuple(_entries(before, after))
-    return ChangeSet(base, head, paths, entries, tuple(_states(before, after, entries, tiers)))
+    moves = tuple(
+        RegistryMove(env, _changed_settings(before, after, env))
+        for env in envs
+        if env in after.settings and _registry(before, env, tiers) != _registry(after, env, tiers)
+    )
+    states = tuple(_states(after, entries, moves))
+    return ChangeSet(base, head, paths, entries, states, moves)
 
 
 def _states(
-    before: _Revision, after: _Revision, entries: tuple[EntryChange, ...], tiers: dict[str, Any]
+    after: _Revision, entries: tuple[EntryChange, ...], moves: tuple[RegistryMove, ...]
 ) -> list[StateChange]:
-    """The states each environment's plan touches: its shards of the planned repositories, and
-    the registry state (sharded environments) when the scanning settings differ between the
-    revisions (what `ecrctl plan` decides from the registry state itself, known here from git)."""
+    """The states each environment's plan touches: its one state (with the planned names, or
+    none when only the registry-wide settings move), or its shards of the planned repositories
+    and the registry state when the registry-wide resources move between the revisions (what
+    `ecrctl plan` decides from the registry state itself, known here from git)."""
     found = []
-    for env in sorted({e.env for e in entries if e.planned}):
+    moved = {m.env for m in moves}
+    for env in sorted({e.env for e in entries if e.planned} | moved):
         names = sorted(e.name for e in entries if e.env == env and e.planned)
         count = after.settings.get(env, {}).get(shards.SETTING, 1)
         count = count if shards.check_setting(count) is None else 1
         if count == 1:
             found.append(StateChange(env, shards.MAIN, tuple(names)))
             continue
-        if _scanning(before, env, tiers) != _scanning(after, env, tiers):
+        if env in moved:
             found.append(StateChange(env, shards.REGISTRY, ()))
         by_shard: dict[int, list[str]] = {}
         for name in names:
@@ -195,15 +246,51 @@ def _states(
     return found
 
 
-def _scanning(rev: _Revision, env: str, tiers: dict[str, Any]) -> tuple[Any, ...]:
-    """What the registry-wide resources of `env` are made of at one revision."""
-    values = rev.settings.get(env, {})
-    continuous = scanning.continuous_names(rev.tfvars.get(env, {}), tiers)[0]
+def _registry(rev: _Revision, env: str, tiers: dict[str, Any]) -> tuple[Any, ...]:
+    """What the registry-wide resources of `env` (terraform/registry.tf) are made of at one
+    revision: the scanning facts (scan type, filters, the repositories scanned continuously),
+    the replication facts (destinations, filters, the repositories that replicate) and the
+    sources the registry policy lets in. An environment absent at the revision has none."""
+    if env not in rev.settings:
+        return ()
+    values, entries = rev.settings[env], rev.tfvars.get(env, {})
+    continuous = scanning.continuous_names(entries, tiers)[0]
+    destinations = replication.destinations_of(values.get(settings_rules.DESTINATIONS))
+    # Nothing replicates without a destination (registry.tf writes no configuration then).
+    replicated = replication.replicated_names(entries, tiers)[0] if destinations else []
     return (
         values.get(settings_rules.SCAN_TYPE, "ENHANCED"),
         values.get(settings_rules.SCAN_FILTERS),
         tuple(sorted(continuous)),
+        values.get(settings_rules.DESTINATIONS) or [],
+        values.get(settings_rules.REPLICATION_FILTERS),
+        tuple(sorted(replicated)),
+        values.get(settings_rules.SOURCES) or [],
     )
+
+
+def _changed_settings(
+    before: _Revision, after: _Revision, env: str
+) -> tuple[tuple[str, str, str], ...]:
+    """(setting, now, after) for each registry-wide setting of `env` the change edits."""
+    old, new = before.settings.get(env, {}), after.settings.get(env, {})
+    return tuple(
+        (name, _shown(name, old.get(name)), _shown(name, new.get(name)))
+        for name in REGISTRY_SETTINGS
+        if old.get(name) != new.get(name)
+    )
+
+
+def _shown(setting: str, value: Any) -> str:
+    """A registry-wide setting's value, one line for a reviewer."""
+    if value is None and setting == settings_rules.SCAN_TYPE:
+        return "ENHANCED (default)"
+    if setting == settings_rules.DESTINATIONS:
+        value = [str(d) for d in replication.destinations_of(value)] if value else []
+    if isinstance(value, list):  # up to 100 filters: the first ones and the count
+        more = f" ... ({len(value)} in all)" if len(value) > SHOWN else ""
+        return ", ".join(map(str, value[:SHOWN])) + more or "none"
+    return "none" if value is None else str(value)
 
 
 def _check_work_tree(ws: Workspace, git: Git, prefix: str, head: str) -> None:

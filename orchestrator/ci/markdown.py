@@ -40,6 +40,10 @@ def _header(cs: ChangeSet, pr: dict[str, Any] | None) -> str:
 
 def _env_section(record: EnvRecord, heading: str) -> list[str]:
     lines = [f"#### `{record.label}`: {counted(record.changes)}", ""]
+    if record.registry:  # what the plan's registry-wide rows below come from
+        lines += ["Registry-wide settings this change edits (now → after):", ""]
+        lines += [f"- {_cell(line).replace(' -> ', ' → ')}" for line in record.registry]
+        lines.append("")
     lines += [
         "| Repository | Request | Risk | Owner | Plan | Guard |",
         "|---|---|---|---|---|---|",
@@ -173,8 +177,10 @@ def render_plan(
         # Records of single states (CI's matrix jobs): each has its own fingerprint below.
         states = sum(r.state is not None for r in records)
         where = f"{envs} environment(s)" + (f", {states} state(s)" if states else "")
+        registry = len({r.env for r in records if r.registry})
+        also = f" (registry-wide settings edited in {registry})" if registry else ""
         lines += [
-            f"{total} repository change(s) in {where}; fingerprint `{combined(records)}`.",
+            f"{total} repository change(s) in {where}{also}; fingerprint `{combined(records)}`.",
             "On merge, `ecrctl ci apply` plans the same targets again and applies only a plan"
             " with these fingerprints.",
             "",
@@ -189,7 +195,11 @@ def render_plan(
         lines += [f"- `{e.name}` ({e.env}): {_cell(e.detail)}" for e in catalog_only]
         lines.append("")
     if not records and not catalog_only:
-        lines += ["This change adds, changes or removes no repository.", ""]
+        lines += [
+            "This change adds, changes or removes no repository, and moves no registry-wide"
+            " setting.",
+            "",
+        ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -1,4 +1,5 @@
-"""ci plan: ONE targeted plan per environment for every repository a change adds, changes or removes.
+"""ci plan: ONE targeted plan per environment for every repository a change adds, changes or removes,
+and for the registry-wide resources when the change moves them (with no repository, if none changed).
 
 The change set comes from two revisions (ci/changes.py); each environment's plan passes through the plan
 guard and is written as a record (ci/records.py). The pull-request comment is rendered from the records
@@ -67,12 +68,15 @@ def plan_env(
     env = ctx.env
     entries = cs.planned(env)
     names = [e.name for e in entries]
+    # Registry-wide settings that move plan the registry-wide targets too (alone, without names).
+    moved = cs.registry_move(env)
     if state is not None:
         entries = [e for e in entries if ctx.state_of(e.name).name == state]
         # The registry state holds no repository: its plan targets the registry-wide
         # resources, planned for every entry of the change (what they are derived from).
         names = [e.name for e in entries] or names
-    result, objections = plan_op.plan(ctx, names, out, only=state)
+    result, objections = plan_op.plan(ctx, names, out, only=state, registry=moved is not None)
+    holds_registry = state is None or ctx.state_named(state).holds_registry
     reports = _conformance(ctx, [e.request for e in entries if e.kind == "adopt"])
     text = ""
     if full_plan and result.changes:  # `terraform show` loads the provider a second time
@@ -95,6 +99,8 @@ def plan_env(
         scanning=tuple(scan.lines()) if scan else (),
         replication=tuple(replicated.lines()) if replicated else (),
         state=state,
+        # The settings go with the plan of the state that holds the registry-wide resources.
+        registry=tuple(moved.lines()) if moved and holds_registry else (),
     )
 
 

@@ -36,6 +36,7 @@ def record_file(directory: Path, env: str, state: str | None = None) -> Path:
 
 
 REFUSED = "refused.md"  # the failure summary ci changes / ci plan leave for ci report
+REGISTRY_HELD = "(registry)"  # no repository name has parentheses (rules/policy.py)
 
 
 Held = Mapping[str, Iterable[tuple[str, str]]]  # env -> (repository, its settings as JSON)
@@ -111,14 +112,23 @@ class EnvRecord:
         """`ENV`, or `ENV/STATE` for the plan of one state."""
         return self.env if self.state is None else f"{self.env}/{self.state}"
 
+    # The registry-wide settings the change edits, "SETTING: NOW -> AFTER" (changes.RegistryMove):
+    # fingerprinted, like each repository's settings after the apply, so that a plan that
+    # creates or updates the same registry-wide resources with other settings does not match.
+    registry: tuple[str, ...] = ()
+
     @property
     def held(self) -> list[tuple[str, str]]:
-        """(repository, the settings it will hold as JSON) of each entry that records them."""
-        return [
+        """(repository, the settings it will hold as JSON) of each entry that records them, and
+        (REGISTRY_HELD, the registry-wide settings the change edits) when it edits any."""
+        found = [
             (str(e["name"]), json.dumps(e["settings"]["after"], sort_keys=True))
             for e in self.entries
             if isinstance(e.get("settings"), dict) and e["settings"].get("after")
         ]
+        if self.registry:
+            found.append((REGISTRY_HELD, json.dumps(sorted(self.registry))))
+        return found
 
     @property
     def fingerprint(self) -> str:
@@ -140,6 +150,7 @@ class EnvRecord:
             "plan_text": self.plan_text,
             "scanning": list(self.scanning),
             "replication": list(self.replication),
+            "registry": list(self.registry),
         }
 
     @classmethod
@@ -162,6 +173,7 @@ class EnvRecord:
                 scanning=tuple(str(line) for line in data.get("scanning", [])),
                 replication=tuple(str(line) for line in data.get("replication", [])),
                 state=None if data.get("state") is None else str(data["state"]),
+                registry=tuple(str(line) for line in data.get("registry", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{where} is not an ecrctl plan record ({exc})") from None

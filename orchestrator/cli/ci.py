@@ -92,6 +92,8 @@ def changes(
 ) -> None:
     """List what a change adds, changes or removes, per environment. Runs no terraform.
 
+    Also lists each environment whose registry-wide resources the change moves (its scan or
+    replication settings, replication_sources), even when it changes no repository there.
     Refuses a change that touches files ecrctl does not manage, or that fails ecrctl validate.
     `--output json` gives `environments`, the list a CI matrix runs one job per entry of.
 
@@ -108,11 +110,14 @@ def changes(
     if output is Output.json:
         render.emit_json(found.to_dict())
         return
-    if not found.entries:
+    if not found.entries and not found.registry:
         render.out().print("this change adds, changes or removes no repository")
     for entry in found.entries:
         detail = f" ({entry.detail})" if entry.detail else ""
         render.out().print(escape(f"{entry.env}: {entry.kind} {entry.name}{detail}"))
+    for move in found.registry:
+        edited = "; ".join(move.lines()) or "through its entries"
+        render.out().print(escape(f"{move.env}: registry-wide settings move ({edited})"))
 
 
 @app.command()
@@ -141,7 +146,9 @@ def plan(
 
     Compares the catalog and envs/*/terraform.tfvars between the merge base of --base and
     --head, and --head (which must be checked out); plans every repository added, changed or
-    removed, one terraform plan per environment; saves each plan and a record of it (entries,
+    removed, one terraform plan per environment, with the registry-wide resources when the
+    change moves the environment's registry-wide settings (those alone when it changes no
+    repository there); saves each plan and a record of it (entries,
     addresses and actions, their sha256 fingerprint, the guard's verdict) for ci apply.
     Exits 1 when the change touches other files, fails validation, or the guard refuses it.
     `--env ENV --state STATE` plans one of the (environment, state) pairs `ci changes` lists
@@ -176,7 +183,8 @@ def plan(
         for record in result.records:
             render.out().print(
                 escape(
-                    f"{record.label}: {', '.join(str(e['name']) for e in record.entries)}:"
+                    f"{record.label}:"
+                    f" {', '.join([str(e['name']) for e in record.entries] or ['registry-wide'])}:"
                     f" {counted(record.changes)}; {record.fingerprint}"
                 )
             )

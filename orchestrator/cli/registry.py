@@ -17,7 +17,6 @@ from orchestrator.cli.options import (
     EnvOpt,
     IdOpt,
     LockTimeoutOpt,
-    NamesArg,
     OptionalEnvOpt,
     Output,
     OutputOpt,
@@ -99,8 +98,22 @@ def create(
 
 
 def plan(
-    names: NamesArg,
-    env: EnvOpt,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Repository names, e.g. payments-gateway (none with --registry).",
+            show_default=False,
+        ),
+    ] = None,
+    env: EnvOpt = "",
+    registry: Annotated[
+        bool,
+        flag(
+            "--registry",
+            "Also plan the registry-wide resources (scanning and replication configuration,"
+            " registry policy); with no names, those alone.",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Where to save the plan.", show_default=False)
     ] = None,
@@ -126,19 +139,29 @@ def plan(
 
     States and locks: an environment of one state plans it under its one lock. A sharded one
     (state_shards > 1 in its tfvars) plans only the states it touches, each under its own lock:
-    the shard of each named repository, and the registry state when the scanning settings move;
+    the shard of each named repository, and the registry state when the registry-wide settings
+    move (or with --registry);
     side by side, one saved plan per state, the --out file naming the set.
 
+    Registry-wide settings (--registry): a change of the environment's replication_destinations,
+    replication_sources or scan settings that changes no repository is planned with no name:
+    the registry-wide resources of terraform/registry.tf only (no repository can appear in it:
+    the guard refuses any), in the registry state alone on a sharded environment.
+
     Example: ecrctl plan payments-gateway --env dev --out payments.tfplan
+
+    Example: ecrctl plan --env prod --registry --out registry.tfplan
     """
     from orchestrator.models import PlanResult
     from orchestrator.ops import plan as plan_op
 
+    if not env:
+        raise UserError("missing option --env", "e.g. ecrctl plan NAME --env dev")
     refused: PlanRefused | None = None
     with render.Progress() as progress:
         ctx = context(env, progress)
         try:
-            result = plan_op.checked_plan(ctx, names, out)
+            result = plan_op.checked_plan(ctx, names or [], out, registry=registry)
         except PlanRefused as exc:  # shown like any plan, then the command fails
             if not isinstance(exc.result, PlanResult):
                 raise
@@ -185,6 +208,7 @@ def apply(
 
     Examples: ecrctl apply --env dev --plan payments.tfplan
               ecrctl apply payments-gateway --env dev --auto-approve
+              ecrctl apply --env prod --plan registry.tfplan   (ecrctl plan --registry)
     """
     from orchestrator.ops import apply as apply_op
     from orchestrator.ops import plan as plan_op
@@ -225,7 +249,8 @@ def apply(
         render.emit_json(result.to_dict())
     else:
         if not result.plan.changes:
-            render.out().print(f"No changes for {', '.join(result.plan.repositories)} in {env}.")
+            what = ", ".join(result.plan.repositories) or "the registry-wide resources"
+            render.out().print(f"No changes for {what} in {env}.")
         else:
             render.out().print(f"applied {len(result.applied)} change(s) to {env}")
         if result.sync is not None:

@@ -55,12 +55,16 @@ def replication_filters(tf: tfvars.Tfvars, tiers: Mapping[str, RiskTier]) -> lis
     return list(replication.cover_of(tf.entries, tiers).filters)
 
 
+def same_filters(current: list[str] | None, wanted: list[str]) -> bool:
+    """Whether a written filter list (None: no line) is the one ecrctl writes: the same filters
+    in another order or twice match the same repositories; no line is right when none is wanted."""
+    return set(current) == set(wanted) if current is not None else not wanted
+
+
 def _with_list(
     text: str, tf: tfvars.Tfvars, variable: str, filters: list[str], comment: str
 ) -> str:
-    current = tf.filters(variable)
-    # The same filters in another order or twice match the same repositories: leave them be.
-    if (current is not None and set(current) == set(filters)) or (current is None and not filters):
+    if same_filters(tf.filters(variable), filters):
         return text
     block = render(filters, variable)
     span = tf.document.attr_spans.get(variable)

@@ -1,5 +1,9 @@
 """plan: one saved, targeted plan (`-target=module.ecr_repositories["NAME"]`) and the guard's verdicts on it.
 
+A registry-only plan (`registry`, no names) targets the registry-wide resources of
+terraform/registry.tf alone: a change of the environment's registry-wide settings that changes
+no entry (ci plan of such a pull request, `ecrctl plan --env ENV --registry`).
+
 On a sharded environment (rules/shards.py) the plan is a plan set: one saved plan per touched
 state (the shards of the named repositories, and the registry state when the registry-wide
 settings move), planned side by side. The file ecrctl names is then the set's manifest (JSON:
@@ -136,13 +140,14 @@ def touched_states(
     ctx: Environment,
     names: list[str],
     planned: tfvars.Tfvars,
+    registry: bool = False,
 ) -> list[State]:
     """The states a plan of `names` plans: the one state, or their shards (and the registry's
-    when its settings move), the registry's first."""
+    when its settings move, or always with `registry`), the registry's first."""
     if ctx.shards == 1:
         return [ctx.registry_state]
     wanted = {ctx.state_of(n).name for n in names}
-    if registry_moves(ctx, planned):
+    if registry or registry_moves(ctx, planned):
         wanted.add(shards.REGISTRY)
     return [state for state in ctx.states if state.name in wanted]
 
@@ -187,6 +192,10 @@ def _shown(destinations: tuple[replication.Destination, ...]) -> list[str]:
 
 
 def _default_plan_file(ws: Workspace, env: str, names: list[str]) -> Path:
+    if not names:  # a registry-only plan
+        path = ws.state_dir / "plans" / env / "registry.tfplan"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
     digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
     path = ws.state_dir / "plans" / env / f"{digest}.tfplan"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,10 +210,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _names(names: list[str]) -> list[str]:
-    if not names:
+def _names(names: list[str], registry: bool = False) -> list[str]:
+    if not names and not registry:
         raise UserError(
-            "name at least one repository", "e.g. ecrctl plan payments-gateway --env dev"
+            "name at least one repository, or pass --registry for the registry-wide settings",
+            "e.g. ecrctl plan payments-gateway --env dev; ecrctl plan --env dev --registry",
         )
     return sorted({policy.check_ecr_name(n) for n in names})
 
@@ -215,15 +225,18 @@ def plan(
     out: Path | None = None,
     var_file: Path | None = None,
     only: str | None = None,
+    registry: bool = False,
 ) -> tuple[PlanResult, list[Violation]]:
     """One saved, targeted plan for `names`; returns it with the guard's verdicts (if any).
 
     `var_file` plans against a copy of the tfvars (decommission and restore show their plan
     before they change the managed file); by default the environment's own tfvars. `only`
     plans one state (a CI matrix job): its part of the plan of `names`, nothing else.
+    `registry` plans the registry-wide resources (registry.tf) too, whether or not the registry
+    state says they move; with no names, them alone (judged with no requested repository).
     """
     ws, env = ctx.workspace, ctx.env
-    names = _names(names)
+    names = _names(names, registry)
     planned = tfvars.load(var_file, env) if var_file is not None else ctx.tfvars
     var_file = var_file or ctx.tfvars_file
     requests = planned.entries
@@ -246,7 +259,7 @@ def plan(
                 " ecrctl validate",
             )
     out = (out or _default_plan_file(ws, env, names)).resolve()
-    states = [ctx.state_named(only)] if only else touched_states(ctx, names, planned)
+    states = [ctx.state_named(only)] if only else touched_states(ctx, names, planned, registry)
     layout.check(ctx, states)
     sharded = ctx.shards > 1
 
@@ -346,9 +359,11 @@ def plan_text(ctx: Environment, result: PlanResult) -> str:
     return "\n".join(texts)
 
 
-def checked_plan(ctx: Environment, names: list[str], out: Path | None = None) -> PlanResult:
+def checked_plan(
+    ctx: Environment, names: list[str], out: Path | None = None, registry: bool = False
+) -> PlanResult:
     """`plan`, refused (PlanRefused, carrying the plan to show) when the guard objects."""
-    result, objections = plan(ctx, names, out)
+    result, objections = plan(ctx, names, out, registry=registry)
     if objections:
         raise guard.refusal_of(
             result.changes,

@@ -50,11 +50,11 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
         for key, message in settings.problems(document.values, name):
             problems.append(Problem(rel, document.attr_lines.get(key, 1), message))
         held = all_tfvars[name]
-        if (
-            not scan_problems
-            and scan_filters.with_filters(held.text, path, name, tiers) != held.text
+        wanted = list(scanning.cover_of(held.entries, tiers).filters)
+        # Only this list: a missing registry_replication_filters is reported below, by itself.
+        if not scan_problems and not scan_filters.same_filters(
+            held.filters(scanning.VARIABLE), wanted
         ):
-            wanted = list(scanning.cover_of(held.entries, tiers).filters)
             shown = ", ".join(map(repr, wanted[:5])) + (" ..." if len(wanted) > 5 else "")
             problems.append(
                 Problem(
@@ -145,7 +145,8 @@ def validate(ws: Workspace, env: str | None = None) -> list[Problem]:
 
 def _replication_problems(rel: str, tf: tfvars.Tfvars, tiers: dict[str, RiskTier]) -> list[Problem]:
     """The replication filters as registry.tf would refuse them, or not what ecrctl writes."""
-    line = tf.document.attr_lines.get(replication.VARIABLE, 1)
+    lines = tf.document.attr_lines
+    line = lines.get(replication.VARIABLE, lines.get(replication.DESTINATIONS, 1))
     try:
         written = tf.replication_filters
         if not tf.replication_destinations:
@@ -163,11 +164,14 @@ def _replication_problems(rel: str, tf: tfvars.Tfvars, tiers: dict[str, RiskTier
         wanted = scan_filters.replication_filters(tf, tiers)
     except UserError as exc:
         return [Problem(rel, _line(exc) if isinstance(exc, FileError) else line, _reason(exc))]
-    if not found and set(written or []) != set(wanted):
-        shown = ", ".join(map(repr, wanted[:5])) + (" ..." if len(wanted) > 5 else "")
+    if not found and not scan_filters.same_filters(written, wanted):
+        # After a hand edit of replication_destinations no ecrctl command rewrites the list:
+        # say the line to write (in full while it is short).
+        shown = ", ".join(f'"{f}"' for f in wanted[:10]) + (" ..." if len(wanted) > 10 else "")
         found.append(
-            f"{replication.VARIABLE} is not what ecrctl computes from ecr_repositories"
-            f" ({shown or 'no filters: no line'}); ecrctl writes it on every change"
+            f"{replication.VARIABLE} is not what ecrctl computes from ecr_repositories and the"
+            f" destinations: write {replication.VARIABLE} = [{shown}] above ecr_repositories"
+            " (ecrctl rewrites it on every change of ecr_repositories)"
         )
     return [Problem(rel, line, message) for message in found]
 

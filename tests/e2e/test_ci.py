@@ -199,3 +199,93 @@ def test_an_adoption_is_reviewed_as_imports_and_applied_on_merge(
     # Apply-on-merge needs no commit: the import markers stay (a no-op once imported; the
     # empty plan after an adoption is checked in test_adopt.py).
     assert git(local, "status", "--porcelain", "envs") == ""
+
+
+def test_a_registry_settings_only_change_is_planned_reviewed_and_applied_on_merge(
+    local: Workspace,
+    aws: Aws,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pull request that only adds a replication destination changes no repository entry: it
+    is planned with the registry-wide targets alone, shown, and applied on merge as reviewed."""
+    from orchestrator.files import scan_filters
+
+    # The base: a high-tier repository (the tier requires replication) applied, no destination.
+    create(capsys, "payments-gateway", risk="high")
+    applied = cli(capsys, "apply", "payments-gateway", "--env", "local", "--auto-approve")
+    assert applied.code == 0, applied.stderr
+    init_repo(local)
+    # The pull request: a DR region, and the filters ecrctl computes for it; nothing else.
+    git(local, "checkout", "-q", "-b", "ecr/request")
+    path = local.tfvars_file("local")
+    text = path.read_text().replace(
+        "ecr_repositories = {",
+        'replication_destinations = [{ region = "us-west-2" }]\n\necr_repositories = {',
+        1,
+    )
+    path.write_text(scan_filters.with_filters(text, path, "local", local_tiers(local)))
+    head = commit(local, "Replicate local to us-west-2")
+    event(tmp_path, monkeypatch, head)
+
+    listed = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert listed.code == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assert found["environments"] == ["local"] and found["entries"] == []
+    assert found["states"] == [{"env": "local", "state": "main", "repositories": []}]
+
+    summary_file = tmp_path / "plan.md"
+    result = ci_plan(capsys, summary_file)
+    plan = result["plans"]["local"]
+    assert plan["guard"] == []
+    assert [(c["address"], c["action"]) for c in plan["changes"]] == [
+        ("aws_ecr_replication_configuration.this[0]", "create")
+    ]
+    record = json.loads(Path(plan["record"]).read_text())
+    assert record["entries"] == [] and record["fingerprint"] == result["fingerprint"]
+    summary = summary_file.read_text()
+    assert "replication_destinations: none → us-west-2" in summary
+    assert "| *registry-wide* `aws_ecr_replication_configuration.this[0]` |" in summary
+    assert "1 create" in summary
+    assert "replication: 1 repository to us-west-2" in summary
+    assert (
+        "replicationConfiguration" not in aws.client("ecr").describe_registry()
+        or not (aws.client("ecr").describe_registry()["replicationConfiguration"]["rules"])
+    )  # planning changed nothing
+
+    merge = merge_pull_request(local, tmp_path, monkeypatch, head)
+    done = ci_apply(capsys, merge, "--output", "json")
+    assert done.code == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["refused"] is False and report["fingerprint"] == result["fingerprint"]
+    assert report["applied"] == {"local": ["aws_ecr_replication_configuration.this[0]"]}
+    rules = aws.client("ecr").describe_registry()["replicationConfiguration"]["rules"]
+    assert [
+        (
+            [(d["region"], d["registryId"]) for d in r["destinations"]],
+            [f["filter"] for f in r["repositoryFilters"]],
+        )
+        for r in rules
+    ] == [([("us-west-2", "123456789012")], ["payments-gateway"])]
+
+    # Locally: a second destination, planned with no name (the registry-wide targets alone)
+    # and applied from the saved plan.
+    path.write_text(
+        path.read_text().replace(
+            '[{ region = "us-west-2" }]', '[{ region = "us-west-2" }, { region = "eu-west-1" }]'
+        )
+    )
+    saved = tmp_path / "registry.tfplan"
+    planned = cli(capsys, "plan", "--env", "local", "--registry", "--out", str(saved))
+    assert planned.code == 0, planned.stderr
+    assert "aws_ecr_replication_configuration.this[0]" in planned.stdout
+    assert "replication: 1 repository to us-west-2, eu-west-1" in planned.stdout
+    shown = cli(capsys, "apply", "--env", "local", "--plan", str(saved), "--no-sync")
+    assert shown.code == 0, shown.stderr
+    rules = aws.client("ecr").describe_registry()["replicationConfiguration"]["rules"]
+    assert sorted(d["region"] for d in rules[0]["destinations"]) == ["eu-west-1", "us-west-2"]
+
+
+def local_tiers(ws: Workspace) -> dict[str, object]:
+    return dict(tiers_file.load(ws.tiers_file))

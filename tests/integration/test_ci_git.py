@@ -186,6 +186,88 @@ def test_ci_plan_and_apply_of_one_state_take_only_a_pair_the_change_plans(
     assert applied.code == 0 and "nothing to apply" in applied.stdout, applied.stderr
 
 
+def _settings(repo: Workspace, env: str, lines: str) -> None:
+    """A hand edit of an environment's registry-wide settings (above ecr_repositories), with the
+    filters ecrctl computes for them, as a platform engineer's pull request holds it."""
+    from orchestrator.files import scan_filters
+
+    path = repo.tfvars_file(env)
+    text = path.read_text().replace("\necr_repositories =", f"\n{lines}\necr_repositories =", 1)
+    path.write_text(scan_filters.with_filters(text, path, env, tiers_file.load(repo.tiers_file)))
+
+
+def test_a_registry_settings_only_change_reports_its_environment_and_its_state(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A destination added, no entry changed: the environment is planned (its one state, no
+    repository), with the settings it edits; a change of nothing registry-wide plans nothing."""
+    create(capsys, "payments-gateway", env="dev", owner="app-team-pay", risk="high")
+    init_repo(repo)
+    git(repo, "checkout", "-q", "-b", "pr")
+    _settings(repo, "dev", 'replication_destinations = [{ region = "us-west-2" }]')
+    commit(repo, "dev replicates to us-west-2")
+    result = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert result.code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["environments"] == ["dev"] and found["entries"] == []
+    assert found["states"] == [{"env": "dev", "state": "main", "repositories": []}]
+    assert found["registry"] == [
+        {
+            "env": "dev",
+            "settings": [
+                {"setting": "replication_destinations", "now": "none", "after": "us-west-2"},
+                {
+                    "setting": "registry_replication_filters",
+                    "now": "none",
+                    "after": "payments-gateway",
+                },
+            ],
+        }
+    ]
+    text = cli(capsys, "ci", "changes", "--base", "development")
+    assert "dev: registry-wide settings move (replication_destinations: none -> us-west-2;" in (
+        text.stdout
+    )
+
+    # Nothing registry-wide: a comment in the tfvars, a low-tier repository (neither scanned
+    # continuously nor replicated) in an environment without destinations.
+    tfvars = repo.tfvars_file("staging")
+    tfvars.write_text("# reviewed by the platform team\n" + tfvars.read_text())
+    create(capsys, "user-api", env="staging", owner="app-team-web")
+    commit(repo, "nothing registry-wide")
+    base = git(repo, "rev-parse", "HEAD~1")
+    found = json.loads(cli(capsys, "ci", "changes", "--base", base, "--output", "json").stdout)
+    assert found["registry"] == [] and found["environments"] == ["staging"]
+    assert found["states"] == [{"env": "staging", "state": "main", "repositories": ["user-api"]}]
+    tfvars.write_text(tfvars.read_text().replace("# reviewed by the platform team\n", ""))
+    commit(repo, "a comment alone")
+    found = json.loads(cli(capsys, "ci", "changes", "--base", "HEAD~1", "--output", "json").stdout)
+    assert (found["environments"], found["registry"], found["states"]) == ([], [], [])
+
+
+def test_a_registry_settings_only_change_of_a_sharded_environment_plans_its_registry_state(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tfvars = repo.tfvars_file("dev")
+    tfvars.write_text(
+        tfvars.read_text().replace("\necr_repositories =", "\nstate_shards = 4\necr_repositories =")
+    )
+    create(capsys, "search-api", env="dev", owner="app-team-web")
+    init_repo(repo)
+    git(repo, "checkout", "-q", "-b", "pr")
+    _settings(repo, "dev", 'replication_sources = ["210987654321"]')
+    commit(repo, "another account may replicate into dev")
+    result = cli(capsys, "ci", "changes", "--base", "development", "--output", "json")
+    assert result.code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["environments"] == ["dev"] and found["entries"] == []
+    assert found["states"] == [{"env": "dev", "state": "registry", "repositories": []}]
+    assert found["registry_moves"] == ["dev"]
+    assert found["registry"][0]["settings"] == [
+        {"setting": "replication_sources", "now": "none", "after": "210987654321"}
+    ]
+
+
 def _note_in_history(repo: Workspace, name: str) -> None:
     """A catalog-only edit: a note in the entry's history, which Terraform never sees."""
     tiers = tiers_file.load(repo.tiers_file)

@@ -85,3 +85,23 @@ def test_the_key_policy_of_a_live_repository_is_updated_in_place_never_replaced(
     assert verdicts([rc(f"{B}.aws_kms_key.this[0]", "update")], {"alpha"}, {"alpha", "bravo"}) == [
         f"{B}.aws_kms_key.this[0] (update): belongs to a repository that was not requested"
     ]
+
+
+def test_a_registry_only_plan_is_judged_with_no_requested_repository() -> None:
+    """`ecrctl plan --registry` with no name, and ci plan of a registry-settings-only change:
+    the registry-wide resources may move as for any plan; nothing else may appear."""
+    replication = "aws_ecr_replication_configuration.this[0]"
+    policy = "aws_ecr_registry_policy.this[0]"
+    allowed = [rc(SCAN, "update"), rc(replication, "create"), rc(policy, "delete")]
+    assert verdicts(allowed, set(), {"alpha"}) == []
+    assert verdicts([rc(replication, "delete"), rc(policy, "update")], set(), set()) == []
+    refused = [
+        rc(SCAN, "delete"),
+        rc(f"{A}.aws_ecr_repository.this", "update"),
+        rc(f"{B}.aws_ecr_repository.this", "delete"),
+    ]
+    assert verdicts(refused, set(), {"alpha"}) == [
+        f"{SCAN} (delete): registry-wide settings are never destroyed",
+        f"{A}.aws_ecr_repository.this (update): belongs to a repository that was not requested",
+        f"{B}.aws_ecr_repository.this (delete): belongs to a repository that was not requested",
+    ]

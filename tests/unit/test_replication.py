@@ -391,3 +391,29 @@ def test_the_guard_lets_the_replication_configuration_go_but_never_the_scanning(
     # Any other registry-wide resource stays outside the request.
     other = verdicts([rc("aws_ecr_pull_through_cache_rule.this", "create")], {"web"}, {"web"})
     assert other and "outside the requested repositories" in other[0]
+
+
+def test_validate_says_which_filters_line_a_hand_added_destination_needs(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A destination added by hand (no entry changed, so no ecrctl command rewrote the filters):
+    one problem, at the destinations line, naming the line to write; the scan filters, which
+    are right, are not blamed."""
+    create(capsys, "payments-gateway", env="dev", owner="app-team-pay", risk="high")
+    path = repo.tfvars_file("dev")
+    destinations = 'replication_destinations = [{ region = "us-west-2" }]\n'
+    path.write_text(
+        path.read_text().replace("\necr_repositories =", f"\n{destinations}ecr_repositories =", 1)
+    )
+    problems = [p for p in validate_op.validate(repo) if p.path.endswith("dev/terraform.tfvars")]
+    assert [p.message for p in problems] == [
+        "registry_replication_filters is not what ecrctl computes from ecr_repositories and the"
+        ' destinations: write registry_replication_filters = ["payments-gateway"] above'
+        " ecr_repositories (ecrctl rewrites it on every change of ecr_repositories)"
+    ]
+    assert problems[0].line == path.read_text().splitlines().index(destinations.strip()) + 1
+    fixed = path.read_text().replace(
+        destinations, destinations + 'registry_replication_filters = ["payments-gateway"]\n'
+    )
+    path.write_text(fixed)
+    assert not [p for p in validate_op.validate(repo) if p.path.endswith("dev/terraform.tfvars")]

@@ -281,3 +281,34 @@ def test_a_saved_plan_is_fresh_while_its_state_is_the_one_it_planned_against(
     from orchestrator.ops.plan import is_fresh
 
     assert is_fresh(prior, held) is fresh
+
+
+def test_a_registry_only_plan_targets_the_registry_state_alone(
+    repo: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ecrctl plan --env dev --registry` (no name): the registry state, registry.tf's targets,
+    even when the registry state says nothing moves; one state: `main`, the same targets."""
+    from orchestrator.ops import plan as plan_op
+
+    ctx = _sharded(repo, 4, ["search-api"])
+    _holding(monkeypatch, {"ecr/dev/registry/terraform.tfstate": _scanning_state()})
+    assert plan_op.registry_moves(ctx, ctx.tfvars) is False
+    states = plan_op.touched_states(ctx, [], ctx.tfvars, registry=True)
+    assert [s.name for s in states] == ["registry"]
+    assert plan_op.targets_of(states[0], []) == plan_op.REGISTRY_TARGETS
+    assert [s.name for s in plan_op.touched_states(ctx, ["search-api"], ctx.tfvars, True)] == [
+        "registry",
+        "shard-00",
+    ]
+    one = Session(repo).at("prod")
+    (state,) = plan_op.touched_states(one, [], one.tfvars, registry=True)
+    assert state.name == "main" and plan_op.targets_of(state, []) == plan_op.REGISTRY_TARGETS
+
+
+def test_a_plan_of_no_name_without_registry_is_one_line_naming_both(
+    repo: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "plan", "--env", "dev")
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "name at least one repository, or pass --registry" in result.stderr
+    assert "ecrctl plan --env dev --registry" in result.stderr
