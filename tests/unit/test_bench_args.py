@@ -76,7 +76,7 @@ def test_the_sharded_layout_is_migrated_after_one_state_and_measured_again(
     monkeypatch.setattr(run, "_available", lambda *args: None)
     monkeypatch.setattr(run.create_op, "create", lambda *args: events.append("probe"))
     monkeypatch.setattr(run, "Session", lambda ws: None)
-    monkeypatch.setattr(run, "put_back", lambda *args: events.append("put back"))
+    monkeypatch.setattr(run, "put_back", lambda *args: events.append("put back") or 1.0)
     monkeypatch.setattr(
         run, "measure_migration", lambda bench, ws, s: events.append(f"migrate {s}") or {"to": s}
     )
@@ -125,3 +125,13 @@ class _FakeWs:
 
     def tfvars_file(self, env: str) -> Path:
         return Path(__file__)
+
+
+def test_one_state_max_leaves_larger_sizes_sharded_only() -> None:
+    args = run.parse_args(["--sizes", "10,1000,2000", "--one-state-max", "1000"])
+    assert [run.layouts_at(args, n) for n in args.size_list] == [
+        ["one", "sharded"],
+        ["one", "sharded"],
+        ["sharded"],
+    ]
+    assert run.layouts_at(run.parse_args(["--layouts", "one"]), 2000) == ["one"]
