@@ -10,10 +10,14 @@ registry, so there is nothing to repeat):
   apply   `ecrctl apply --env local --plan F`: ONE apply, the catalog sync included;
   replan  the same plan again, which must be empty (checked, and timed).
 
+On the sharded layout (`--layouts`, default both) the empty environment is first migrated to
+S = ceil(N / 64) shards (`ecrctl shards migrate`, nothing to move yet), so the imports land in
+their shards: the plan is a plan set of S shards side by side, the apply applies each.
+
 Writes bench/adopt-results.json and the "Adoption" section of docs/BENCHMARKS.md (between
 markers, after bench/run.py has written the rest of it).
 
-Usage: python bench/adopt.py [--sizes 100,500]
+Usage: python bench/adopt.py [--sizes 100,500] [--layouts one,sharded]
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import fleet  # noqa: E402
-from bench.run import Bench, BenchError, _ecrctl_command, _load, _mirror, _say  # noqa: E402
+from bench.run import (  # noqa: E402
+    LAYOUTS,
+    Bench,
+    BenchError,
+    _ecrctl_command,
+    _load,
+    _mirror,
+    _say,
+    shard_count,
+)
 from orchestrator.adapters import emulator  # noqa: E402
 
 BEGIN, END = "<!-- adopt-bench -->", "<!-- /adopt-bench -->"
@@ -77,10 +90,16 @@ def hand_made(endpoint: str, n: int) -> None:
         ecr.put_image(repositoryName=name, imageManifest=json.dumps(MANIFEST), imageTag="v1")
 
 
-def measure(bench: Bench, n: int) -> dict[str, Any]:
+def measure(bench: Bench, n: int, shards: int = 1) -> dict[str, Any]:
     fleet.reset_emulator(bench.endpoint)
-    ws = fleet.build_tree(bench.workdir / f"adopt-{n}")
+    ws = fleet.build_tree(bench.workdir / f"adopt-{n}-{shards}")
     emulator.bootstrap(ws, bench.endpoint)
+    if shards > 1:
+        bench.ecrctl_run(
+            ws,
+            ["shards", "migrate", "--env", "local", "--to", str(shards), "--yes"],
+            "ecrctl shards migrate (empty)",
+        )
     started = time.perf_counter()
     hand_made(bench.endpoint, n)
     setup = time.perf_counter() - started
@@ -90,8 +109,12 @@ def measure(bench: Bench, n: int) -> dict[str, Any]:
         "".join(f'- {{name: "{name}", owner: app-team-legacy, risk: low}}\n' for name in names)
     )
     plan_file = ws.root / "adopt.tfplan"
-    figures: dict[str, Any] = {"setup_seconds": round(setup, 2), "load_before": _load()}
-    _say(f"N={n}: adopt")
+    figures: dict[str, Any] = {
+        "shards": shards,
+        "setup_seconds": round(setup, 2),
+        "load_before": _load(),
+    }
+    _say(f"N={n}, {shards} state shard(s): adopt")
     figures["adopt"], _ = bench.ecrctl_run(
         ws, ["adopt", "--env", "local", "--from", str(adopt_file)], "ecrctl adopt"
     )
@@ -130,13 +153,20 @@ def markdown(results: dict[str, Any]) -> str:
         "`ecrctl plan` of N targets (N repository imports plus the updates and lifecycle",
         "policies), one `ecrctl apply` of the saved plan (catalog sync included), and the same",
         "plan again, which is empty. One run each (each step changes the registry). Seconds.",
+        "On shards (S = ceil(N / 64)) the plan and the apply are one terraform run per shard,",
+        "two side by side.",
         "",
-        "| N | adopt | plan | apply | plan again | imports | changes | load before → after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| N | states | adopt | plan | apply | plan again | imports | changes |"
+        " load before → after |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for n, f in sorted(results["sizes"].items(), key=lambda item: int(item[0])):
+    rows = [(n, f) for n, f in results["sizes"].items()]
+    rows += [(n, f) for n, f in results.get("sharded", {}).items()]
+    for n, f in sorted(rows, key=lambda item: (int(item[0]), item[1].get("shards", 1))):
+        shards = f.get("shards", 1)
+        states = "one" if shards == 1 else f"{shards} shards + registry"
         lines.append(
-            f"| {n} | {f['adopt']} | {f['plan']} | {f['apply']} | {f['replan']} |"
+            f"| {n} | {states} | {f['adopt']} | {f['plan']} | {f['apply']} | {f['replan']} |"
             f" {f['imports']} | {f['changes']} | {f['load_before'][0]} → {f['load_after'][0]} |"
         )
     lines += [
@@ -164,6 +194,11 @@ def write_report(path: Path, section: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,500", help="N values (default 100,500)")
+    parser.add_argument(
+        "--layouts",
+        default=",".join(LAYOUTS),
+        help="one, sharded (S = ceil(N / 64)) or both, comma-separated (default both)",
+    )
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "adopt-results.json")
     parser.add_argument("--markdown", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
     parser.add_argument("--provider-mirror", help="default: $ECRCTL_PROVIDER_MIRROR")
@@ -175,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         write_report(args.markdown, markdown(json.loads(args.from_json.read_text())))
         return 0
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    layouts = {name.strip() for name in args.layouts.split(",") if name.strip()}
+    if not layouts or layouts - set(LAYOUTS):
+        parser.error(f"--layouts takes {', '.join(LAYOUTS)}; not {args.layouts!r}")
     try:
         mirror = _mirror(args.provider_mirror)
         with tempfile.TemporaryDirectory(prefix="ecrctl-adopt-bench-") as tmp:
@@ -195,8 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                 results: dict[str, Any] = {
                     "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "cpus": os.cpu_count(),
-                    "sizes": {str(n): measure(bench, n) for n in sizes},
+                    "sizes": {},
+                    "sharded": {},
                 }
+                for n in sizes:
+                    if "one" in layouts:
+                        results["sizes"][str(n)] = measure(bench, n)
+                    if "sharded" in layouts:
+                        results["sharded"][str(n)] = measure(bench, n, shard_count(n))
     except BenchError as exc:
         _say(f"error: {exc}")
         return 1

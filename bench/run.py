@@ -15,11 +15,20 @@ median of --repeats runs each:
   6. `ecrctl ci plan` for 10 changed repositories vs 10 single-target plans;
   7. `ecrctl drift` (a refresh-only plan of everything, the state, the registry, the catalog).
 
+  8. `ecrctl plan` of 10 requested repositories in 10 different shards vs one single-target plan.
+
 `terraform validate` (it only loads the provider) is measured beside them as terraform's floor.
 The targeted and the full plan also report their CPU seconds, and run once more with
 TF_LOG=trace for a profile of terraform's side (bench/tfprofile.py).
 
-Usage: python bench/run.py [--sizes 10,100,1000] [--repeats 3] [--fleet mixed|low] [--smoke]
+Layouts (issue 22): every size is measured on one state (`one`) and then on S = ceil(N / 64)
+state shards (`sharded`, at least 2), the same fleet: after the one-state figures the tree is
+put back to the fleet as set up, `ecrctl shards migrate --to S` moves the states (timed, with
+the proof that nothing in AWS changed and that every state's plan is empty), and every figure
+is measured again.
+
+Usage: python bench/run.py [--sizes 10,100,1000,2000] [--repeats 3] [--layouts one,sharded]
+       [--fleet mixed|low] [--smoke]
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import compileall
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import pstats
@@ -40,6 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -54,10 +65,14 @@ from orchestrator.context import Session
 from orchestrator.files import entry_cache, tfvars
 from orchestrator.files.workspace import Workspace, atomic_write
 from orchestrator.ops import create as create_op
+from orchestrator.rules import shards as shards_rule
 
 REPO = fleet.REPO
 ENV = fleet.ENV
 CI_CHANGED = 10
+# The layouts a size is measured on, in this order (the sharded one is migrated from the first).
+LAYOUTS = ("one", "sharded")
+SHARD_SIZE = 64  # repositories per shard: S = ceil(N / SHARD_SIZE), at least 2
 # Subcommands that start the AWS provider (schemas, validation, refresh, apply). Not: init
 # (installs it), output, state pull/list/rm/mv, force-unlock, fmt, version, workspace.
 PROVIDER_LOADING = {
@@ -132,6 +147,10 @@ class Bench:
     # Of the ten single-target plans of figure 6, how many are run (the smoke run's two stand
     # for ten: it checks the figure is made, and saves CI a minute).
     single_plans: int = CI_CHANGED
+    shard_size: int = SHARD_SIZE
+    layout: str = "one"  # the layout being measured
+    # Repositories the figures applied (the flow's): kept when the tree is put back.
+    applied: list[str] = field(default_factory=list)
 
     def ecrctl_env(self, ws: Workspace, **extra: str) -> dict[str, str]:
         env = {
@@ -191,7 +210,6 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     start = time.perf_counter()
     attempts = fleet.apply_all(ws, bench.parallelism)
     apply_s = time.perf_counter() - start
-    create_op.create(Session(ws), fleet.request(fleet.PROBE, bench.probe_risk))
     resources = fleet.state_resource_count(ws)
     if resources < 2 * n:
         raise BenchError(f"setup applied {resources} resources for {n} repositories")
@@ -213,23 +231,50 @@ def setup_size(bench: Bench, n: int) -> tuple[Workspace, dict[str, Any]]:
     }
 
 
-def captured_plan_argv(bench: Bench, ws: Workspace) -> list[str]:
-    """The exact terraform command `ecrctl plan PROBE` runs, recorded by the shim."""
+def shard_count(n: int, shard_size: int = SHARD_SIZE) -> int:
+    """S for N repositories in shards of about `shard_size`: ceil(N / size), at least 2 (one
+    shard would be the one-state layout again)."""
+    return max(2, math.ceil(n / shard_size))
+
+
+def plans_of_state(runs: Sequence[Sequence[str]], state: str) -> list[list[str]]:
+    """The terraform plans among `runs` (argv lists) made in `state` (main: no state_name)."""
+    plans = [list(argv) for argv in runs if subcommand(argv) == "plan"]
+    if state == shards_rule.MAIN:
+        return [argv for argv in plans if not any("state_name=" in a for a in argv)]
+    return [argv for argv in plans if any(a.endswith(f"state_name={state}") for a in argv)]
+
+
+def captured_plan_argv(bench: Bench, ws: Workspace, state: str) -> tuple[list[str], list[str]]:
+    """The exact terraform plan `ecrctl plan PROBE` runs in the probe's state (recorded by the
+    shim), and the states that ecrctl plan planned (a sharded environment plans the registry
+    state beside the shard when the scanning settings move)."""
     shim = fleet.make_shim(bench.workdir / "shim", bench.real_terraform)
     bench.ecrctl_run(
         ws, ["plan", fleet.PROBE, "--env", ENV], "ecrctl plan (recording)", **shim.environ()
     )
     runs = [r["argv"] for r in shim.runs()]
-    plans = [argv for argv in runs if subcommand(argv) == "plan"]
-    if len(runs) != 1 or len(plans) != 1:
-        raise BenchError(f"ecrctl plan ran {runs}: expected exactly one terraform plan")
-    return list(plans[0])
+    mine = plans_of_state(runs, state)
+    if len(mine) != 1:
+        raise BenchError(f"ecrctl plan ran {runs}: expected exactly one terraform plan in {state}")
+    planned = [
+        next((a.split("state_name=", 1)[1] for a in argv if "state_name=" in a), shards_rule.MAIN)
+        for argv in runs
+        if subcommand(argv) == "plan"
+    ]
+    return mine[0], planned
 
 
 def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
-    """Figures 1 and 2, and terraform's floor, interleaved so that drift hits each alike."""
-    tf = fleet.terraform(ws)
-    argv = captured_plan_argv(bench, ws)
+    """Figures 1 and 2, and terraform's floor, interleaved so that drift hits each alike.
+
+    On a sharded layout the bare plans are the probe's shard's: its targeted plan, and its
+    full plan (every repository of that shard); the floor is validated in the shard's data dir.
+    """
+    env = Session(ws).at(ENV)
+    state = env.state_of(fleet.PROBE)
+    tf = env.terraform(state)
+    argv, planned = captured_plan_argv(bench, ws, state.name)
     plans_dir = bench.workdir / "plans"
     plans_dir.mkdir(exist_ok=True)
     targeted = [tf.settings.binary] + [
@@ -269,6 +314,8 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
         "full_plan_cpu_s": series(whole_cpu),
         "ecrctl_plan_cpu_s": series(wrapped_cpu),
         "bare_plan_command": [a for a in targeted[1:]],
+        "probe_state": state.name,
+        "states_planned_by_ecrctl": planned,
     }
     if bench.trace:
         traces = bench.workdir / "traces"
@@ -422,7 +469,8 @@ def measure_sync(bench: Bench, ws: Workspace) -> dict[str, Any]:
 def measure_flow(bench: Bench, ws: Workspace) -> dict[str, Any]:
     """Figure 3: terraform runs that load the AWS provider in create -> plan -> apply -> sync."""
     shim = fleet.make_shim(bench.workdir / "shim", bench.real_terraform)
-    name = "bench-flow"
+    # Applied, so each layout has its own (the tree is put back with it between layouts).
+    name = "bench-flow" if bench.layout == "one" else f"bench-flow-{bench.layout}"
     plan_file = bench.workdir / "plans" / "flow.tfplan"
     steps: list[tuple[str, list[str]]] = [
         (
@@ -452,6 +500,8 @@ def measure_flow(bench: Bench, ws: Workspace) -> dict[str, Any]:
                 }
             )
         by_step[step] = {"wall_s": round(elapsed, 3), "terraform_runs": described}
+        if step == "apply":
+            bench.applied.append(name)
     runs = [r for step in by_step.values() for r in step["terraform_runs"]]
     classified = sum(1 for r in runs if r["loads_provider"])
     observed = sum(1 for r in runs if r["provider_plugin_starts_observed"] > 0)
@@ -571,6 +621,78 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
     return result
 
 
+def spread_names(shards: int, count: int = CI_CHANGED) -> list[str]:
+    """`count` new repository names in `count` different shards (in min(count, S) when S is
+    smaller, spread evenly): the first candidates `bench-spread-NNN` that fill each shard once."""
+    per_shard = math.ceil(count / min(count, shards))
+    names: list[str] = []
+    filled: dict[int, int] = {}
+    index = 0
+    while len(names) < count:
+        name = f"bench-spread-{index:03d}"
+        shard = shards_rule.shard_of(name, shards)
+        if filled.get(shard, 0) < per_shard and (shard in filled or len(filled) < count):
+            filled[shard] = filled.get(shard, 0) + 1
+            names.append(name)
+        index += 1
+    return names
+
+
+def measure_spread(bench: Bench, ws: Workspace) -> dict[str, Any]:
+    """Figure 8: `ecrctl plan` of 10 requested repositories in 10 different shards (the tiers
+    follow the mix) vs one single-target `ecrctl plan NAME` of one of them (a low-, a medium- and
+    a high-tier one in turn). On one state it is one plan of ten targets. Files restored after."""
+    env = Session(ws).at(ENV)
+    names = spread_names(env.shards)
+    tfvars_path = ws.tfvars_file(ENV)
+    saved = {path: path.read_text() for path in (ws.catalog_file, tfvars_path)}
+    risks = [fleet.tier_of(i) if bench.fleet == "mixed" else fleet.RISK for i in range(len(names))]
+    singles_of = [names[(0, 5, 8)[i % 3]] for i in range(bench.repeats)]
+    spread, single = [], []
+    shim = fleet.make_shim(bench.workdir / "shim", bench.real_terraform)
+    recording = {k: v for k, v in shim.environ().items() if k != "BENCH_SHIM_TF_LOG_DIR"}
+    try:
+        session = Session(ws)
+        for name, risk in zip(names, risks, strict=True):
+            create_op.create(session, fleet.request(name, risk))
+        for index in range(bench.repeats):
+            seen = len(shim.runs())
+            spread.append(
+                bench.ecrctl_run(
+                    ws, ["plan", *names, "--env", ENV], "ecrctl plan (ten)", **recording
+                )[0]
+            )
+            spread_runs = [r["argv"] for r in shim.runs()[seen:]]
+            single.append(
+                bench.ecrctl_run(
+                    ws, ["plan", singles_of[index], "--env", ENV], "ecrctl plan (one)"
+                )[0]
+            )
+    finally:
+        for path, text in saved.items():
+            atomic_write(path, text)
+    states = {env.state_of(name).name for name in names}
+    result: dict[str, Any] = {
+        "shards": env.shards,
+        "repositories": len(names),
+        "shards_touched": len(states),
+        "risks": dict(zip(names, risks, strict=True)),
+        "terraform_plans": sum(1 for argv in spread_runs if subcommand(argv) == "plan"),
+        "spread_plan_s": series(spread),
+        "single_target_plan_s": series(single),
+        "single_planned": singles_of,
+    }
+    result["spread_over_single"] = (
+        result["spread_plan_s"]["median"] / result["single_target_plan_s"]["median"]
+    )
+    _say(
+        f"  plan of {len(names)} in {len(states)} state(s): {result['spread_plan_s']['median']:.2f}s"
+        f" ({result['terraform_plans']} terraform plans) vs one"
+        f" {result['single_target_plan_s']['median']:.2f}s (x{result['spread_over_single']:.2f})"
+    )
+    return result
+
+
 def measure_drift(bench: Bench, ws: Workspace) -> dict[str, Any]:
     """Figure 7: `ecrctl drift --env local --output json`; exit 4 (drift found) is a result.
 
@@ -684,25 +806,184 @@ FIGURES: dict[str, Callable[[Bench, Workspace], dict[str, Any]]] = {
     "profile": profile_commands,
     "flow": measure_flow,
     "ci_plan": measure_ci,
+    "spread_plan": measure_spread,
     "drift": measure_drift,
 }
 
 
+def aws_snapshot(endpoint: str) -> dict[str, Any]:
+    """What the emulator holds that a migration must not touch: every repository (ARN, creation
+    time, tag mutability, encryption), every KMS key and alias."""
+    import boto3
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    ecr, kms = client("ecr"), client("kms")
+    repositories = {
+        r["repositoryName"]: [
+            r["repositoryArn"],
+            str(r["createdAt"]),
+            r["imageTagMutability"],
+            json.dumps(r.get("encryptionConfiguration"), sort_keys=True),
+        ]
+        for page in ecr.get_paginator("describe_repositories").paginate()
+        for r in page["repositories"]
+    }
+    keys = sorted(
+        k["KeyId"] for page in kms.get_paginator("list_keys").paginate() for k in page["Keys"]
+    )
+    aliases = sorted(
+        a["AliasName"]
+        for page in kms.get_paginator("list_aliases").paginate()
+        for a in page["Aliases"]
+    )
+    return {"repositories": repositories, "kms_keys": keys, "kms_aliases": aliases}
+
+
+def _plan_is_empty(ws: Workspace, state: shards_rule.State) -> tuple[str, bool, float, list[str]]:
+    """A full plan of `state` (init first): whether terraform has nothing to change."""
+    tf = Session(ws).at(ENV).terraform(state)
+    tf.init()
+    cmd = [
+        tf.settings.binary,
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-detailed-exitcode",
+        f"-var-file={ws.tfvars_file(ENV)}",
+    ]
+    if state.name != shards_rule.MAIN:
+        cmd.append(f"-var=state_name={state.name}")
+    start = time.perf_counter()
+    done = subprocess.run(
+        cmd, cwd=ws.terraform_dir, env=tf.environ, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 2):
+        raise BenchError(
+            f"plan of {state.name} failed (exit {done.returncode}): {done.stderr[-1500:]}"
+        )
+    changes = [line.strip() for line in done.stdout.splitlines() if line.startswith("  # ")]
+    return state.name, done.returncode == 0, elapsed, changes
+
+
+def measure_migration(bench: Bench, ws: Workspace, shards: int) -> dict[str, Any]:
+    """`ecrctl shards migrate --to S` from one state, timed; then the proof: the emulator holds
+    the same repositories, keys and aliases, and a full plan of every state is empty (the plans
+    run side by side, one per core, as `ecrctl drift` runs them)."""
+    before = aws_snapshot(bench.endpoint)
+    wall, done = bench.ecrctl_run(
+        ws,
+        ["shards", "migrate", "--env", ENV, "--to", str(shards), "--yes", "--output", "json"],
+        "ecrctl shards migrate",
+    )
+    after = aws_snapshot(bench.endpoint)
+    moved = json.loads(done.stdout)
+    env = Session(ws).at(ENV)
+    if env.shards != shards:
+        raise BenchError(f"after the migration state_shards is {env.shards}, not {shards}")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        checked = list(pool.map(lambda state: _plan_is_empty(ws, state), env.states))
+    check_s = time.perf_counter() - start
+    not_empty = [name for name, empty, _, _ in checked if not empty]
+    result: dict[str, Any] = {
+        "from": 1,
+        "to": shards,
+        "ecrctl_shards_migrate_s": round(wall, 3),
+        "repositories_per_state": moved.get("states", {}),
+        "aws_unchanged": before == after,
+        "repositories_in_aws": len(after["repositories"]),
+        "states_planned": len(checked),
+        "states_with_changes": not_empty,
+        "every_plan_empty": not not_empty,
+        "empty_plan_check_s": round(check_s, 2),
+        "empty_plan_s_per_state": {name: round(t, 2) for name, _, t, _ in checked},
+        "changes_planned": {name: lines[:20] for name, _, _, lines in checked if lines},
+    }
+    _say(
+        f"  migrate 1 -> {shards}: {wall:.2f}s; AWS unchanged: {result['aws_unchanged']};"
+        f" plans of {len(checked)} states empty: {result['every_plan_empty']} ({check_s:.1f}s)"
+    )
+    if not result["aws_unchanged"] or not_empty:
+        raise BenchError(f"the migration to {shards} shards changed something: {result}")
+    return result
+
+
+def put_back(bench: Bench, ws: Workspace, pristine: dict[Path, str]) -> float:
+    """The tree as set up, plus the repositories the figures applied (requested again exactly as
+    they were): what a plan of every state finds empty. The figures' git repository and saved
+    plans go (a migration refuses to start while a saved plan could still be applied). Returns
+    the seconds of the one terraform run it makes."""
+    tfvars_path = ws.tfvars_file(ENV)
+    entries = tfvars.load(tfvars_path, ENV).entries
+    applied = [entries[name] for name in bench.applied if name in entries]
+    for path, text in pristine.items():
+        atomic_write(path, text)
+    shutil.rmtree(ws.root / ".git", ignore_errors=True)
+    (ws.root / ".gitignore").unlink(missing_ok=True)
+    shutil.rmtree(ws.state_dir / "plans" / ENV, ignore_errors=True)
+    session = Session(ws)
+    for request_ in applied:
+        create_op.create(session, request_)
+    # The flow's apply also applied the registry-wide resources as they were then, with the
+    # probe (requested, never applied) among the scanning filters: applied again as the tree
+    # now asks, so that only the migration can make a plan non-empty.
+    tf = fleet.terraform(ws)
+    declared = (ws.terraform_dir / "registry.tf").read_text()
+    targets = [
+        f"-target={kind}.this"
+        for kind in sorted(shards_rule.REGISTRY_TYPES)
+        if f'resource "{kind}" "this"' in declared
+    ]
+    cmd = [tf.settings.binary, "apply", "-input=false", "-no-color", "-auto-approve", *targets]
+    cmd.append(f"-var-file={tfvars_path}")
+    return run(cmd, tf.environ, ws.terraform_dir, "terraform apply (registry-wide resources)")[0]
+
+
 def measure_size(
-    bench: Bench, n: int, profile: bool, only: set[str] | None = None
+    bench: Bench,
+    n: int,
+    profile: bool,
+    only: set[str] | None = None,
+    layouts: Sequence[str] = LAYOUTS,
 ) -> dict[str, Any]:
-    """Set N up, then measure every figure (`only`: just those; the profile only if `profile`)."""
+    """Set N up on one state, then measure every figure (`only`: just those; the profile only
+    if `profile`) on each layout: one state, then the same tree migrated to S shards."""
     ws, setup = setup_size(bench, n)
     if not bench.availability:
         bench.availability = {
             "catalog sync": _available(bench, ws, ["catalog", "sync"]),
             "ci plan": _available(bench, ws, ["ci", "plan"]),
         }
-    figures: dict[str, Any] = {"setup": setup}
-    for name, measure in FIGURES.items():
-        if (only is None or name in only) and (name != "profile" or profile):
-            figures[name] = measure(bench, ws)
-    return figures
+    pristine = {path: path.read_text() for path in (ws.catalog_file, ws.tfvars_file(ENV))}
+    measured: dict[str, Any] = {}
+    bench.applied = []
+    for layout in [name for name in LAYOUTS if name in layouts]:
+        bench.layout = layout
+        figures: dict[str, Any] = {"shards": 1}
+        if measured:
+            figures["put_back_s"] = round(put_back(bench, ws, pristine), 2)
+        if layout == "sharded":
+            figures["shards"] = shard_count(n, bench.shard_size)
+            _say(f"N={n}, {figures['shards']} shards:")
+            figures["migration"] = measure_migration(bench, ws, figures["shards"])
+        else:
+            _say(f"N={n}, one state:")
+        create_op.create(Session(ws), fleet.request(fleet.PROBE, bench.probe_risk))
+        for name, measure in FIGURES.items():
+            if (only is None or name in only) and (name != "profile" or profile):
+                figures[name] = measure(bench, ws)
+        measured[layout] = figures
+    return {"setup": setup, "layouts": measured}
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -806,7 +1087,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes",
         default="10,100,1000",
-        help="repository counts N, comma-separated (default 10,100,1000)",
+        help="repository counts N, comma-separated (default 10,100,1000; make bench adds 2000)",
+    )
+    parser.add_argument(
+        "--layouts",
+        default=",".join(LAYOUTS),
+        help="one (one state), sharded (S = ceil(N / --shard-size) state shards, at least 2,"
+        " migrated from the one state), or both, comma-separated (default one,sharded)",
+    )
+    parser.add_argument(
+        "--one-state-max",
+        type=int,
+        help="measure the one-state layout only up to this N; larger sizes are set up on one"
+        " state, migrated and measured sharded only (issue 22: N=2000 on one state takes hours)",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=SHARD_SIZE,
+        help=f"repositories per shard of the sharded layout (default {SHARD_SIZE})",
     )
     parser.add_argument(
         "--repeats",
@@ -887,7 +1186,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sizes needs at least one positive N")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    args.layout_list = [name.strip() for name in args.layouts.split(",") if name.strip()]
+    unknown = sorted(set(args.layout_list) - set(LAYOUTS))
+    if unknown or not args.layout_list:
+        parser.error(f"--layouts takes {', '.join(LAYOUTS)}; not {unknown or args.layouts!r}")
+    args.layout_list = [name for name in LAYOUTS if name in args.layout_list]
+    if args.shard_size < 1:
+        parser.error("--shard-size must be at least 1")
     return args
+
+
+def layouts_at(args: argparse.Namespace, n: int) -> list[str]:
+    """The layouts size N is measured on (--layouts, less one state above --one-state-max)."""
+    limit = args.one_state_max
+    return [name for name in args.layout_list if name != "one" or limit is None or n <= limit]
 
 
 @contextlib.contextmanager
@@ -941,13 +1253,14 @@ def main(argv: list[str] | None = None) -> int:
                 keep_traces=args.keep,
                 ecrctl=_ecrctl_command(),
                 single_plans=2 if args.smoke else CI_CHANGED,
+                shard_size=args.shard_size,
             )
             load_before = _load()
             sizes: dict[str, Any] = {}
             described: dict[str, Any] | None = None
             for n in args.size_list:
                 profile = bench.profile and n == args.size_list[-1]
-                sizes[str(n)] = measure_size(bench, n, profile, args.only_set)
+                sizes[str(n)] = measure_size(bench, n, profile, args.only_set, layouts_at(args, n))
                 if described is None:
                     ws = Workspace(workdir / f"n{n}")
                     tf = fleet.terraform(ws)
@@ -962,6 +1275,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": described,
         "config": {
             "sizes": args.size_list,
+            "layouts": {str(n): layouts_at(args, n) for n in args.size_list},
+            "shard_size": args.shard_size,
+            "shards": {str(n): shard_count(n, args.shard_size) for n in args.size_list},
             "repeats": args.repeats,
             "smoke": args.smoke,
             "setup_apply_parallelism": args.parallelism,
@@ -982,9 +1298,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"wrote {args.json}")
         _say(f"measured {', '.join(sorted(args.only_set))} in {results['config']['total_wall_s']}s")
         return 0
-    results["goals"] = report.goals(results)
     for path in (args.json, args.markdown):
         path.parent.mkdir(parents=True, exist_ok=True)
+    # The measurements first: a long run is never lost to the report (--from-json redoes it).
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    results["goals"] = report.goals(results)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     args.markdown.write_text(report.markdown(results))
     for goal in results["goals"]:
