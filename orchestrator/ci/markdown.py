@@ -69,20 +69,18 @@ def _env_section(record: EnvRecord, heading: str) -> list[str]:
                 f"| *{label}* `{_cell(change.address)}` | — | — | — | 1 {change.action}"
                 f" | {_verdict(mine)} |"
             )
-    if record.scanning:
-        lines += [
-            "",
+    for title, found in (
+        (
             "More scanning than the tier asks (registry-wide CONTINUOUS_SCAN filters):",
-            "",
-        ]
-        lines += [f"- {_cell(line)}" for line in record.scanning]
-    if record.replication:
-        lines += [
-            "",
+            record.scanning,
+        ),
+        (
             "Replication (registry-wide: what replicates where, and beyond the tier):",
-            "",
-        ]
-        lines += [f"- {_cell(line)}" for line in record.replication]
+            record.replication,
+        ),
+    ):
+        if found:
+            lines += ["", title, "", *(f"- {_cell(line)}" for line in found)]
     lines += ["", *_settings_section(record), f"Fingerprint `{record.fingerprint}`", ""]
     lines += _conformance_lines(record)
     if not record.changes:
