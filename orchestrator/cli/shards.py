@@ -41,7 +41,8 @@ def migrate(
     """
     from orchestrator.lifecycle import shards as shards_core
 
-    context(env)  # refuses an unknown environment before asking
+    context(env)  # refuses an unknown environment or count before asking
+    shards_core.check_count(to)
     ask = render.must_ask(yes, "migrate the states", "read the runbook, then pass --yes")
     question = f"Move the states of {env} to {to} shard(s)? Nothing in ECR changes."
     if ask and not typer.confirm(question, err=True):

@@ -76,11 +76,16 @@ def listing(session: Session, env: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def migrate(ctx: Environment, to: int) -> Migration:
-    """Move `ctx`'s states to `to` shards (or finish / roll back a migration cut short)."""
+def check_count(to: int) -> None:
+    """Refuse a shard count outside 1..99 (before anything is asked or read)."""
     problem = shards.check_setting(to)
     if problem is not None:
         raise UserError(f"--to: {problem.split(' (')[0]}", "e.g. ecrctl shards migrate --to 4")
+
+
+def migrate(ctx: Environment, to: int) -> Migration:
+    """Move `ctx`'s states to `to` shards (or finish / roll back a migration cut short)."""
+    check_count(to)
     ws, env = ctx.workspace, ctx.env
     path = layout.migration_file(ws, env)
     plan = _load(path)

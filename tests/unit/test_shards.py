@@ -312,3 +312,14 @@ def test_a_plan_of_no_name_without_registry_is_one_line_naming_both(
     assert result.code == 1 and "Traceback" not in result.stderr
     assert "name at least one repository, or pass --registry" in result.stderr
     assert "ecrctl plan --env dev --registry" in result.stderr
+
+
+@pytest.mark.parametrize("count", ["0", "100"])
+def test_migrate_refuses_a_count_outside_1_to_99_before_asking(
+    repo: Workspace, capsys: pytest.CaptureFixture[str], count: str
+) -> None:
+    """A bad --to is named in one line before the confirmation is asked for (nothing read)."""
+    result = cli(capsys, "shards", "migrate", "--env", "dev", "--to", count)
+    assert result.code == 1
+    assert f"--to: state_shards must be a whole number from 1 to 99, not {count}" in result.stderr
+    assert "confirmation" not in result.stderr and "Traceback" not in result.stderr
