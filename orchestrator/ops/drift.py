@@ -214,11 +214,8 @@ def _replication(ctx: Environment, registry: ecr.Ecr) -> list[Finding]:
     wanted = replication.replication(
         tf.replication_filters, tf.replication_destinations, tf.entries, ctx.tiers
     )
-    want: list[tuple[list[tuple[str, str]], list[str]]] = []
-    if wanted.filters:
-        places = sorted((d.region, d.registry_id or account) for d in wanted.destinations)
-        want = [(places, sorted(wanted.filters))]
-    held = [
+    want = replication.rules_of(wanted, account)
+    held: list[replication.Rule] = [
         (
             sorted(
                 (d.get("region", ""), d.get("registryId", "")) for d in r.get("destinations", [])
@@ -230,7 +227,7 @@ def _replication(ctx: Environment, registry: ecr.Ecr) -> list[Finding]:
     if held == want:
         return []
 
-    def shown(rules: list[tuple[list[tuple[str, str]], list[str]]]) -> str:
+    def shown(rules: list[replication.Rule]) -> str:
         if not rules:
             return "none"
         return "; ".join(

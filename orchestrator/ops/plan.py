@@ -75,27 +75,26 @@ def registry_moves(ctx: Environment, planned: tfvars.Tfvars) -> bool:
         if len(instances) != 1 or instances[0].get("status") == "tainted":
             return True
         held[str(r.get("type"))] = instances[0].get("attributes") or {}
-    return held.keys() != _registry_wanted(ctx, planned) or _registry_differs(ctx, planned, held)
+    want = replication.replication(
+        planned.replication_filters, planned.replication_destinations, planned.entries, ctx.tiers
+    )
+    return held.keys() != _registry_wanted(planned, want) or _registry_differs(
+        ctx, planned, want, held
+    )
 
 
-def _registry_wanted(ctx: Environment, planned: tfvars.Tfvars) -> set[str]:
+def _registry_wanted(planned: tfvars.Tfvars, want: Replication) -> set[str]:
     """The registry-wide resource types registry.tf writes for `planned`."""
     wanted = {"aws_ecr_registry_scanning_configuration"}
-    if _replication_of(ctx, planned).filters:
+    if want.filters:
         wanted.add("aws_ecr_replication_configuration")
     if planned.document.values.get(replication.SOURCES):
         wanted.add("aws_ecr_registry_policy")
     return wanted
 
 
-def _replication_of(ctx: Environment, planned: tfvars.Tfvars) -> Replication:
-    return replication.replication(
-        planned.replication_filters, planned.replication_destinations, planned.entries, ctx.tiers
-    )
-
-
 def _registry_differs(
-    ctx: Environment, planned: tfvars.Tfvars, held: dict[str, dict[str, Any]]
+    ctx: Environment, planned: tfvars.Tfvars, want: Replication, held: dict[str, dict[str, Any]]
 ) -> bool:
     scan = held["aws_ecr_registry_scanning_configuration"]
     wanted = planned.scan_filters
@@ -113,21 +112,15 @@ def _registry_differs(
         return True
     config = held.get("aws_ecr_replication_configuration")
     if config is not None:
-        account = str(config.get("registry_id") or "")
-        want = _replication_of(ctx, planned)
         rules = [
-            rule
-            for c in config.get("replication_configuration") or []
-            for rule in c.get("rule") or []
-        ]
-        places = sorted((d.region, d.registry_id or account) for d in want.destinations)
-        if [
             (
                 sorted((d.get("region"), d.get("registry_id")) for d in r.get("destination") or []),
                 sorted(f.get("filter") for f in r.get("repository_filter") or []),
             )
-            for r in rules
-        ] != [(places, sorted(want.filters))]:
+            for c in config.get("replication_configuration") or []
+            for r in c.get("rule") or []
+        ]
+        if rules != replication.rules_of(want, str(config.get("registry_id") or "")):
             return True
     registry_policy = held.get("aws_ecr_registry_policy")
     if registry_policy is not None:

@@ -42,7 +42,6 @@ MAX_DESTINATIONS = LIMIT["replication-destinations"].max
 FILTER_MIN, FILTER_MAX = LIMIT["replication-filter"].min, LIMIT["replication-filter"].max
 # RepositoryFilter.filter's pattern in the ECR API reference.
 FILTER_PATTERN = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$")
-ACCOUNT = re.compile(r"^[0-9]{12}$")
 ADDRESS = "aws_ecr_replication_configuration.this[0]"
 POLICY_ADDRESS = "aws_ecr_registry_policy.this[0]"
 
@@ -234,6 +233,19 @@ class Replication:
             if self.unmanaged is None
             else dict(sorted(self.unmanaged.items())),
         }
+
+
+# A replication rule as compared: its destinations (region, registry ID) and its filters, sorted.
+Rule = tuple[list[tuple[str, str]], list[str]]
+
+
+def rules_of(wanted: Replication, account: str) -> list[Rule]:
+    """The rules registry.tf writes for `wanted` (one, or none when nothing replicates), a
+    destination without a registry ID being `account`'s."""
+    if not wanted.filters:
+        return []
+    places = sorted((d.region, d.registry_id or account) for d in wanted.destinations)
+    return [(places, sorted(wanted.filters))]
 
 
 def replication(

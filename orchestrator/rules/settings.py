@@ -33,14 +33,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.rules import shards
+from orchestrator.rules import replication, shards
 
 REPOSITORIES = "ecr_repositories"
 SCAN_FILTERS = "registry_scan_filters"
 REGION, ENVIRONMENT, SCAN_TYPE = "aws_region", "environment", "registry_scan_type"
 SHARDS = shards.SETTING
-ACCOUNT, DESTINATIONS = "account_id", "replication_destinations"
-REPLICATION_FILTERS, SOURCES = "registry_replication_filters", "replication_sources"
+ACCOUNT = "account_id"
+DESTINATIONS, SOURCES = replication.DESTINATIONS, replication.SOURCES
+REPLICATION_FILTERS = replication.VARIABLE
 KNOWN = (
     REGION,
     ENVIRONMENT,
