@@ -67,3 +67,20 @@ def _effective_id(raw: dict[str, Any]) -> str:
 batches = st.lists(
     raw_requests, min_size=1, max_size=10, unique_by=(lambda r: r["name"], _effective_id)
 )
+
+
+# Fleets for the prefix covers (scanning, replication): short names over a tiny alphabet share
+# prefixes often, the interesting case; each name wanted (covered) or not.
+_WORD = st.text(alphabet="abc", min_size=1, max_size=3)
+_NAME = st.builds(lambda ws: "-".join(ws), st.lists(_WORD, min_size=1, max_size=3)).filter(
+    lambda n: len(n) >= 2
+)
+
+
+@st.composite
+def cover_fleets(draw: st.DrawFn, max_size: int = 30) -> tuple[list[str], list[str]]:
+    """(the names a cover must match, the others)."""
+    names = draw(st.lists(_NAME, min_size=1, max_size=max_size, unique=True))
+    flags = draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
+    pairs = list(zip(names, flags, strict=True))
+    return [n for n, f in pairs if f], [n for n, f in pairs if not f]

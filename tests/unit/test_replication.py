@@ -21,22 +21,10 @@ from orchestrator.ops import validate as validate_op
 from orchestrator.rules import limits, policy, replication
 from orchestrator.rules import settings as settings_rules
 from tests.helpers import REPO, cli, create, create_args, rc, snapshot
+from tests.strategies import cover_fleets
 
 TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
 DEV = {"env": "dev", "owner": "app-team-payments"}
-
-WORD = st.text(alphabet="abc", min_size=1, max_size=3)
-NAME = st.builds(lambda ws: "-".join(ws), st.lists(WORD, min_size=1, max_size=3)).filter(
-    lambda n: len(n) >= 2
-)
-
-
-@st.composite
-def fleets(draw: st.DrawFn, max_size: int = 30) -> tuple[list[str], list[str]]:
-    names = draw(st.lists(NAME, min_size=1, max_size=max_size, unique=True))
-    flags = draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
-    pairs = list(zip(names, flags, strict=True))
-    return [n for n, f in pairs if f], [n for n, f in pairs if not f]
 
 
 def _over(filters: tuple[str, ...], others: list[str]) -> set[str]:
@@ -44,7 +32,7 @@ def _over(filters: tuple[str, ...], others: list[str]) -> set[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(fleet=fleets(), limit=st.integers(min_value=1, max_value=6))
+@given(fleet=cover_fleets(), limit=st.integers(min_value=1, max_value=6))
 def test_every_repository_that_must_replicate_is_matched_within_ecrs_limits(
     fleet: tuple[list[str], list[str]], limit: int
 ) -> None:
@@ -77,7 +65,7 @@ def _brute_force(wanted: list[str], others: list[str], limit: int) -> int | None
 
 
 @settings(max_examples=150, deadline=None)
-@given(fleet=fleets(max_size=7), limit=st.integers(min_value=1, max_value=3))
+@given(fleet=cover_fleets(max_size=7), limit=st.integers(min_value=1, max_value=3))
 def test_the_over_replication_is_the_least_any_prefix_cover_achieves(
     fleet: tuple[list[str], list[str]], limit: int
 ) -> None:

@@ -14,23 +14,9 @@ from orchestrator.files import tiers as tiers_file
 from orchestrator.files.workspace import Workspace
 from orchestrator.rules import policy, scanning
 from tests.helpers import REPO, cli, create
+from tests.strategies import cover_fleets
 
 TIERS = tiers_file.load(REPO / "terraform/modules/ecr/risk-tiers.json")
-
-# Short names over a tiny alphabet share prefixes often: the interesting case.
-WORD = st.text(alphabet="abc", min_size=1, max_size=3)
-NAME = st.builds(lambda ws: "-".join(ws), st.lists(WORD, min_size=1, max_size=3)).filter(
-    lambda n: len(n) >= 2
-)
-
-
-@st.composite
-def fleets(draw: st.DrawFn, max_size: int = 30) -> tuple[list[str], list[str]]:
-    names = draw(st.lists(NAME, min_size=1, max_size=max_size, unique=True))
-    flags = draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
-    return [n for n, f in zip(names, flags, strict=True) if f], [
-        n for n, f in zip(names, flags, strict=True) if not f
-    ]
 
 
 def _over(filters: tuple[str, ...], others: list[str]) -> set[str]:
@@ -38,7 +24,7 @@ def _over(filters: tuple[str, ...], others: list[str]) -> set[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(fleet=fleets(), limit=st.integers(min_value=1, max_value=6))
+@given(fleet=cover_fleets(), limit=st.integers(min_value=1, max_value=6))
 def test_every_continuous_scan_repository_is_matched_within_ecrs_limits(
     fleet: tuple[list[str], list[str]], limit: int
 ) -> None:
@@ -69,7 +55,7 @@ def _brute_force(continuous: list[str], others: list[str], limit: int) -> int:
 
 
 @settings(max_examples=150, deadline=None)
-@given(fleet=fleets(max_size=7), limit=st.integers(min_value=1, max_value=3))
+@given(fleet=cover_fleets(max_size=7), limit=st.integers(min_value=1, max_value=3))
 def test_the_over_scan_is_the_least_any_prefix_cover_achieves(
     fleet: tuple[list[str], list[str]], limit: int
 ) -> None:
