@@ -1041,6 +1041,17 @@ def _git_head() -> str:
     return f"{head or 'unknown'}{' (with uncommitted changes)' if dirty else ''}"
 
 
+def _save_partial(path: Path | None, sizes: dict[str, Any]) -> None:
+    """Keep what each size measured as soon as it is measured: a run of hours that fails at its
+    last size keeps the others (the final write removes this file)."""
+    if path is None:
+        return
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps({"partial": True, "sizes": sizes}, indent=2) + "\n")
+    _say(f"measured N={', '.join(sizes)} so far: {partial}")
+
+
 def _version(package: str) -> str | None:
     try:
         return metadata.version(package)
@@ -1261,6 +1272,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in args.size_list:
                 profile = bench.profile and n == args.size_list[-1]
                 sizes[str(n)] = measure_size(bench, n, profile, args.only_set, layouts_at(args, n))
+                _save_partial(args.json, sizes)
                 if described is None:
                     ws = Workspace(workdir / f"n{n}")
                     tf = fleet.terraform(ws)
@@ -1305,6 +1317,7 @@ def main(argv: list[str] | None = None) -> int:
     results["goals"] = report.goals(results)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     args.markdown.write_text(report.markdown(results))
+    args.json.with_name(f"{args.json.stem}.partial{args.json.suffix}").unlink(missing_ok=True)
     for goal in results["goals"]:
         _say(f"goal {goal['id']}: {report.verdict(goal)} — {goal['summary']}")
     _say(f"wrote {args.json} and {args.markdown} in {results['config']['total_wall_s']}s")
