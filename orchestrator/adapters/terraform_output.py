@@ -193,7 +193,8 @@ def failure(
             f" ecrctl unlock {env} {lock_id}{state_option}"
         )
         if holder:
-            tail = f"the state lock is held by {held_by} (lock ID {lock_id}); " + tail[-300:]
+            # Lock Info says all there is: the rest is that block again and S3's 412, cut short.
+            tail = f"the state lock is held by {held_by} (lock ID {lock_id})"
     elif "failed to query available provider packages" in text.lower():
         hint = (
             "terraform could not fetch the AWS provider: set ECRCTL_PROVIDER_MIRROR to an offline"

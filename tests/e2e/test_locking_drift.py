@@ -5,95 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from orchestrator.context import Session
 from orchestrator.files.workspace import Workspace
 from orchestrator.models import module_address as target
 from tests.conftest import Aws
+from tests.e2e.holders import lock_holder
 from tests.helpers import cli, create
 
 LOCK_KEY = "ecr/local/terraform.tfstate.tflock"
 BUCKET = "ecrctl-local-tfstate"
-
-
-class Holder:
-    """A real `terraform apply` that holds the state lock while it waits for its "yes"."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        buffer = ""
-        while chunk := self.proc.stdout.read(1):
-            buffer += chunk
-            if chunk == "\n" or buffer.endswith("Enter a value: "):
-                self.lines.put(buffer)
-                buffer = ""
-
-    def wait_for_prompt(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            if "Enter a value:" in line:
-                return
-        raise AssertionError("terraform never asked for approval:\n" + "".join(seen)[-3000:])
-
-    def answer(self, text: str) -> int:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        return self.proc.wait(timeout=120)
-
-
-@contextmanager
-def lock_holder(ws: Workspace, name: str) -> Iterator[Holder]:
-    terraform = Session(ws).at("local").terraform()
-    terraform.init()
-    environ = {
-        k: v for k, v in terraform.environ.items() if k not in ("TF_INPUT", "TF_IN_AUTOMATION")
-    }
-    proc = subprocess.Popen(
-        [
-            "terraform",
-            "apply",
-            "-no-color",
-            f"-var-file={ws.tfvars_file('local')}",
-            f"-target={target(name)}",
-        ],
-        cwd=ws.terraform_dir,
-        env=environ,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    holder = Holder(proc)
-    try:
-        holder.wait_for_prompt()
-        yield holder
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def lock_info(aws: Aws) -> dict[str, str]:
@@ -123,7 +48,7 @@ def test_a_second_apply_fails_naming_the_holder_or_waits_for_the_lock(
 ) -> None:
     create(capsys, "web-frontend", owner="app-team-web")
     create(capsys, "search-api", owner="app-team-web")
-    with lock_holder(local, "search-api") as holder:
+    with lock_holder(local, target("search-api")) as holder:
         info = lock_info(aws)
         assert info["Operation"] == "OperationTypeApply"
         # No timeout: the second apply fails at once and names who holds the lock.
@@ -149,7 +74,7 @@ def test_a_dead_runs_lock_stays_until_ecrctl_unlock(
     local: Workspace, aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     create(capsys, "web-frontend", owner="app-team-web")
-    with lock_holder(local, "web-frontend") as holder:
+    with lock_holder(local, target("web-frontend")) as holder:
         lock_id = lock_info(aws)["ID"]
         holder.proc.kill()  # the run dies without releasing its lock
         holder.proc.wait()

@@ -153,7 +153,11 @@ def test_s3_native_lock_failure_names_the_holder_and_its_lock_id(
     assert "ecrctl unlock local e4405cb9-01f8-7d32-f4a7-7a1035a6d090" in hint
     assert "root@vm" in hint and "apply" in hint and "2026-11-22 05:23:52" in hint
     assert "TGyjhD" not in hint  # the S3 request ID is not the lock ID
-    assert info.value.message.startswith("terraform apply failed (exit 1): the state lock is held")
+    # One line: who holds which lock; not the Lock Info block again, nor S3's 412 cut short.
+    assert info.value.message == (
+        "terraform apply failed (exit 1): the state lock is held by root@vm, apply, since"
+        " 2026-11-22 05:23:52.687422019 +0000 UTC (lock ID e4405cb9-01f8-7d32-f4a7-7a1035a6d090)"
+    )
 
 
 def _initialised(ws: Workspace, env: str) -> None:
