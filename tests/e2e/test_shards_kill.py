@@ -158,7 +158,8 @@ class Migrations:
         hook.mkdir()
         (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
         self.log = tmp / "writes.log"
-        self.environ = ecrctl_env(ws.root, endpoint, PYTHONPATH=str(hook))
+        path = os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")])])
+        self.environ = ecrctl_env(ws.root, endpoint, PYTHONPATH=path)
         self.environ[WRITES_LOG] = str(self.log)
         cache = entry_cache.CACHE_DIR_VARIABLE
         self.environ[cache] = os.environ[cache]
