@@ -20,7 +20,10 @@ every plan while it exists) with each step's status:
 5. the locks released, the plan file removed.
 
 Killed at any point, the same command again finishes it; `--to` the former count rolls it back
-(every old state written back from its copy, the new keys emptied, the tfvars restored).
+(every old state written back from its copy, the new keys emptied, the tfvars restored). Each
+direction marks the states it wrote; when a run goes the other way than the marks it finds (a
+rollback cut short, then finished forward after all, or the reverse), it drops them first and
+writes every state again, since the other direction may have written over a state marked done.
 """
 
 from __future__ import annotations
@@ -146,6 +149,12 @@ def migrate(ctx: Environment, to: int) -> Migration:
         empty = [s.key for s in sources if s.key not in wanted]
         final = plan["to"]
     step = "rollback" if rollback else "write"
+    if any(done.startswith("rollback:" if step == "write" else "write:") for done in plan["steps"]):
+        # The other direction wrote over some of this one's states since they were marked done
+        # (a rollback cut short, then finished forward after all, or the reverse): every state
+        # is written again from the backup, and that is recorded before the first write.
+        plan["steps"] = {"backup": "done"}
+        _save(path, plan)
     for key, content in wanted.items():
         if plan["steps"].get(f"{step}:{key}") != "done":
             _write(backend, key, content)

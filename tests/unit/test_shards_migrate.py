@@ -181,6 +181,26 @@ def test_killed_after_any_write_the_former_count_rolls_it_back(
     assert not [k for k in s3.objects if k.endswith(".tflock")]
 
 
+@pytest.mark.parametrize("rollback_writes", range(5))
+def test_a_rollback_cut_short_can_still_be_finished_forward(
+    repo: Workspace, s3: FakeS3, rollback_writes: int
+) -> None:
+    """Killed forward after three state writes, then killed again while rolling back: the
+    forward rerun writes every state again (the rollback wrote over states marked done)."""
+    s3.die_after = 3
+    with pytest.raises(Killed):
+        migration.migrate(_ctx(repo), 4)
+    s3.die_after = s3.puts + rollback_writes
+    with pytest.raises(Killed):
+        migration.migrate(_ctx(repo), 1)
+    s3.die_after = None
+    assert migration.migrate(_ctx(repo), 4).resumed
+    assert _layout(s3, 4) == _expected(4)
+    registry = s3.state("ecr/dev/registry/terraform.tfstate")
+    assert shards.holds_registry_resources(registry)
+    assert not shards.holds_registry_resources(s3.state(MAIN))
+
+
 def test_a_state_locked_by_another_run_stops_the_migration_before_it_starts(
     repo: Workspace, s3: FakeS3
 ) -> None:
