@@ -71,7 +71,7 @@ workflows: install
 	$(BIN)/pytest -q tests/workflows
 
 # The realistic (mixed) fleet at 10, 100, 1000 and 2000, each on one state and on shards of ~64
-# (N=2000 on shards only: one state there adds about an hour); about 3 hours, bench/README.md.
+# (N=2000 on shards only: one state there adds about an hour); about 2 hours, bench/README.md.
 # e.g. make bench BENCH_ARGS="--sizes 10,100".
 BENCH_ARGS ?= --sizes 10,100,1000,2000 --repeats 3 --one-state-max 1000
 bench: install
