@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -241,6 +242,17 @@ class GitHub:
         self.git("remote", "set-url", "origin", f"https://github.com/{SLUG}.git")
         self.git("config", "user.name", "platform-engineer")
         self.git("config", "user.email", "platform@example.com")
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client on the emulator the workflows run against (the dev environment's
+        region), to assert on what a run left there."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="eu-west-2",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     # -- git ---------------------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
 from tests.workflows.backstage import dispatched
@@ -36,25 +34,13 @@ ACCESS_FORM = {
 }
 
 
-def client(github: GitHub, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=github.endpoint,
-        region_name="eu-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 def state_object(github: GitHub) -> bytes:
-    got = client(github, "s3").get_object(
-        Bucket="ecrctl-dev-tfstate", Key="ecr/dev/terraform.tfstate"
-    )
+    got = github.aws("s3").get_object(Bucket="ecrctl-dev-tfstate", Key="ecr/dev/terraform.tfstate")
     return bytes(got["Body"].read())
 
 
 def repositories(github: GitHub) -> list[str]:
-    found = client(github, "ecr").describe_repositories()["repositories"]
+    found = github.aws("ecr").describe_repositories()["repositories"]
     return sorted(r["repositoryName"] for r in found)
 
 
@@ -202,7 +188,7 @@ def test_the_sync_workflow_on_its_own_opens_the_catalog_pull_request(flow: Flow)
 def test_the_morning_drift_report_fails_and_names_the_repository_and_the_fix(flow: Flow) -> None:
     github = flow.github
     # Behind Terraform's back: tags made immutable on a medium-tier (mutable) repository.
-    client(github, "ecr").put_image_tag_mutability(
+    github.aws("ecr").put_image_tag_mutability(
         repositoryName="payments-gateway", imageTagMutability="IMMUTABLE"
     )
     run = github.schedule("ecr-drift.yml")

@@ -8,9 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import boto3
 
 from tests.helpers import create_args
 from tests.workflows.harness import GitHub, bucket
@@ -100,19 +97,10 @@ def test_a_pull_request_touching_two_shards_plans_and_applies_one_job_per_state(
         download = ["--name", f"ecr-plan-dev-{state}", "--dir", "reviewed"]
         assert any(c[-4:] == download for c in github.gh_calls()), github.gh_calls()
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=github.endpoint,
-            region_name="eu-west-2",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-
-    found = client("ecr").describe_repositories()["repositories"]
+    found = github.aws("ecr").describe_repositories()["repositories"]
     assert sorted(r["repositoryName"] for r in found) == ["billing-api", "web-frontend"]
     keys = {
-        o["Key"] for o in client("s3").list_objects_v2(Bucket=bucket("dev")).get("Contents", [])
+        o["Key"] for o in github.aws("s3").list_objects_v2(Bucket=bucket("dev")).get("Contents", [])
     }
     assert {
         "ecr/dev/registry/terraform.tfstate",
