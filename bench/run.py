@@ -103,6 +103,11 @@ def series(values: Sequence[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "runs": [round(v, 4) for v in values]}
 
 
+def over(result: dict[str, Any], figure: str, base: str) -> float:
+    """The median of one series of `result` over the median of another."""
+    return float(result[figure]["median"]) / float(result[base]["median"])
+
+
 def run(
     cmd: Sequence[str], env: dict[str, str], cwd: Path, what: str
 ) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -325,16 +330,10 @@ def measure_plans(bench: Bench, ws: Workspace) -> dict[str, Any]:
             ),
             "full": _traced(bench, full, tf.environ, cwd, traces / "full.log", set()),
         }
-    result["targeted_over_full"] = bare_ratio = (
-        result["targeted_plan_s"]["median"] / result["full_plan_s"]["median"]
-    )
-    result["ecrctl_over_bare"] = (
-        result["ecrctl_plan_s"]["median"] / result["targeted_plan_s"]["median"]
-    )
+    result["targeted_over_full"] = bare_ratio = over(result, "targeted_plan_s", "full_plan_s")
+    result["ecrctl_over_bare"] = over(result, "ecrctl_plan_s", "targeted_plan_s")
     # CPU seconds hardly depend on what else the machine runs; wall seconds do.
-    result["ecrctl_over_bare_cpu"] = (
-        result["ecrctl_plan_cpu_s"]["median"] / result["targeted_plan_cpu_s"]["median"]
-    )
+    result["ecrctl_over_bare_cpu"] = over(result, "ecrctl_plan_cpu_s", "targeted_plan_cpu_s")
     _say(
         f"  plans: targeted {result['targeted_plan_s']['median']:.2f}s, full"
         f" {result['full_plan_s']['median']:.2f}s (ratio {bare_ratio:.3f}); ecrctl plan"
@@ -452,9 +451,7 @@ def measure_sync(bench: Bench, ws: Workspace) -> dict[str, Any]:
     }
     if missing is None:
         result["ecrctl_catalog_sync_s"] = series(synced)
-        result["sync_over_baseline"] = (
-            result["ecrctl_catalog_sync_s"]["median"] / result["boto3_baseline_s"]["median"]
-        )
+        result["sync_over_baseline"] = over(result, "ecrctl_catalog_sync_s", "boto3_baseline_s")
         _say(
             f"  catalog sync: {result['ecrctl_catalog_sync_s']['median']:.2f}s"
             f" (boto3 baseline {result['boto3_baseline_s']['median']:.2f}s)"
@@ -600,12 +597,8 @@ def measure_ci(bench: Bench, ws: Workspace) -> dict[str, Any]:
         )
         result["ci_plan_terraform_runs"] = [subcommand(r["argv"]) for r in shim.runs()]
         result["ci_plan_s"] = series(combined)
-        result["ci_over_single"] = (
-            result["ci_plan_s"]["median"] / result["single_target_plan_s"]["median"]
-        )
-        result["ci_over_ten_singles"] = (
-            result["ci_plan_s"]["median"] / result["ten_single_target_plans_s"]["median"]
-        )
+        result["ci_over_single"] = over(result, "ci_plan_s", "single_target_plan_s")
+        result["ci_over_ten_singles"] = over(result, "ci_plan_s", "ten_single_target_plans_s")
         _say(
             f"  ci plan: {result['ci_plan_s']['median']:.2f}s vs one single plan"
             f" {result['single_target_plan_s']['median']:.2f}s, ten"
@@ -682,9 +675,7 @@ def measure_spread(bench: Bench, ws: Workspace) -> dict[str, Any]:
         "single_target_plan_s": series(single),
         "single_planned": singles_of,
     }
-    result["spread_over_single"] = (
-        result["spread_plan_s"]["median"] / result["single_target_plan_s"]["median"]
-    )
+    result["spread_over_single"] = over(result, "spread_plan_s", "single_target_plan_s")
     _say(
         f"  plan of {len(names)} in {len(states)} state(s): {result['spread_plan_s']['median']:.2f}s"
         f" ({result['terraform_plans']} terraform plans) vs one"
